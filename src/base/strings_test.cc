@@ -1,0 +1,31 @@
+#include "base/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace mailsift {
+namespace {
+
+TEST(Strings, EqualsIgnoreCase) {
+  EXPECT_TRUE(EqualsIgnoreCase("MAIL", "mail"));
+  EXPECT_FALSE(EqualsIgnoreCase("MAIL", "mai"));
+  EXPECT_FALSE(EqualsIgnoreCase("\xe9", "\xc9"));
+}
+
+TEST(Strings, SplitAndTrim) {
+  auto parts = SplitSpaces("  a bb   ccc ");
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[2], "ccc");
+  EXPECT_EQ(TrimSpaces(" \tx y\t "), "x y");
+}
+
+TEST(Strings, ParseUnsigned) {
+  EXPECT_EQ(ParseUnsigned("52428800"), 52428800u);
+  EXPECT_EQ(ParseUnsigned("18446744073709551615"), 18446744073709551615ull);
+  EXPECT_FALSE(ParseUnsigned("18446744073709551616"));
+  EXPECT_FALSE(ParseUnsigned("-1"));
+  EXPECT_FALSE(ParseUnsigned(""));
+  EXPECT_FALSE(ParseUnsigned("12a"));
+}
+
+}  // namespace
+}  // namespace mailsift

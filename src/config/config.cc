@@ -1,0 +1,345 @@
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "base/strings.h"
+
+namespace mailsift::config {
+namespace {
+
+std::string MachineHostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+// Reads typed keys from one TOML table, recording a problem per bad key and flagging keys that
+// nobody asked for (typos).
+class TableReader {
+ public:
+  TableReader(const toml::table* table, std::string prefix, std::vector<std::string>& problems)
+      : table_(table), prefix_(std::move(prefix)), problems_(problems) {}
+
+  ~TableReader() {
+    if (table_ == nullptr) return;
+    for (const auto& [key, value] : *table_) {
+      if (!known_.contains(std::string(key.str()))) {
+        problems_.push_back(fmt::format("{}: unknown key", Name(key.str())));
+      }
+    }
+  }
+
+  std::string Name(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
+  }
+
+  const toml::node* Get(std::string_view key) {
+    known_.insert(std::string(key));
+    return table_ ? table_->get(key) : nullptr;
+  }
+
+  void String(std::string_view key, std::string& out) {
+    if (const auto* node = Get(key)) {
+      if (auto v = node->value<std::string>(); v && node->is_string()) {
+        out = *v;
+      } else {
+        problems_.push_back(fmt::format("{}: must be a string", Name(key)));
+      }
+    }
+  }
+
+  template <typename Int>
+  void Integer(std::string_view key, Int& out, int64_t min, int64_t max) {
+    if (const auto* node = Get(key)) {
+      auto v = node->value<int64_t>();
+      if (!node->is_integer() || !v) {
+        problems_.push_back(fmt::format("{}: must be an integer", Name(key)));
+      } else if (*v < min || *v > max) {
+        problems_.push_back(fmt::format("{}: {} is out of range {}..{}", Name(key), *v, min, max));
+      } else {
+        out = static_cast<Int>(*v);
+      }
+    }
+  }
+
+  void Boolean(std::string_view key, bool& out) {
+    if (const auto* node = Get(key)) {
+      if (auto v = node->value<bool>(); v && node->is_boolean()) {
+        out = *v;
+      } else {
+        problems_.push_back(fmt::format("{}: must be true or false", Name(key)));
+      }
+    }
+  }
+
+  // A duration: a number of seconds, or a string with a unit ("45s", "8m", "1h", "250ms").
+  // Returns true if the key was present and valid.
+  bool Duration(std::string_view key, Seconds& out) {
+    const auto* node = Get(key);
+    if (!node) return false;
+    double seconds = -1;
+    if (node->is_integer()) {
+      seconds = static_cast<double>(*node->value<int64_t>());
+    } else if (node->is_floating_point()) {
+      seconds = *node->value<double>();
+    } else if (node->is_string()) {
+      std::string text = *node->value<std::string>();
+      size_t digits = 0;
+      while (digits < text.size() &&
+             ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) {
+        ++digits;
+      }
+      std::string unit = text.substr(digits);
+      double number = digits > 0 ? std::atof(text.substr(0, digits).c_str()) : -1;
+      double scale = unit == "ms" ? 0.001
+                     : unit == "s" || unit.empty() ? 1
+                     : unit == "m" ? 60
+                     : unit == "h" ? 3600
+                                   : -1;
+      if (digits > 0 && scale > 0) seconds = number * scale;
+    }
+    if (!(seconds > 0) || !std::isfinite(seconds) || seconds > 86400 * 7) {
+      problems_.push_back(fmt::format(
+          "{}: must be a positive duration up to 7 days: seconds, or a string such as \"45s\", "
+          "\"8m\"",
+          Name(key)));
+      return false;
+    }
+    out = Seconds(seconds);
+    return true;
+  }
+
+  template <typename Enum>
+  void Choice(std::string_view key, Enum& out,
+              std::initializer_list<std::pair<std::string_view, Enum>> choices) {
+    std::string text;
+    if (!Get(key)) return;
+    String(key, text);
+    std::string names;
+    for (const auto& [name, value] : choices) {
+      if (text == name) {
+        out = value;
+        return;
+      }
+      names += names.empty() ? "" : " | ";
+      names += name;
+    }
+    problems_.push_back(fmt::format("{}: \"{}\" is not one of {}", Name(key), text, names));
+  }
+
+  const toml::table* Table(std::string_view key) {
+    const auto* node = Get(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) {
+      problems_.push_back(fmt::format("{}: must be a table [{}]", Name(key), Name(key)));
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+ private:
+  const toml::table* table_;
+  std::string prefix_;
+  std::vector<std::string>& problems_;
+  std::set<std::string> known_;
+};
+
+void ReadListeners(TableReader& root, Config& config, std::vector<std::string>& problems) {
+  const auto* node = root.Get("listen");
+  if (!node) {
+    Listener listener;
+    listener.address = *net::ParseEndpoint(listener.address_text);
+    config.listeners.push_back(listener);
+    return;
+  }
+  const auto* array = node->as_array();
+  if (!array || array->empty()) {
+    problems.push_back("listen: must be one or more [[listen]] tables");
+    return;
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string prefix = fmt::format("listen[{}]", i);
+    const auto* table = array->get(i)->as_table();
+    if (!table) {
+      problems.push_back(prefix + ": must be a table");
+      continue;
+    }
+    Listener listener;
+    TableReader reader(table, prefix, problems);
+    reader.String("address", listener.address_text);
+    reader.Choice("protocol", listener.protocol,
+                  {{"smtp", Protocol::kSmtp}, {"lmtp", Protocol::kLmtp}});
+    reader.Integer("backlog", listener.backlog, 1, 1 << 20);
+    if (auto endpoint = net::ParseEndpoint(listener.address_text)) {
+      listener.address = *endpoint;
+    } else {
+      problems.push_back(fmt::format("{}.address: {}", prefix, endpoint.error().message));
+    }
+    config.listeners.push_back(listener);
+  }
+}
+
+}  // namespace
+
+Config DefaultConfig() {
+  auto parsed = ParseConfig("", "(defaults)");
+  return *parsed;
+}
+
+std::string_view ToString(Protocol protocol) {
+  return protocol == Protocol::kLmtp ? "lmtp" : "smtp";
+}
+std::string_view ToString(RelayMode mode) {
+  return mode == RelayMode::kBeforeQueue ? "before-queue" : "after-queue";
+}
+
+tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
+                                           const std::string& source_name) {
+  std::vector<std::string> problems;
+  toml::table root_table;
+  try {
+    root_table = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& error) {
+    const auto& where = error.source().begin;
+    problems.push_back(fmt::format("{}:{}:{}: TOML syntax: {}", source_name, where.line,
+                                   where.column, error.description()));
+    return tl::unexpected(Problems{problems});
+  }
+
+  Config config;
+  config.source_path = source_name;
+  config.hostname = MachineHostname();
+  {
+    TableReader root(&root_table, "", problems);
+    {
+      TableReader server(root.Table("server"), "server", problems);
+      server.String("hostname", config.hostname);
+      server.Integer("io_threads", config.io_threads, 0, 64);
+    }
+    ReadListeners(root, config, problems);
+    bool deadline_given = false;
+    {
+      TableReader relay(root.Table("relay"), "relay", problems);
+      relay.String("next_hop", config.relay.next_hop_text);
+      relay.Choice("protocol", config.relay.protocol,
+                   {{"smtp", Protocol::kSmtp}, {"lmtp", Protocol::kLmtp}});
+      relay.Choice("mode", config.relay.mode,
+                   {{"after-queue", RelayMode::kAfterQueue},
+                    {"before-queue", RelayMode::kBeforeQueue}});
+      relay.Boolean("xforward", config.relay.xforward);
+      relay.Integer("max_idle_connections", config.relay.max_idle_connections, 0, 10000);
+      relay.Duration("idle_connection_timeout", config.relay.idle_connection_timeout);
+      if (auto endpoint = net::ParseEndpoint(config.relay.next_hop_text)) {
+        config.relay.next_hop = *endpoint;
+      } else {
+        problems.push_back("relay.next_hop: " + endpoint.error().message);
+      }
+    }
+    {
+      TableReader limits(root.Table("limits"), "limits", problems);
+      limits.Integer("max_message_size", config.limits.max_message_size, 1024,
+                     int64_t{1} << 40);
+      limits.Integer("max_recipients", config.limits.max_recipients, 1, 100000);
+      limits.Integer("max_sessions", config.limits.max_sessions, 1, 1000000);
+      limits.Integer("max_command_line", config.limits.max_command_line, 512, 65536);
+      limits.Integer("max_errors", config.limits.max_errors, 1, 1000000);
+    }
+    {
+      TableReader timeouts(root.Table("timeouts"), "timeouts", problems);
+      timeouts.Duration("command", config.timeouts.command);
+      timeouts.Duration("data", config.timeouts.data);
+      deadline_given = timeouts.Duration("message_deadline", config.timeouts.message_deadline);
+      timeouts.Duration("relay_connect", config.timeouts.relay_connect);
+      timeouts.Duration("relay_reply", config.timeouts.relay_reply);
+    }
+    if (!deadline_given) {
+      // amavisd's advice: well inside Postfix's smtpd_proxy_timeout (100 s) before the queue;
+      // $child_timeout (8 min) after it.
+      config.timeouts.message_deadline =
+          Seconds(config.relay.mode == RelayMode::kBeforeQueue ? 45 : 480);
+    }
+    {
+      TableReader smtp(root.Table("smtp"), "smtp", problems);
+      smtp.Choice("bare_newline", config.smtp.bare_newline,
+                  {{"reject", BareNewline::kReject}, {"normalize", BareNewline::kNormalize}});
+    }
+    {
+      TableReader access(root.Table("access"), "access", problems);
+      std::vector<std::string> networks = {"127.0.0.0/8", "::1/128"};
+      if (const auto* node = access.Get("client_networks")) {
+        networks.clear();
+        const auto* array = node->as_array();
+        if (!array) {
+          problems.push_back("access.client_networks: must be a list of networks");
+        } else {
+          for (const auto& item : *array) {
+            if (auto text = item.value<std::string>()) {
+              networks.push_back(*text);
+            } else {
+              problems.push_back("access.client_networks: every entry must be a string");
+            }
+          }
+        }
+      }
+      for (const auto& text : networks) {
+        if (auto network = net::Network::Parse(text)) {
+          config.client_networks.push_back(*network);
+        } else {
+          problems.push_back("access.client_networks: " + network.error().message);
+        }
+      }
+    }
+    {
+      TableReader spool(root.Table("spool"), "spool", problems);
+      spool.String("directory", config.spool.directory);
+      spool.Integer("memory_limit", config.spool.memory_limit, 4096, int64_t{1} << 32);
+    }
+  }
+
+  // Cross-key checks.
+  if (config.hostname.empty()) problems.push_back("server.hostname: must not be empty");
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    if (config.listeners[i].address == config.relay.next_hop) {
+      problems.push_back(fmt::format(
+          "relay.next_hop: {} is also listen[{}].address: mail would loop through mailsift",
+          config.relay.next_hop_text, i));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (config.listeners[i].address == config.listeners[j].address) {
+        problems.push_back(fmt::format("listen[{}].address: same address as listen[{}]", i, j));
+      }
+    }
+  }
+  if (config.spool.directory.empty() || config.spool.directory.front() != '/') {
+    problems.push_back("spool.directory: must be an absolute path");
+  }
+
+  if (!problems.empty()) return tl::unexpected(Problems{problems});
+  return config;
+}
+
+tl::expected<Config, Problems> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return tl::unexpected(Problems{{fmt::format("{}: cannot read the config file", path)}});
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = ParseConfig(text.str(), path);
+  if (!config) return config;
+  if (::access(config->spool.directory.c_str(), W_OK | X_OK) != 0) {
+    return tl::unexpected(Problems{{fmt::format(
+        "spool.directory: \"{}\" is not a writable directory", config->spool.directory)}});
+  }
+  return config;
+}
+
+}  // namespace mailsift::config

@@ -1,0 +1,97 @@
+// config/config.h — the mailsift configuration: one TOML file, every key with a default.
+//
+// LoadConfig reads and validates a file and returns either a complete Config or the list of
+// every problem found, each naming its key ("relay.next_hop: ..."). Unknown keys are problems
+// too, so a typo never silently falls back to a default. The result is an immutable value that
+// a generation publishes to its threads. Thread-safe (pure functions).
+//
+// The documented defaults are the member initialisers below; docs/configuration.md and
+// packaging/mailsift.toml describe each key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "net/endpoint.h"
+
+namespace mailsift::config {
+
+using Seconds = std::chrono::duration<double>;
+
+enum class Protocol { kSmtp, kLmtp };
+enum class RelayMode { kAfterQueue, kBeforeQueue };
+enum class BareNewline { kReject, kNormalize };
+
+struct Listener {
+  std::string address_text = "127.0.0.1:10024";
+  net::Endpoint address;
+  Protocol protocol = Protocol::kSmtp;
+  int backlog = 4096;  // SOMAXCONN on Linux caps it at net.core.somaxconn
+};
+
+struct Relay {
+  std::string next_hop_text = "127.0.0.1:10025";
+  net::Endpoint next_hop;
+  Protocol protocol = Protocol::kSmtp;
+  RelayMode mode = RelayMode::kAfterQueue;
+  bool xforward = true;          // pass the client's attributes when the next hop offers XFORWARD
+  int max_idle_connections = 8;  // per I/O thread, after-queue mode only
+  Seconds idle_connection_timeout{10};
+};
+
+struct Limits {
+  uint64_t max_message_size = 52428800;
+  int max_recipients = 1000;
+  int max_sessions = 1000;
+  int max_command_line = 2048;  // bytes incl. CRLF (RFC 5321 §4.5.3.1.4 allows 512 + extensions)
+  int max_errors = 1000;        // protocol errors per session before 421
+};
+
+struct Timeouts {
+  Seconds command{300};          // waiting for the next command (RFC 5321 §4.5.3.2.7)
+  Seconds data{300};             // waiting for the next block of message data
+  Seconds message_deadline{480}; // end of data until our reply; 45 s before-queue
+  Seconds relay_connect{30};
+  Seconds relay_reply{300};      // each reply of the next hop before end of data
+};
+
+struct Smtp {
+  BareNewline bare_newline = BareNewline::kReject;
+};
+
+struct Spool {
+  std::string directory = "/var/tmp";
+  uint64_t memory_limit = 262144;  // a message larger than this goes to a temp file
+};
+
+struct Config {
+  std::string source_path;
+  std::string hostname;  // default: the machine's host name
+  std::vector<Listener> listeners;
+  Relay relay;
+  Limits limits;
+  Timeouts timeouts;
+  Smtp smtp;
+  std::vector<net::Network> client_networks;
+  Spool spool;
+  int io_threads = 0;  // 0: one per core
+};
+
+// Every problem found, each prefixed with its key.
+struct Problems {
+  std::vector<std::string> items;
+};
+
+tl::expected<Config, Problems> LoadConfig(const std::string& path);
+tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
+                                           const std::string& source_name);
+// The built-in defaults (the config a missing file section produces).
+Config DefaultConfig();
+
+std::string_view ToString(Protocol protocol);
+std::string_view ToString(RelayMode mode);
+
+}  // namespace mailsift::config

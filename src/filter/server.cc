@@ -1,0 +1,156 @@
+#include "filter/server.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/basic_socket_acceptor.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "log/log.h"
+#include "smtp/relay_client.h"
+
+namespace mailsift::filter {
+
+using Acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+
+struct Server::Worker {
+  asio::io_context context{1};
+  std::unique_ptr<smtp::RelayPool> pool;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
+  std::thread thread;
+};
+
+namespace {
+
+asio::awaitable<void> AcceptLoop(Acceptor& acceptor, smtp::SessionEnvironment environment) {
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE, ENFILE, ENOBUFS...: the connection stays queued; back off briefly.
+      log::Warn("accept on {}: {}", environment.listener->address_text, ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    asio::co_spawn(acceptor.get_executor(), smtp::RunSession(std::move(socket), environment),
+                   asio::detached);
+  }
+}
+
+int FamilyOf(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return address.ss_family;
+}
+
+}  // namespace
+
+Server::Server(config::Config config) : config_(std::move(config)) {}
+
+Server::~Server() {
+  Stop();
+  if (drain_thread_.joinable()) drain_thread_.join();
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+  for (int fd : listen_fds_) ::close(fd);
+}
+
+Status Server::Listen() {
+  std::vector<int> fds;
+  for (const auto& listener : config_.listeners) {
+    auto fd = net::OpenListener(listener.address, listener.backlog);
+    if (!fd) {
+      for (int open_fd : fds) ::close(open_fd);
+      return Fail(fd.error().message);
+    }
+    fds.push_back(*fd);
+  }
+  return Adopt(std::move(fds));
+}
+
+Status Server::Adopt(std::vector<int> fds) {
+  if (fds.size() != config_.listeners.size()) {
+    return Fail("the number of listening sockets does not match the [[listen]] entries");
+  }
+  listen_fds_ = std::move(fds);
+  int threads = config_.io_threads > 0 ? config_.io_threads
+                                       : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  for (int t = 0; t < threads; ++t) {
+    auto worker = std::make_unique<Worker>();
+    worker->pool = std::make_unique<smtp::RelayPool>(config_.relay);
+    for (size_t i = 0; i < listen_fds_.size(); ++i) {
+      // Each thread accepts on its own copy of the listening socket.
+      int copy = ::fcntl(listen_fds_[i], F_DUPFD_CLOEXEC, 0);
+      if (copy < 0) return Fail("cannot duplicate a listening socket");
+      auto acceptor = std::make_unique<Acceptor>(worker->context);
+      int family = FamilyOf(copy);
+      asio::error_code ec;
+      acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
+                       copy, ec);
+      if (ec) return Fail("cannot use a listening socket: " + ec.message());
+      smtp::SessionEnvironment environment{&config_, &config_.listeners[i], worker->pool.get(),
+                                           &counters_, &draining_};
+      asio::co_spawn(worker->context, AcceptLoop(*acceptor, environment), asio::detached);
+      worker->acceptors.push_back(std::move(acceptor));
+    }
+    workers_.push_back(std::move(worker));
+  }
+  for (const auto& listener : config_.listeners) {
+    log::Info("listening on {} ({}), relaying to {} ({}, {})", listener.address.ToString(),
+              config::ToString(listener.protocol), config_.relay.next_hop.ToString(),
+              config::ToString(config_.relay.protocol), config::ToString(config_.relay.mode));
+  }
+  return {};
+}
+
+void Server::Run() {
+  for (auto& worker : workers_) {
+    worker->thread = std::thread([w = worker.get()] {
+      auto guard = asio::make_work_guard(w->context);
+      w->context.run();
+    });
+  }
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+void Server::Drain(config::Seconds timeout) {
+  if (draining_.exchange(true)) return;
+  for (auto& worker : workers_) {
+    asio::post(worker->context, [w = worker.get()] {
+      for (auto& acceptor : w->acceptors) {
+        asio::error_code ignored;
+        acceptor->close(ignored);  // our copy only: the kernel queue stays for the others
+      }
+    });
+  }
+  drain_thread_ = std::thread([this, timeout] {
+    auto until = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+    while (counters_.active.load() > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Stop();
+  });
+}
+
+void Server::Stop() {
+  if (stopped_.exchange(true)) return;
+  for (auto& worker : workers_) worker->context.stop();
+}
+
+}  // namespace mailsift::filter

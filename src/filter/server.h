@@ -1,0 +1,58 @@
+// filter/server.h — one generation of the filter: listeners, I/O threads, sessions.
+//
+// A Server runs the proxy with one immutable Config: it accepts on every listening socket
+// (bound by itself, or inherited from a supervisor or systemd), runs each session as a
+// coroutine on one of its I/O threads, and keeps a pool of next-hop connections per thread.
+// Drain() stops accepting (closing only its own copies of the listening sockets, never
+// shutdown()), lets open transactions finish, answers idle sessions 421 4.3.2 at their next
+// command, and ends when the last session has ended or the deadline passes.
+//
+// Thread-safety: Run() blocks the calling thread; Drain()/Stop() may be called from any thread
+// (e.g. a signal handler thread).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "config/config.h"
+#include "smtp/server_session.h"
+
+namespace mailsift::filter {
+
+class Server {
+ public:
+  explicit Server(config::Config config);
+  ~Server();
+
+  // Binds every configured listener. Errors name the listener.
+  Status Listen();
+  // Uses already-bound listening fds instead, in config order (ownership passes to Server).
+  Status Adopt(std::vector<int> fds);
+
+  // Serves until Stop() or the end of a Drain(). Returns when every thread has ended.
+  void Run();
+  // Graceful end: see the header comment. `timeout` bounds the wait for open sessions.
+  void Drain(config::Seconds timeout);
+  // Immediate end: open sessions are cut.
+  void Stop();
+
+  const smtp::SessionCounters& counters() const { return counters_; }
+  const config::Config& config() const { return config_; }
+
+ private:
+  struct Worker;
+
+  config::Config config_;
+  std::vector<int> listen_fds_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  smtp::SessionCounters counters_;
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopped_{false};
+  std::thread drain_thread_;
+};
+
+}  // namespace mailsift::filter

@@ -1,0 +1,75 @@
+// net/stream.h — a buffered byte stream over one socket (TCP or Unix), for SMTP in both
+// directions, with one deadline at a time instead of a timeout per call.
+//
+// Every read and write waits at most until the current deadline; past it the socket is
+// cancelled and the call reports kTimeout. Output is gathered in a buffer and written by
+// Flush(), so pipelined replies leave in one write (RFC 2920 §3.2). Input is read in blocks
+// and handed out as lines or raw bytes; bytes past what the caller took stay buffered.
+//
+// Thread-safety: one Stream belongs to one coroutine on one io_context thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <asio/awaitable.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+
+namespace mailsift::net {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+using Socket = asio::generic::stream_protocol::socket;
+
+enum class IoStatus { kOk, kEof, kTimeout, kError, kTooLong };
+
+class Stream {
+ public:
+  explicit Stream(Socket socket);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // The deadline for every following operation until changed.
+  void SetDeadline(Deadline deadline);
+
+  // Reads one line ending in LF. On kOk, `line` is the line without its CRLF (or LF) and stays
+  // valid until the next read. A line longer than `max_length` is consumed up to its LF and
+  // reported as kTooLong. Pending output is flushed before waiting for input.
+  asio::awaitable<IoStatus> ReadLine(std::string_view& line, size_t max_length);
+
+  // Makes at least one byte available (flushing pending output first). Returns kOk, kEof,
+  // kTimeout or kError.
+  asio::awaitable<IoStatus> Fill();
+  // The bytes read but not yet consumed.
+  std::string_view Buffered() const { return std::string_view(in_).substr(in_pos_); }
+  void Consume(size_t n);
+  // True if input beyond what was consumed is already buffered (a pipelining peer).
+  bool HasBufferedInput() const { return in_pos_ < in_.size(); }
+
+  void Write(std::string_view data) { out_.append(data); }
+  std::string& output() { return out_; }
+  size_t pending_output() const { return out_.size(); }
+  asio::awaitable<IoStatus> Flush();
+
+  // Ends the connection: remaining output is lost. Safe to call twice.
+  void Close();
+  bool is_open() const;
+  Socket& socket() { return socket_; }
+
+ private:
+  struct Watch;
+  void Arm();
+
+  Socket socket_;
+  asio::steady_timer timer_;
+  std::shared_ptr<Watch> watch_;
+  std::string in_;
+  size_t in_pos_ = 0;
+  std::string out_;
+};
+
+}  // namespace mailsift::net

@@ -1,0 +1,311 @@
+#include "smtp/relay_client.h"
+
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/connect.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "base/strings.h"
+#include "log/log.h"
+#include "smtp/data_framer.h"
+
+namespace mailsift::smtp {
+namespace {
+constexpr size_t kMaxReplyLine = 4096;
+constexpr size_t kMaxReplyLines = 100;
+constexpr size_t kWriteChunk = 65536;
+
+net::Deadline Earliest(net::Deadline a, config::Seconds from_now) {
+  auto b = net::Clock::now() + std::chrono::duration_cast<net::Clock::duration>(from_now);
+  return std::min(a, b);
+}
+}  // namespace
+
+std::string_view Describe(RelayFailure failure) {
+  switch (failure) {
+    case RelayFailure::kNone:
+      return "ok";
+    case RelayFailure::kUnreachable:
+      return "next hop not reachable";
+    case RelayFailure::kTimeout:
+      return "next hop timed out";
+    case RelayFailure::kLost:
+      return "lost connection with next hop";
+    case RelayFailure::kProtocol:
+      return "next hop protocol error";
+    case RelayFailure::kLocal:
+      return "local error";
+  }
+  return "?";
+}
+
+RelayClient::RelayClient(asio::any_io_executor executor, const config::Relay& relay,
+                         const config::Timeouts& timeouts, std::string helo_name)
+    : executor_(std::move(executor)), relay_(relay), timeouts_(timeouts),
+      helo_name_(std::move(helo_name)), lmtp_(relay.protocol == config::Protocol::kLmtp) {
+  name_ = fmt::format("{}:{}", lmtp_ ? "lmtp" : "smtp", relay.next_hop.ToString());
+}
+
+RelayClient::~RelayClient() = default;
+
+bool RelayClient::is_open() const { return stream_ && stream_->is_open(); }
+
+RelayFailure RelayClient::FailureFrom(net::IoStatus status) const {
+  switch (status) {
+    case net::IoStatus::kOk:
+      return RelayFailure::kNone;
+    case net::IoStatus::kTimeout:
+      return RelayFailure::kTimeout;
+    case net::IoStatus::kTooLong:
+      return RelayFailure::kProtocol;
+    default:
+      return RelayFailure::kLost;
+  }
+}
+
+asio::awaitable<RelayFailure> RelayClient::ReadReply(Reply& reply) {
+  ReplyAssembler assembler;
+  for (size_t lines = 0; lines < kMaxReplyLines; ++lines) {
+    std::string_view line;
+    net::IoStatus status = co_await stream_->ReadLine(line, kMaxReplyLine);
+    if (status != net::IoStatus::kOk) co_return FailureFrom(status);
+    switch (assembler.AddLine(line, reply)) {
+      case ReplyAssembler::Status::kComplete:
+        co_return RelayFailure::kNone;
+      case ReplyAssembler::Status::kMalformed:
+        co_return RelayFailure::kProtocol;
+      case ReplyAssembler::Status::kNeedMore:
+        break;
+    }
+  }
+  co_return RelayFailure::kProtocol;
+}
+
+asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
+  deadline = Earliest(deadline, timeouts_.relay_connect);
+  const net::Endpoint& hop = relay_.next_hop;
+  asio::generic::stream_protocol::endpoint endpoint;
+  if (hop.kind == net::Endpoint::Kind::kUnix) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, hop.path.c_str(), sizeof(addr.sun_path) - 1);
+    endpoint = asio::generic::stream_protocol::endpoint(&addr, sizeof addr);
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    std::string port = std::to_string(hop.port);
+    if (::getaddrinfo(hop.host.c_str(), port.c_str(), &hints, &found) != 0 || !found) {
+      co_return RelayFailure::kUnreachable;
+    }
+    endpoint = asio::generic::stream_protocol::endpoint(found->ai_addr, found->ai_addrlen);
+    ::freeaddrinfo(found);
+  }
+  stream_ = std::make_unique<net::Stream>(net::Socket(executor_));
+  stream_->SetDeadline(deadline);
+  auto [ec] = co_await stream_->socket().async_connect(
+      endpoint, asio::experimental::as_tuple(asio::use_awaitable));
+  if (ec) {
+    stream_->Close();
+    co_return net::Clock::now() >= deadline ? RelayFailure::kTimeout : RelayFailure::kUnreachable;
+  }
+  if (hop.kind == net::Endpoint::Kind::kInet) {
+    int one = 1;
+    ::setsockopt(stream_->socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  stream_->SetDeadline(Earliest(deadline, timeouts_.relay_reply));
+  Reply greeting;
+  if (RelayFailure failure = co_await ReadReply(greeting); failure != RelayFailure::kNone) {
+    stream_->Close();
+    co_return failure;
+  }
+  if (greeting.code != 220) {
+    log::Warn("next hop {} greeted with: {}", name_, greeting.OneLine());
+    stream_->Close();
+    co_return RelayFailure::kUnreachable;
+  }
+  stream_->Write(fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", helo_name_));
+  Reply ehlo;
+  if (RelayFailure failure = co_await ReadReply(ehlo); failure != RelayFailure::kNone) {
+    stream_->Close();
+    co_return failure;
+  }
+  if (ehlo.code != 250 && !lmtp_) {
+    stream_->Write(fmt::format("HELO {}\r\n", helo_name_));
+    if (RelayFailure failure = co_await ReadReply(ehlo); failure != RelayFailure::kNone) {
+      stream_->Close();
+      co_return failure;
+    }
+  }
+  if (ehlo.code != 250) {
+    log::Warn("next hop {} refused our greeting: {}", name_, ehlo.OneLine());
+    stream_->Close();
+    co_return RelayFailure::kUnreachable;
+  }
+  extensions_ = Extensions{};
+  for (size_t i = 1; i < ehlo.lines.size(); ++i) {
+    auto words = SplitSpaces(ehlo.lines[i]);
+    if (words.empty()) continue;
+    std::string keyword = ToUpperAscii(words[0]);
+    if (keyword == "PIPELINING") extensions_.pipelining = true;
+    if (keyword == "SIZE") extensions_.size = true;
+    if (keyword == "8BITMIME") extensions_.eight_bit_mime = true;
+    if (keyword == "SMTPUTF8") extensions_.smtputf8 = true;
+    if (keyword == "DSN") extensions_.dsn = true;
+    if (keyword == "ENHANCEDSTATUSCODES") extensions_.enhanced_status_codes = true;
+    if (keyword == "XFORWARD") {
+      for (size_t w = 1; w < words.size(); ++w) {
+        extensions_.xforward.push_back(ToUpperAscii(words[w]));
+      }
+    }
+  }
+  co_return RelayFailure::kNone;
+}
+
+asio::awaitable<RelayReplies> RelayClient::SendCommands(const std::vector<std::string>& commands,
+                                                        net::Deadline deadline) {
+  RelayReplies result;
+  if (!is_open()) {
+    result.failure = RelayFailure::kLost;
+    co_return result;
+  }
+  stream_->SetDeadline(Earliest(deadline, timeouts_.relay_reply));
+  if (extensions_.pipelining) {
+    for (const auto& command : commands) {
+      stream_->Write(command);
+      stream_->Write("\r\n");
+    }
+    for (size_t i = 0; i < commands.size(); ++i) {
+      Reply reply;
+      result.failure = co_await ReadReply(reply);
+      if (result.failure != RelayFailure::kNone) break;
+      result.replies.push_back(std::move(reply));
+    }
+  } else {
+    for (const auto& command : commands) {
+      stream_->Write(command);
+      stream_->Write("\r\n");
+      Reply reply;
+      result.failure = co_await ReadReply(reply);
+      if (result.failure != RelayFailure::kNone) break;
+      result.replies.push_back(std::move(reply));
+    }
+  }
+  if (result.failure != RelayFailure::kNone) stream_->Close();
+  co_return result;
+}
+
+asio::awaitable<RelayReplies> RelayClient::SendMessage(std::string_view header,
+                                                       const spool::Spool& content,
+                                                       size_t lmtp_recipients,
+                                                       net::Deadline deadline) {
+  RelayReplies result;
+  if (!is_open()) {
+    result.failure = RelayFailure::kLost;
+    co_return result;
+  }
+  stream_->SetDeadline(Earliest(deadline, timeouts_.relay_reply));
+  stream_->Write("DATA\r\n");
+  Reply data_reply;
+  result.failure = co_await ReadReply(data_reply);
+  if (result.failure != RelayFailure::kNone) {
+    stream_->Close();
+    co_return result;
+  }
+  if (data_reply.code != 354) {
+    needs_reset = true;  // the envelope is still open at the next hop
+    result.replies.push_back(std::move(data_reply));
+    co_return result;
+  }
+  // The content: our header, then the message, every line re-stuffed (RFC 5321 §4.5.2).
+  // The whole transfer runs under the message deadline; the end-of-data reply may take as
+  // long as the deadline allows (RFC 5321 §4.5.3.2.6).
+  stream_->SetDeadline(deadline);
+  DotStuffer stuffer;
+  std::string& out = stream_->output();
+  stuffer.Stuff(header, out);
+  spool::Spool::Reader reader(content);
+  std::string buffer;
+  while (true) {
+    auto chunk = reader.Next(buffer);
+    if (!chunk) {
+      log::Error("{}", chunk.error().message);
+      stream_->Close();
+      result.failure = RelayFailure::kLocal;
+      co_return result;
+    }
+    if (chunk->empty()) break;
+    stuffer.Stuff(*chunk, out);
+    if (out.size() >= kWriteChunk) {
+      if (net::IoStatus status = co_await stream_->Flush(); status != net::IoStatus::kOk) {
+        result.failure = FailureFrom(status);
+        stream_->Close();
+        co_return result;
+      }
+    }
+  }
+  if (!stuffer.at_line_start()) out.append("\r\n");
+  out.append(".\r\n");
+  size_t expected = lmtp_ ? std::max<size_t>(lmtp_recipients, 1) : 1;
+  for (size_t i = 0; i < expected; ++i) {
+    Reply reply;
+    result.failure = co_await ReadReply(reply);
+    if (result.failure != RelayFailure::kNone) {
+      stream_->Close();
+      break;
+    }
+    result.replies.push_back(std::move(reply));
+  }
+  ++transactions;
+  co_return result;
+}
+
+void RelayClient::Quit() {
+  if (!is_open()) return;
+  // Best effort, non-blocking: a full socket buffer just loses the QUIT.
+  asio::error_code ignored;
+  stream_->socket().non_blocking(true, ignored);
+  stream_->socket().write_some(asio::buffer(std::string_view("QUIT\r\n")), ignored);
+  stream_->Close();
+}
+
+void RelayClient::Abort() {
+  if (stream_) stream_->Close();
+}
+
+RelayPool::~RelayPool() {
+  for (auto& client : idle_) client->Quit();
+}
+
+std::unique_ptr<RelayClient> RelayPool::Take() {
+  auto now = net::Clock::now();
+  while (!idle_.empty()) {
+    std::unique_ptr<RelayClient> client = std::move(idle_.back());
+    idle_.pop_back();
+    auto idle_for = std::chrono::duration<double>(now - client->idle_since);
+    if (client->is_open() && idle_for < relay_.idle_connection_timeout) return client;
+    client->Quit();
+  }
+  return nullptr;
+}
+
+void RelayPool::Give(std::unique_ptr<RelayClient> client) {
+  if (!client || !client->is_open()) return;
+  if (static_cast<int>(idle_.size()) >= relay_.max_idle_connections) {
+    client->Quit();
+    return;
+  }
+  client->idle_since = net::Clock::now();
+  idle_.push_back(std::move(client));
+}
+
+}  // namespace mailsift::smtp

@@ -1,0 +1,758 @@
+#include "smtp/server_session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/strings.h"
+#include "log/log.h"
+#include "net/endpoint.h"
+#include "smtp/command.h"
+#include "smtp/data_framer.h"
+#include "smtp/reply_table.h"
+#include "smtp/trace.h"
+#include "spool/spool.h"
+
+namespace mailsift::smtp {
+namespace {
+
+using config::Protocol;
+using config::RelayMode;
+using Clock = net::Clock;
+
+net::Deadline After(config::Seconds seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
+}
+
+bool HasNonAscii(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c >= 0x80) return true;
+  }
+  return false;
+}
+
+struct Recipient {
+  PathArgument rcpt;
+  bool accepted = false;  // by us and the next hop
+};
+
+class Session {
+ public:
+  Session(net::Socket socket, SessionEnvironment environment)
+      : env_(environment),
+        config_(*environment.config),
+        stream_(std::move(socket)),
+        lmtp_(environment.listener->protocol == Protocol::kLmtp),
+        spool_(config_.spool.directory, config_.spool.memory_limit) {}
+
+  asio::awaitable<void> Run();
+
+ private:
+  enum class Next { kContinue, kClose };
+
+  // Replies.
+  void Say(ReplyId id, std::string_view detail = {}) { stream_.Write(FormatReply(id, detail)); }
+  Next Error(ReplyId id, std::string_view detail = {});
+
+  asio::awaitable<Next> Dispatch(std::string_view line);
+  Next OnHelo(const Command& command);
+  Next OnMail(const Command& command);
+  asio::awaitable<Next> OnRcpt(const Command& command);
+  asio::awaitable<Next> OnData(const Command& command);
+  asio::awaitable<Next> OnBdat(const Command& command);
+  Next OnXforward(const Command& command);
+  void OnRset();
+
+  // Relay.
+  asio::awaitable<RelayFailure> AcquireRelay(net::Deadline deadline);
+  void ReleaseRelay();
+  std::string DownstreamMail() const;
+  std::string DownstreamRcpt(const PathArgument& rcpt) const;
+  XforwardAttributes ForwardedAttributes() const;
+
+  // End of message: checks, relay, replies, log line.
+  asio::awaitable<Next> FinishMessage(bool bare_newline);
+  void ReplyRelayFailure(RelayFailure failure, size_t count);
+  void LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size);
+  void ResetTransaction();
+
+  // Data intake shared by DATA and BDAT.
+  void Take(std::string_view canonical);
+
+  SessionEnvironment env_;
+  const config::Config& config_;
+  net::Stream stream_;
+  bool lmtp_;
+  sockaddr_storage peer_{};
+  std::string peer_addr_;
+  uint16_t peer_port_ = 0;
+  std::string listener_label_;
+
+  // Session state.
+  bool greeted_ = false;  // HELO/EHLO/LHLO seen
+  bool esmtp_ = false;
+  std::string helo_;
+  int errors_ = 0;
+  XforwardAttributes xforward_;
+
+  // Transaction state.
+  std::optional<PathArgument> mail_;
+  std::vector<Recipient> recipients_;
+  size_t accepted_ = 0;
+  std::string mail_id_;
+  bool using_bdat_ = false;
+  std::unique_ptr<DataFramer> bdat_framer_;
+  spool::Spool spool_;
+  std::string chunk_;
+  bool too_big_ = false;
+  bool spool_failed_ = false;
+  Clock::time_point started_;
+
+  // The next hop.
+  std::unique_ptr<RelayClient> relay_;
+  bool relay_in_transaction_ = false;  // the next hop accepted our MAIL
+  bool relay_broken_ = false;          // lost within this transaction
+  bool relay_from_pool_ = false;       // relay_ was idle in the pool (the peer may have left)
+};
+
+Session::Next Session::Error(ReplyId id, std::string_view detail) {
+  Say(id, detail);
+  if (++errors_ >= config_.limits.max_errors) {
+    Say(ReplyId::kTooManyErrors);
+    return Next::kClose;
+  }
+  return Next::kContinue;
+}
+
+asio::awaitable<void> Session::Run() {
+  SessionCounters& counters = *env_.counters;
+  counters.sessions.fetch_add(1, std::memory_order_relaxed);
+  int active = counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
+  struct ActiveGuard {
+    SessionCounters& counters;
+    ~ActiveGuard() { counters.active.fetch_sub(1, std::memory_order_relaxed); }
+  } guard{counters};
+
+  socklen_t length = sizeof peer_;
+  ::getpeername(stream_.socket().native_handle(), reinterpret_cast<sockaddr*>(&peer_), &length);
+  peer_addr_ = net::AddressText(peer_);
+  peer_port_ = net::AddressPort(peer_);
+  const auto& address = env_.listener->address;
+  listener_label_ = address.kind == net::Endpoint::Kind::kUnix
+                        ? std::string("unix socket")
+                        : fmt::format("port {}", address.port);
+  if (address.kind == net::Endpoint::Kind::kInet) {
+    int one = 1;
+    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  stream_.SetDeadline(After(config_.timeouts.command));
+
+  if (!net::AnyNetworkContains(config_.client_networks, peer_)) {
+    log::Warn("refused connection from [{}]: not in access.client_networks", peer_addr_);
+    Say(ReplyId::kAccessDenied);
+    co_await stream_.Flush();
+    stream_.Close();
+    co_return;
+  }
+  if (active > config_.limits.max_sessions) {
+    log::Warn("refused connection from [{}]: {} sessions (limits.max_sessions)", peer_addr_,
+              active - 1);
+    Say(ReplyId::kServiceBusy);
+    co_await stream_.Flush();
+    stream_.Close();
+    co_return;
+  }
+  Say(lmtp_ ? ReplyId::kGreetingLmtp : ReplyId::kGreeting, config_.hostname);
+
+  while (true) {
+    if (env_.draining && env_.draining->load(std::memory_order_relaxed) && !mail_) {
+      Say(ReplyId::kShuttingDown);
+      break;
+    }
+    stream_.SetDeadline(After(config_.timeouts.command));
+    std::string_view line;
+    net::IoStatus status =
+        co_await stream_.ReadLine(line, static_cast<size_t>(config_.limits.max_command_line));
+    if (status == net::IoStatus::kTimeout) {
+      log::Warn("timeout after {} from [{}]", mail_ ? "MAIL" : "command", peer_addr_);
+      stream_.SetDeadline(After(config::Seconds(5)));
+      Say(ReplyId::kCommandTimeout);
+      break;
+    }
+    if (status == net::IoStatus::kEof || status == net::IoStatus::kError) break;
+    if (status == net::IoStatus::kTooLong) {
+      if (Error(ReplyId::kLineTooLong) == Next::kClose) break;
+      continue;
+    }
+    if (co_await Dispatch(line) == Next::kClose) break;
+  }
+  // Leaving: relay connection back to the pool (or closed), pending replies out.
+  if (mail_) ResetTransaction();
+  ReleaseRelay();
+  if (relay_) {
+    relay_->Quit();
+    relay_.reset();
+  }
+  stream_.SetDeadline(After(config::Seconds(5)));
+  co_await stream_.Flush();
+  stream_.Close();
+}
+
+asio::awaitable<Session::Next> Session::Dispatch(std::string_view line) {
+  if (!IsCleanCommandLine(line)) co_return Error(ReplyId::kBadCharacters);
+  Command command = SplitCommand(line);
+  switch (command.verb) {
+    case Verb::kHelo:
+    case Verb::kEhlo:
+    case Verb::kLhlo:
+      co_return OnHelo(command);
+    case Verb::kMail:
+      co_return OnMail(command);
+    case Verb::kRcpt:
+      co_return co_await OnRcpt(command);
+    case Verb::kData:
+      co_return co_await OnData(command);
+    case Verb::kBdat:
+      co_return co_await OnBdat(command);
+    case Verb::kRset:
+      if (!command.argument.empty()) co_return Error(ReplyId::kSyntaxNoArguments, "RSET");
+      OnRset();
+      Say(ReplyId::kOk);
+      co_return Next::kContinue;
+    case Verb::kNoop:
+      Say(ReplyId::kOk);
+      co_return Next::kContinue;
+    case Verb::kQuit:
+      Say(ReplyId::kBye);
+      co_return Next::kClose;
+    case Verb::kVrfy:
+      if (command.argument.empty()) co_return Error(ReplyId::kSyntaxRcpt);
+      Say(ReplyId::kVrfyCannot);
+      co_return Next::kContinue;
+    case Verb::kHelp:
+      Say(ReplyId::kHelp);
+      co_return Next::kContinue;
+    case Verb::kXforward:
+      co_return OnXforward(command);
+    case Verb::kExpn:
+    case Verb::kStarttls:
+    case Verb::kAuth:
+    case Verb::kEtrn:
+    case Verb::kTurn:
+      co_return Error(ReplyId::kNotImplemented);
+    case Verb::kUnknown:
+      break;
+  }
+  co_return Error(ReplyId::kUnknownCommand);
+}
+
+Session::Next Session::OnHelo(const Command& command) {
+  const char* verb = command.verb == Verb::kHelo   ? "HELO"
+                     : command.verb == Verb::kEhlo ? "EHLO"
+                                                   : "LHLO";
+  if (lmtp_ && command.verb != Verb::kLhlo) return Error(ReplyId::kUseLhlo);
+  if (!lmtp_ && command.verb == Verb::kLhlo) return Error(ReplyId::kUseEhlo);
+  if (command.argument.empty() || SplitSpaces(command.argument).size() != 1 ||
+      command.argument.size() > 255) {
+    return Error(ReplyId::kSyntaxHelo, verb);
+  }
+  // RFC 5321 §4.1.4: a HELO/EHLO resets any transaction in progress.
+  if (mail_) ResetTransaction();
+  greeted_ = true;
+  helo_ = std::string(command.argument);
+  esmtp_ = command.verb != Verb::kHelo;
+  if (!esmtp_) {
+    stream_.Write(fmt::format("250 {}\r\n", config_.hostname));
+    return Next::kContinue;
+  }
+  stream_.Write(fmt::format(
+      "250-{}\r\n"
+      "250-PIPELINING\r\n"
+      "250-SIZE {}\r\n"
+      "250-VRFY\r\n"
+      "250-ENHANCEDSTATUSCODES\r\n"
+      "250-8BITMIME\r\n"
+      "250-SMTPUTF8\r\n"
+      "250-DSN\r\n"
+      "250-CHUNKING\r\n"
+      "250 XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n",
+      config_.hostname, config_.limits.max_message_size));
+  return Next::kContinue;
+}
+
+Session::Next Session::OnXforward(const Command& command) {
+  if (!greeted_) return Error(ReplyId::kNeedHelo);
+  if (mail_) return Error(ReplyId::kXforwardInTransaction);
+  CommandError error;
+  if (!ParseXforward(command.argument, xforward_, error)) return Error(error.reply, error.detail);
+  Say(ReplyId::kXforwardOk);
+  return Next::kContinue;
+}
+
+Session::Next Session::OnMail(const Command& command) {
+  if (!greeted_) return Error(ReplyId::kNeedHelo);
+  if (mail_) return Error(ReplyId::kNestedMail);
+  CommandError error;
+  auto mail = ParseMailArgument(command.argument, error);
+  if (!mail) return Error(error.reply, error.detail);
+  if (HasNonAscii(mail->address) && !mail->Find("SMTPUTF8")) {
+    return Error(ReplyId::kSmtputf8Required);
+  }
+  if (const Parameter* size = mail->Find("SIZE")) {
+    // RFC 1870 §6.2: refuse a declared oversize before any data is sent.
+    if (*ParseUnsigned(size->value) > config_.limits.max_message_size) {
+      return Error(ReplyId::kDeclaredSizeTooBig);
+    }
+  }
+  mail_ = std::move(*mail);
+  mail_id_ = NewMailId();
+  started_ = Clock::now();
+  Say(ReplyId::kSenderOk, mail_->address);
+  return Next::kContinue;
+}
+
+std::string Session::DownstreamMail() const {
+  const Extensions& ext = relay_->extensions();
+  std::string command = fmt::format("MAIL FROM:<{}>", mail_->address);
+  for (const auto& p : mail_->parameters) {
+    bool pass = (p.keyword == "SIZE" && ext.size) ||
+                (p.keyword == "BODY" && ext.eight_bit_mime) ||
+                (p.keyword == "SMTPUTF8" && ext.smtputf8) ||
+                ((p.keyword == "RET" || p.keyword == "ENVID") && ext.dsn);
+    if (!pass) continue;
+    command += ' ';
+    command += p.keyword;
+    if (p.has_value) command += "=" + p.value;
+  }
+  return command;
+}
+
+std::string Session::DownstreamRcpt(const PathArgument& rcpt) const {
+  const Extensions& ext = relay_->extensions();
+  std::string command = fmt::format("RCPT TO:<{}>", rcpt.address);
+  for (const auto& p : rcpt.parameters) {
+    // RFC 3461 §5.2.1: DSN parameters are relayed unchanged.
+    if (!ext.dsn) continue;
+    command += ' ';
+    command += p.keyword;
+    if (p.has_value) command += "=" + p.value;
+  }
+  return command;
+}
+
+XforwardAttributes Session::ForwardedAttributes() const {
+  // Attributes the client forwarded win; otherwise we describe our own client.
+  XforwardAttributes attributes = xforward_;
+  if (!attributes.addr && !peer_addr_.empty()) {
+    attributes.addr = peer_addr_;
+    attributes.port = std::to_string(peer_port_);
+  }
+  if (!attributes.name && !peer_addr_.empty()) attributes.name = "[UNAVAILABLE]";
+  if (!attributes.helo && !helo_.empty()) attributes.helo = helo_;
+  if (!attributes.proto) attributes.proto = lmtp_ ? "LMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  return attributes;
+}
+
+asio::awaitable<RelayFailure> Session::AcquireRelay(net::Deadline deadline) {
+  if (relay_ && relay_->is_open()) co_return RelayFailure::kNone;
+  relay_.reset();
+  relay_from_pool_ = false;
+  if (config_.relay.mode == RelayMode::kAfterQueue && env_.relay_pool) {
+    relay_ = env_.relay_pool->Take();
+    relay_from_pool_ = relay_ != nullptr;
+    if (relay_) co_return RelayFailure::kNone;
+  }
+  relay_ = std::make_unique<RelayClient>(stream_.socket().get_executor(), config_.relay,
+                                         config_.timeouts, config_.hostname);
+  RelayFailure failure = co_await relay_->Open(deadline);
+  if (failure != RelayFailure::kNone) {
+    log::Warn("relay to {} failed: {}", relay_->name(), Describe(failure));
+    relay_.reset();
+  }
+  co_return failure;
+}
+
+void Session::ReleaseRelay() {
+  if (!relay_) return;
+  if (relay_in_transaction_) relay_->needs_reset = true;
+  relay_in_transaction_ = false;
+  if (config_.relay.mode == RelayMode::kAfterQueue && env_.relay_pool) {
+    env_.relay_pool->Give(std::move(relay_));
+  }
+}
+
+asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
+  if (!mail_) co_return Error(ReplyId::kNeedMail);
+  if (using_bdat_) co_return Error(ReplyId::kMixedBdatData);
+  CommandError error;
+  auto rcpt = ParseRcptArgument(command.argument, error);
+  if (!rcpt) co_return Error(error.reply, error.detail);
+  if (HasNonAscii(rcpt->address) && !mail_->Find("SMTPUTF8")) {
+    co_return Error(ReplyId::kSmtputf8Required);
+  }
+  if (recipients_.size() >= static_cast<size_t>(config_.limits.max_recipients)) {
+    Say(ReplyId::kTooManyRecipients);
+    co_return Next::kContinue;
+  }
+  Recipient recipient{std::move(*rcpt), false};
+
+  // Mirror the envelope to the next hop: MAIL goes with the first RCPT (as Postfix's
+  // smtpd_delay_reject does, a refused sender shows at RCPT), pipelined when offered.
+  net::Deadline deadline = After(config_.timeouts.relay_reply);
+  RelayReplies result;
+  size_t rcpt_index = 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (relay_broken_) {
+      result.failure = RelayFailure::kLost;
+      break;
+    }
+    RelayFailure failure = co_await AcquireRelay(deadline);
+    if (failure != RelayFailure::kNone) {
+      result.failure = failure;
+      break;
+    }
+    std::vector<std::string> commands;
+    if (!relay_in_transaction_) {
+      if (relay_->needs_reset) commands.push_back("RSET");
+      if (config_.relay.xforward && !relay_->extensions().xforward.empty()) {
+        for (auto& x : FormatXforward(ForwardedAttributes(), relay_->extensions().xforward)) {
+          commands.push_back(std::move(x));
+        }
+      }
+      commands.push_back(DownstreamMail());
+    }
+    rcpt_index = commands.size();
+    commands.push_back(DownstreamRcpt(recipient.rcpt));
+    result = co_await relay_->SendCommands(commands, deadline);
+    relay_->needs_reset = false;
+    // A pooled connection the next hop closed while idle fails on first use: retry once on a
+    // new connection, which is safe because nothing of this transaction reached it yet.
+    if (result.failure == RelayFailure::kLost && result.replies.empty() &&
+        !relay_in_transaction_ && attempt == 0 && relay_from_pool_) {
+      relay_.reset();
+      continue;
+    }
+    break;
+  }
+
+  if (result.failure != RelayFailure::kNone && result.replies.size() <= rcpt_index) {
+    if (relay_in_transaction_) relay_broken_ = true;
+    if (relay_) relay_->Abort();
+    relay_.reset();
+    relay_in_transaction_ = false;
+    ReplyRelayFailure(result.failure, 1);
+    recipients_.push_back(std::move(recipient));
+    co_return Next::kContinue;
+  }
+  // The MAIL reply (if we sent MAIL) decides first.
+  if (!relay_in_transaction_) {
+    const smtp::Reply& mail_reply = result.replies[rcpt_index - 1];
+    if (mail_reply.Class() != 2) {
+      stream_.Write(mail_reply.WireWithEnhanced(mail_reply.Class() == 4 ? "4.0.0" : "5.0.0"));
+      recipients_.push_back(std::move(recipient));
+      co_return Next::kContinue;
+    }
+    relay_in_transaction_ = true;
+    for (size_t i = 0; i + 1 < rcpt_index; ++i) {
+      if (result.replies[i].Class() != 2) {
+        log::Warn("next hop {} refused XFORWARD or RSET: {}", relay_->name(),
+                  result.replies[i].OneLine());
+      }
+    }
+  }
+  const smtp::Reply& rcpt_reply = result.replies[rcpt_index];
+  if (rcpt_reply.Class() == 2) {
+    recipient.accepted = true;
+    ++accepted_;
+    Say(ReplyId::kRecipientOk, recipient.rcpt.address);
+  } else {
+    stream_.Write(rcpt_reply.WireWithEnhanced(rcpt_reply.Class() == 4 ? "4.0.0" : "5.0.0"));
+  }
+  recipients_.push_back(std::move(recipient));
+  co_return Next::kContinue;
+}
+
+void Session::Take(std::string_view canonical) {
+  if (too_big_ || spool_failed_) return;
+  if (spool_.size() + canonical.size() > config_.limits.max_message_size) {
+    too_big_ = true;  // keep reading to the end, relay nothing (RFC 1870 §6.3)
+    return;
+  }
+  if (auto status = spool_.Append(canonical); !status) {
+    log::Error("{}", status.error().message);
+    spool_failed_ = true;
+  }
+}
+
+asio::awaitable<Session::Next> Session::OnData(const Command& command) {
+  if (!command.argument.empty()) co_return Error(ReplyId::kSyntaxNoArguments, "DATA");
+  if (!mail_) co_return Error(ReplyId::kNeedMail);
+  if (using_bdat_) co_return Error(ReplyId::kMixedBdatData);
+  if (recipients_.empty()) co_return Error(ReplyId::kNeedRcpt);
+  if (accepted_ == 0) co_return Error(ReplyId::kNoValidRecipients);
+  if (stream_.HasBufferedInput()) {
+    // Message data sent before our 354 (RFC 2920 §3.1: DATA ends a command group).
+    log::Warn("protocol synchronization error from [{}]: data sent before 354", peer_addr_);
+    Say(ReplyId::kProtocolSynchronization);
+    co_return Next::kClose;
+  }
+  Say(ReplyId::kStartMailInput);
+  DataFramer framer(DataFramer::Mode::kDotTerminated,
+                    config_.smtp.bare_newline == config::BareNewline::kNormalize);
+  spool_.Clear();
+  while (!framer.finished()) {
+    std::string_view buffered = stream_.Buffered();
+    if (buffered.empty()) {
+      stream_.SetDeadline(After(config_.timeouts.data));
+      net::IoStatus status = co_await stream_.Fill();
+      if (status != net::IoStatus::kOk) {
+        log::Warn("{} from [{}] during DATA: nothing relayed, mail_id: {}",
+                  status == net::IoStatus::kTimeout ? "timeout" : "lost connection", peer_addr_,
+                  mail_id_);
+        if (status == net::IoStatus::kTimeout) Say(ReplyId::kCommandTimeout);
+        co_return Next::kClose;
+      }
+      continue;
+    }
+    chunk_.clear();
+    size_t used = framer.Feed(buffered, chunk_);
+    stream_.Consume(used);
+    Take(chunk_);
+  }
+  co_return co_await FinishMessage(framer.saw_bare_newline());
+}
+
+asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
+  auto bdat = ParseBdatArgument(command.argument);
+  if (!bdat) co_return Error(ReplyId::kSyntaxBdat);
+  std::optional<ReplyId> refusal;
+  if (!mail_) {
+    refusal = ReplyId::kNeedMail;
+  } else if (recipients_.empty()) {
+    refusal = ReplyId::kNeedRcpt;
+  } else if (accepted_ == 0) {
+    refusal = ReplyId::kNoValidRecipients;
+  }
+  if (!refusal && !using_bdat_) {
+    using_bdat_ = true;
+    bdat_framer_ = std::make_unique<DataFramer>(
+        DataFramer::Mode::kRaw, config_.smtp.bare_newline == config::BareNewline::kNormalize);
+    spool_.Clear();
+  }
+  // RFC 3030 §2: the chunk is read in full whatever the answer.
+  uint64_t remaining = bdat->size;
+  while (remaining > 0) {
+    std::string_view buffered = stream_.Buffered();
+    if (buffered.empty()) {
+      stream_.SetDeadline(After(config_.timeouts.data));
+      net::IoStatus status = co_await stream_.Fill();
+      if (status != net::IoStatus::kOk) {
+        log::Warn("lost connection from [{}] during BDAT: nothing relayed", peer_addr_);
+        co_return Next::kClose;
+      }
+      continue;
+    }
+    size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, buffered.size()));
+    if (!refusal) {
+      chunk_.clear();
+      bdat_framer_->Feed(buffered.substr(0, take), chunk_);
+      Take(chunk_);
+    }
+    stream_.Consume(take);
+    remaining -= take;
+  }
+  if (refusal) co_return Error(*refusal);
+  if (!bdat->last) {
+    Say(ReplyId::kBdatChunkOk, std::to_string(bdat->size));
+    co_return Next::kContinue;
+  }
+  chunk_.clear();
+  bdat_framer_->Finish(chunk_);
+  Take(chunk_);
+  bool bare = bdat_framer_->saw_bare_newline();
+  co_return co_await FinishMessage(bare);
+}
+
+void Session::ReplyRelayFailure(RelayFailure failure, size_t count) {
+  ReplyId id = failure == RelayFailure::kUnreachable ? ReplyId::kRelayUnreachable
+               : failure == RelayFailure::kTimeout   ? ReplyId::kRelayTimeout
+               : failure == RelayFailure::kLost      ? ReplyId::kRelayLost
+               : failure == RelayFailure::kLocal     ? ReplyId::kLocalError
+                                                     : ReplyId::kRelayProtocolError;
+  for (size_t i = 0; i < count; ++i) Say(id, mail_id_);
+}
+
+asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
+  size_t replies_due = lmtp_ ? accepted_ : 1;
+  size_t size = spool_.size();
+  auto refuse = [&](ReplyId id, std::string_view detail, std::string_view why) {
+    for (size_t i = 0; i < replies_due; ++i) Say(id, detail);
+    env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
+    LogTransaction("Blocked MTA-BLOCKED {RejectedInbound}", why, size);
+  };
+  if (bare_newline && config_.smtp.bare_newline == config::BareNewline::kReject) {
+    log::Warn("bare <CR> or <LF> in message data from [{}], mail_id: {}", peer_addr_, mail_id_);
+    refuse(ReplyId::kBareNewline, {}, "bare newline");
+    ResetTransaction();
+    co_return Next::kContinue;
+  }
+  if (too_big_) {
+    refuse(ReplyId::kMessageTooBig, std::to_string(config_.limits.max_message_size),
+           "message too big");
+    ResetTransaction();
+    co_return Next::kContinue;
+  }
+  if (spool_failed_) {
+    for (size_t i = 0; i < replies_due; ++i) Say(ReplyId::kLocalError);
+    env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+    LogTransaction("Blocked MTA-BLOCKED {TempFailedInbound}", "local error", size);
+    ResetTransaction();
+    co_return Next::kContinue;
+  }
+
+  // The per-message deadline runs from here to our reply.
+  net::Deadline deadline = After(config_.timeouts.message_deadline);
+  RelayReplies result;
+  if (!relay_ || !relay_->is_open() || !relay_in_transaction_ || relay_broken_) {
+    result.failure = RelayFailure::kLost;
+  } else {
+    std::string single;
+    for (const auto& r : recipients_) {
+      if (r.accepted && accepted_ == 1) single = r.rcpt.address;
+    }
+    ReceivedFacts facts{helo_,
+                        peer_addr_,
+                        config_.hostname,
+                        listener_label_,
+                        lmtp_ ? "LMTP" : esmtp_ ? "ESMTP" : "SMTP",
+                        mail_id_,
+                        single,
+                        std::chrono::system_clock::now()};
+    std::string header = ReceivedHeader(facts);
+    size_t downstream_rcpts = 0;
+    for (const auto& r : recipients_) downstream_rcpts += r.accepted ? 1 : 0;
+    result = co_await relay_->SendMessage(header, spool_, downstream_rcpts, deadline);
+    relay_in_transaction_ = false;
+  }
+
+  const bool before_queue = config_.relay.mode == RelayMode::kBeforeQueue;
+  std::string relay_name = relay_ ? relay_->name() : std::string();
+  std::string verdict;
+  std::string queued_as;
+  if (result.failure != RelayFailure::kNone || result.replies.empty()) {
+    RelayFailure failure =
+        result.failure == RelayFailure::kNone ? RelayFailure::kProtocol : result.failure;
+    if (Clock::now() >= deadline) failure = RelayFailure::kTimeout;
+    ReplyRelayFailure(failure, replies_due);
+    env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+    verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
+    queued_as = std::string(Describe(failure));
+    if (relay_) relay_->Abort();
+    relay_.reset();
+  } else {
+    // One reply per inbound reply due: the next hop's own (LMTP to LMTP), or its single reply
+    // repeated.
+    const smtp::Reply* worst = &result.replies.front();
+    for (const auto& r : result.replies) {
+      if (r.Class() > worst->Class()) worst = &r;
+    }
+    for (size_t i = 0; i < replies_due; ++i) {
+      const smtp::Reply& reply =
+          result.replies.size() == replies_due ? result.replies[i]
+          : result.replies.size() == 1         ? result.replies.front()
+                                               : *worst;
+      if (before_queue) {
+        // The next hop's reply word for word (Postfix passes it to the sending client).
+        stream_.Write(reply.WireWithEnhanced(reply.Class() == 2   ? "2.0.0"
+                                             : reply.Class() == 4 ? "4.0.0"
+                                                                  : "5.0.0"));
+      } else if (reply.Class() == 2) {
+        Say(ReplyId::kRelayPassed, fmt::format("from MTA({}): {}", relay_name, reply.OneLine()));
+      } else if (reply.Class() == 4) {
+        std::string enhanced = reply.Enhanced();
+        if (enhanced.empty() || enhanced[0] != '4') enhanced = "4.0.0";
+        stream_.Write(fmt::format("451 {} id={} - from MTA({}): {}\r\n", enhanced, mail_id_,
+                                  relay_name, reply.OneLine()));
+      } else {
+        stream_.Write(reply.WireWithEnhanced("5.0.0"));
+      }
+    }
+    std::string text = worst->OneLine();
+    size_t queued = text.find("queued as ");
+    queued_as = queued != std::string::npos ? text.substr(queued + 10) : text;
+    if (worst->Class() == 2) {
+      env_.counters->messages_relayed.fetch_add(1, std::memory_order_relaxed);
+      verdict = "Passed CLEAN {RelayedInbound}";
+    } else if (worst->Class() == 4) {
+      env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+      verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
+    } else {
+      env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
+      verdict = "Blocked MTA-BLOCKED {RejectedInbound}";
+    }
+  }
+  LogTransaction(verdict, queued_as, size);
+  ResetTransaction();
+  co_return Next::kContinue;
+}
+
+void Session::LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size) {
+  std::string recipients;
+  for (const auto& r : recipients_) {
+    if (!r.accepted) continue;
+    if (!recipients.empty()) recipients += ',';
+    recipients += fmt::format("<{}>", r.rcpt.address);
+  }
+  std::string origin = xforward_.addr && !EqualsIgnoreCase(*xforward_.addr, "[UNAVAILABLE]")
+                           ? fmt::format(" [{}]", *xforward_.addr)
+                           : std::string();
+  std::string client = peer_addr_.empty() ? std::string("LOCAL")
+                                          : fmt::format("[{}]:{}", peer_addr_, peer_port_);
+  std::string queue_id =
+      xforward_.ident ? fmt::format(", Queue-ID: {}", *xforward_.ident) : std::string();
+  std::string message_id = FindHeaderValue(spool_.Head(), "Message-ID");
+  if (!message_id.empty()) message_id = ", Message-ID: " + message_id;
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+  log::Info("{}, {}{} <{}> -> {}{}{}, mail_id: {}, Hits: -, size: {}, queued_as: {}, {} ms",
+            verdict, client, origin, mail_ ? mail_->address : "", recipients, queue_id,
+            message_id, mail_id_, size, queued_as, elapsed);
+}
+
+void Session::ResetTransaction() {
+  mail_.reset();
+  recipients_.clear();
+  accepted_ = 0;
+  using_bdat_ = false;
+  bdat_framer_.reset();
+  too_big_ = false;
+  spool_failed_ = false;
+  spool_.Clear();
+  relay_broken_ = false;
+  // XFORWARD attributes hold for one transaction (Postfix XFORWARD_README).
+  xforward_ = XforwardAttributes{};
+  // The next hop connection goes back to the pool between transactions; an abandoned
+  // envelope there is reset before its next use.
+  ReleaseRelay();
+}
+
+void Session::OnRset() {
+  if (mail_) ResetTransaction();
+}
+
+}  // namespace
+
+asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment) {
+  Session session(std::move(socket), environment);
+  co_await session.Run();
+}
+
+}  // namespace mailsift::smtp

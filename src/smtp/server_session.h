@@ -1,0 +1,48 @@
+// smtp/server_session.h — one inbound SMTP or LMTP session, from greeting to close.
+//
+// The session is an explicit state machine (greeted → helo → in-transaction → data) run as
+// one coroutine. It answers every command from the reply table, mirrors the envelope to the
+// next hop as it goes (so a recipient the next hop refuses is refused at its RCPT), receives
+// the message through the smuggling-proof DataFramer into a Spool, and at the end of the data
+// relays it and answers with the reply rules of the relay mode:
+//   after-queue:  250 only after the next hop accepted; unreachable, timeout or 4xx → 451;
+//                 5xx → the next hop's 5xx.
+//   before-queue: the next hop's end-of-data reply word for word, for every recipient.
+// LMTP (RFC 2033): one end-of-data reply per accepted recipient.
+//
+// What it reports: one main log line per transaction (amavisd's format), warnings for
+// protocol trouble. Thread-safety: a session runs on one io_context thread; the shared
+// SessionEnvironment is read-only apart from its atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <asio/awaitable.hpp>
+
+#include "config/config.h"
+#include "net/stream.h"
+#include "smtp/relay_client.h"
+
+namespace mailsift::smtp {
+
+struct SessionCounters {
+  std::atomic<int> active{0};
+  std::atomic<uint64_t> sessions{0};
+  std::atomic<uint64_t> messages_relayed{0};
+  std::atomic<uint64_t> messages_tempfailed{0};
+  std::atomic<uint64_t> messages_rejected{0};
+};
+
+struct SessionEnvironment {
+  const config::Config* config = nullptr;
+  const config::Listener* listener = nullptr;
+  RelayPool* relay_pool = nullptr;  // this thread's pool (after-queue mode)
+  SessionCounters* counters = nullptr;
+  const std::atomic<bool>* draining = nullptr;  // set: idle sessions get 421 4.3.2
+};
+
+// Runs the session to its end; closes the socket. Never throws.
+asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment);
+
+}  // namespace mailsift::smtp
