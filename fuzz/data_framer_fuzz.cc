@@ -21,8 +21,8 @@ struct Outcome {
   bool finished = false;
 };
 
-Outcome Run(std::string_view input, size_t split, bool normalize) {
-  DataFramer framer(DataFramer::Mode::kDotTerminated, normalize);
+Outcome Run(std::string_view input, size_t split) {
+  DataFramer framer(DataFramer::Mode::kDotTerminated);
   Outcome out;
   out.consumed = framer.Feed(input.substr(0, split), out.content);
   if (!framer.finished()) out.consumed += framer.Feed(input.substr(split), out.content);
@@ -43,9 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t split = data[0] % (size);
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   split = std::min(split, input.size());
-  for (bool normalize : {false, true}) {
-    Outcome whole = Run(input, input.size(), normalize);
-    Outcome parts = Run(input, split, normalize);
+  {
+    Outcome whole = Run(input, input.size());
+    Outcome parts = Run(input, split);
     if (whole.content != parts.content || whole.consumed != parts.consumed ||
         whole.finished != parts.finished) {
       std::abort();
@@ -54,10 +54,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DotStuffer stuffer;
     std::string wire;
     stuffer.Stuff(whole.content, wire);
-    if (!stuffer.at_line_start()) wire += "\r\n";
+    std::string expected = whole.content;
+    if (!stuffer.at_line_start()) {  // an unfinished last line: the relay completes it
+      wire += "\r\n";
+      expected += "\r\n";
+    }
     wire += ".\r\n";
-    Outcome again = Run(wire, wire.size() / 2, false);
-    if (!again.finished || again.consumed != wire.size() || again.content != whole.content) {
+    Outcome again = Run(wire, wire.size() / 2);
+    if (!again.finished || again.consumed != wire.size() || again.content != expected) {
       std::abort();
     }
   }

@@ -25,6 +25,7 @@ using Acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
 struct Server::Worker {
   asio::io_context context{1};
   std::unique_ptr<smtp::RelayPool> pool;
+  smtp::SessionRegistry registry;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::thread thread;
 };
@@ -102,7 +103,7 @@ Status Server::Adopt(std::vector<int> fds) {
                        copy, ec);
       if (ec) return Fail("cannot use a listening socket: " + ec.message());
       smtp::SessionEnvironment environment{&config_, &config_.listeners[i], worker->pool.get(),
-                                           &counters_, &draining_};
+                                           &counters_, &draining_, &worker->registry};
       asio::co_spawn(worker->context, AcceptLoop(*acceptor, environment), asio::detached);
       worker->acceptors.push_back(std::move(acceptor));
     }
@@ -136,6 +137,8 @@ void Server::Drain(config::Seconds timeout) {
         asio::error_code ignored;
         acceptor->close(ignored);  // our copy only: the kernel queue stays for the others
       }
+      w->registry.WakeAll();  // idle sessions get 421 4.3.2 now
+      w->pool->CloseIdle();
     });
   }
   drain_thread_ = std::thread([this, timeout] {

@@ -67,7 +67,8 @@ void Write(Level level, std::string_view text) {
   gmtime_r(&seconds, &tm_utc);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm_utc);
-  std::string line = fmt::format("{}.{:03}Z mailsift[{}]: {}{}\n", stamp, millis, getpid(),
+  static const pid_t pid = getpid();  // a generation never forks after logging starts
+  std::string line = fmt::format("{}.{:03}Z mailsift[{}]: {}{}\n", stamp, millis, pid,
                                  LevelTag(level), text);
   // One write per line: concurrent lines never interleave (stderr is unbuffered).
   const char* data = line.data();

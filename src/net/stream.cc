@@ -1,6 +1,7 @@
 #include "net/stream.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <asio/read.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -19,7 +20,8 @@ struct Stream::Watch {
 };
 
 namespace {
-constexpr size_t kReadBlock = 16384;
+constexpr size_t kInitialBuffer = 4096;
+constexpr size_t kMaxBuffer = 262144;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 }  // namespace
 
@@ -63,7 +65,12 @@ void Stream::Arm() {
 
 void Stream::Consume(size_t n) {
   // The buffer is compacted by the next Fill(), so views handed out stay valid until then.
-  in_pos_ = std::min(in_pos_ + n, in_.size());
+  in_begin_ = std::min(in_begin_ + n, in_end_);
+}
+
+void Stream::CancelRead() {
+  asio::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 asio::awaitable<IoStatus> Stream::Fill() {
@@ -71,18 +78,26 @@ asio::awaitable<IoStatus> Stream::Fill() {
     if (IoStatus status = co_await Flush(); status != IoStatus::kOk) co_return status;
   }
   if (watch_->timed_out) co_return IoStatus::kTimeout;
-  if (in_pos_ >= in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  } else if (in_pos_ > 0 && in_pos_ >= in_.size() / 2) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  if (in_end_ == in_capacity_) {
+    size_t unconsumed = in_end_ - in_begin_;
+    if (in_begin_ > 0 && unconsumed <= in_capacity_ / 2) {
+      std::memmove(in_.get(), in_.get() + in_begin_, unconsumed);
+    } else {
+      size_t capacity = in_capacity_ == 0 ? kInitialBuffer
+                                          : std::min(in_capacity_ * 2, kMaxBuffer);
+      if (capacity <= unconsumed) capacity = unconsumed + kInitialBuffer;
+      std::unique_ptr<char[]> bigger(new char[capacity]);
+      if (unconsumed > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, unconsumed);
+      in_ = std::move(bigger);
+      in_capacity_ = capacity;
+    }
+    in_begin_ = 0;
+    in_end_ = unconsumed;
   }
-  size_t old_size = in_.size();
-  in_.resize(old_size + kReadBlock);
   auto [ec, n] = co_await socket_.async_read_some(
-      asio::buffer(in_.data() + old_size, kReadBlock), kTuple);
-  in_.resize(old_size + n);
+      asio::buffer(in_.get() + in_end_, in_capacity_ - in_end_), kTuple);
+  in_end_ += n;
   if (ec) {
     if (watch_->timed_out) co_return IoStatus::kTimeout;
     co_return ec == asio::error::eof ? IoStatus::kEof : IoStatus::kError;

@@ -45,16 +45,20 @@ class Stream {
   // kTimeout or kError.
   asio::awaitable<IoStatus> Fill();
   // The bytes read but not yet consumed.
-  std::string_view Buffered() const { return std::string_view(in_).substr(in_pos_); }
+  std::string_view Buffered() const {
+    return std::string_view(in_.get() + in_begin_, in_end_ - in_begin_);
+  }
   void Consume(size_t n);
   // True if input beyond what was consumed is already buffered (a pipelining peer).
-  bool HasBufferedInput() const { return in_pos_ < in_.size(); }
+  bool HasBufferedInput() const { return in_begin_ < in_end_; }
 
   void Write(std::string_view data) { out_.append(data); }
   std::string& output() { return out_; }
   size_t pending_output() const { return out_.size(); }
   asio::awaitable<IoStatus> Flush();
 
+  // Makes a pending read return (kError) at once, e.g. to tell an idle session to go.
+  void CancelRead();
   // Ends the connection: remaining output is lost. Safe to call twice.
   void Close();
   bool is_open() const;
@@ -67,8 +71,12 @@ class Stream {
   Socket socket_;
   asio::steady_timer timer_;
   std::shared_ptr<Watch> watch_;
-  std::string in_;
-  size_t in_pos_ = 0;
+  // Input buffer: [in_begin_, in_end_) is unconsumed; grows from 4 KiB (idle sessions stay
+  // small) while a peer sends faster than we consume, up to kMaxBuffer.
+  std::unique_ptr<char[]> in_;
+  size_t in_capacity_ = 0;
+  size_t in_begin_ = 0;
+  size_t in_end_ = 0;
   std::string out_;
 };
 

@@ -5,8 +5,7 @@
 
 namespace mailsift::smtp {
 
-DataFramer::DataFramer(Mode mode, bool normalize_bare_newlines)
-    : mode_(mode), normalize_(normalize_bare_newlines) {
+DataFramer::DataFramer(Mode mode) : mode_(mode) {
   if (mode_ == Mode::kRaw) state_ = State::kLineStartBare;  // no end mark in raw mode
 }
 

@@ -8,8 +8,9 @@
 // The only end of data is CRLF "." CRLF, or "." CRLF as the very first line. Every other
 // look-alike — LF.LF, LF.CRLF, CR.CR, CRLF.CR, CR.LF, NUL-interrupted dots — is content
 // (see the SMTP smuggling research, CVE-2023-51764). A bare CR or LF is reported through
-// saw_bare_newline(); with `normalize`, a bare LF ends a line (which can never end the data)
-// and a bare CR becomes a space, so what leaves is canonical either way.
+// saw_bare_newline() (the caller refuses the message under bare_newline = "reject"); in the
+// content a bare LF ends a line (which can never end the data) and a bare CR becomes a space,
+// so what the framer produces is canonical either way.
 //
 // In raw mode (BDAT, RFC 3030) there is no transparency and no end mark: the caller says
 // when the last chunk ended by calling Finish().
@@ -29,7 +30,7 @@ class DataFramer {
  public:
   enum class Mode { kDotTerminated, kRaw };
 
-  explicit DataFramer(Mode mode = Mode::kDotTerminated, bool normalize_bare_newlines = false);
+  explicit DataFramer(Mode mode = Mode::kDotTerminated);
 
   // Consumes bytes of `input` up to and including the end-of-data mark and appends the
   // canonical content to `out`. Returns how many bytes were consumed: all of them unless the
@@ -60,7 +61,6 @@ class DataFramer {
   void Content(const char* data, size_t n, std::string& out);
 
   Mode mode_;
-  bool normalize_;
   State state_ = State::kLineStart;
   bool finished_ = false;
   bool saw_bare_newline_ = false;

@@ -15,8 +15,8 @@ struct Framed {
 };
 
 // Feeds `input` in pieces of `step` bytes (0: all at once).
-Framed Frame(std::string_view input, bool normalize = true, size_t step = 0) {
-  DataFramer framer(DataFramer::Mode::kDotTerminated, normalize);
+Framed Frame(std::string_view input, size_t step = 0) {
+  DataFramer framer(DataFramer::Mode::kDotTerminated);
   Framed out;
   size_t pos = 0;
   while (pos < input.size() && !framer.finished()) {
@@ -71,7 +71,7 @@ TEST(DataFramer, SmugglingVectorsAreContent) {
   for (const auto& v : vectors) {
     std::string input = "a" + v.sequence + "b\r\n";
     for (size_t step : {size_t{0}, size_t{1}, size_t{2}, size_t{3}}) {
-      auto f = Frame(input + ".\r\n", true, step);
+      auto f = Frame(input + ".\r\n", step);
       EXPECT_TRUE(f.finished) << v.name;
       EXPECT_EQ(f.consumed, input.size() + 3) << v.name << " step " << step;
       EXPECT_EQ(f.content, v.content_normalized) << v.name << " step " << step;
@@ -98,7 +98,7 @@ TEST(DataFramer, EndMarkSplitAcrossEveryBoundaryIsFoundOnce) {
   std::string message = "Subject: t\r\n\r\nline\r\n..dots\r\n";
   std::string input = message + ".\r\nQUIT\r\n";
   for (size_t step = 1; step <= input.size(); ++step) {
-    auto f = Frame(input, false, step);
+    auto f = Frame(input, step);
     ASSERT_TRUE(f.finished) << step;
     EXPECT_EQ(f.consumed, message.size() + 3) << step;
     EXPECT_EQ(f.content, "Subject: t\r\n\r\nline\r\n.dots\r\n") << step;
@@ -106,7 +106,7 @@ TEST(DataFramer, EndMarkSplitAcrossEveryBoundaryIsFoundOnce) {
 }
 
 TEST(DataFramer, RawModeForBdat) {
-  DataFramer framer(DataFramer::Mode::kRaw, true);
+  DataFramer framer(DataFramer::Mode::kRaw);
   std::string out;
   EXPECT_EQ(framer.Feed(".\r\n.leading\r\nbare\nend", out), 21u);
   EXPECT_FALSE(framer.finished());
@@ -135,14 +135,14 @@ TEST(DataFramer, RoundTripIsCanonicalAndStable) {
     std::string input;
     int length = static_cast<int>(random() % 40);
     for (int i = 0; i < length; ++i) input.push_back(alphabet[random() % sizeof alphabet]);
-    auto first = Frame(input + "\r\n.\r\n", true);
+    auto first = Frame(input + "\r\n.\r\n");
     ASSERT_TRUE(first.finished);
     DotStuffer stuffer;
     std::string wire;
     stuffer.Stuff(first.content, wire);
     if (!stuffer.at_line_start()) wire += "\r\n";
     wire += ".\r\n";
-    auto second = Frame(wire, false);
+    auto second = Frame(wire);
     ASSERT_TRUE(second.finished) << round;
     EXPECT_FALSE(second.bare) << "not canonical, round " << round;
     EXPECT_EQ(second.content, first.content) << round;

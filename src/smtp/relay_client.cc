@@ -282,8 +282,11 @@ void RelayClient::Abort() {
   if (stream_) stream_->Close();
 }
 
-RelayPool::~RelayPool() {
+RelayPool::~RelayPool() { CloseIdle(); }
+
+void RelayPool::CloseIdle() {
   for (auto& client : idle_) client->Quit();
+  idle_.clear();
 }
 
 std::unique_ptr<RelayClient> RelayPool::Take() {

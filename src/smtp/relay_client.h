@@ -98,6 +98,8 @@ class RelayPool {
   std::unique_ptr<RelayClient> Take();
   // Keeps a connection for reuse, or closes it if the pool is full or it is not reusable.
   void Give(std::unique_ptr<RelayClient> client);
+  // Ends every idle connection (QUIT).
+  void CloseIdle();
 
  private:
   const config::Relay& relay_;

@@ -96,7 +96,12 @@ class Session {
   uint16_t peer_port_ = 0;
   std::string listener_label_;
 
+  bool Draining() const {
+    return env_.draining && env_.draining->load(std::memory_order_relaxed);
+  }
+
   // Session state.
+  bool waiting_for_command_ = false;
   bool greeted_ = false;  // HELO/EHLO/LHLO seen
   bool esmtp_ = false;
   std::string helo_;
@@ -171,16 +176,36 @@ asio::awaitable<void> Session::Run() {
     co_return;
   }
   Say(lmtp_ ? ReplyId::kGreetingLmtp : ReplyId::kGreeting, config_.hostname);
+  // A drain wakes this session while it waits for a command outside a transaction.
+  uint64_t registration = 0;
+  if (env_.registry) {
+    registration = env_.registry->Add([this] {
+      if (waiting_for_command_ && !mail_) stream_.CancelRead();
+    });
+  }
+  struct Unregister {
+    SessionRegistry* registry;
+    uint64_t id;
+    ~Unregister() {
+      if (registry) registry->Remove(id);
+    }
+  } unregister{env_.registry, registration};
 
   while (true) {
-    if (env_.draining && env_.draining->load(std::memory_order_relaxed) && !mail_) {
+    if (Draining() && !mail_) {
       Say(ReplyId::kShuttingDown);
       break;
     }
     stream_.SetDeadline(After(config_.timeouts.command));
     std::string_view line;
+    waiting_for_command_ = true;
     net::IoStatus status =
         co_await stream_.ReadLine(line, static_cast<size_t>(config_.limits.max_command_line));
+    waiting_for_command_ = false;
+    if (status == net::IoStatus::kError && Draining() && !mail_) {
+      Say(ReplyId::kShuttingDown);  // woken by the drain
+      break;
+    }
     if (status == net::IoStatus::kTimeout) {
       log::Warn("timeout after {} from [{}]", mail_ ? "MAIL" : "command", peer_addr_);
       stream_.SetDeadline(After(config::Seconds(5)));
@@ -505,8 +530,7 @@ asio::awaitable<Session::Next> Session::OnData(const Command& command) {
     co_return Next::kClose;
   }
   Say(ReplyId::kStartMailInput);
-  DataFramer framer(DataFramer::Mode::kDotTerminated,
-                    config_.smtp.bare_newline == config::BareNewline::kNormalize);
+  DataFramer framer(DataFramer::Mode::kDotTerminated);
   spool_.Clear();
   while (!framer.finished()) {
     std::string_view buffered = stream_.Buffered();
@@ -543,8 +567,7 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
   }
   if (!refusal && !using_bdat_) {
     using_bdat_ = true;
-    bdat_framer_ = std::make_unique<DataFramer>(
-        DataFramer::Mode::kRaw, config_.smtp.bare_newline == config::BareNewline::kNormalize);
+    bdat_framer_ = std::make_unique<DataFramer>(DataFramer::Mode::kRaw);
     spool_.Clear();
   }
   // RFC 3030 §2: the chunk is read in full whatever the answer.

@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <unordered_map>
 
 #include <asio/awaitable.hpp>
 
@@ -34,12 +36,33 @@ struct SessionCounters {
   std::atomic<uint64_t> messages_rejected{0};
 };
 
+// The sessions of one I/O thread, so that a drain can reach the idle ones at once.
+// Single-threaded: used only on its thread.
+class SessionRegistry {
+ public:
+  using Waker = std::function<void()>;
+  uint64_t Add(Waker waker) {
+    wakers_.emplace(next_id_, std::move(waker));
+    return next_id_++;
+  }
+  void Remove(uint64_t id) { wakers_.erase(id); }
+  void WakeAll() {
+    auto copy = wakers_;  // a waker may end its session
+    for (auto& [id, waker] : copy) waker();
+  }
+
+ private:
+  std::unordered_map<uint64_t, Waker> wakers_;
+  uint64_t next_id_ = 0;
+};
+
 struct SessionEnvironment {
   const config::Config* config = nullptr;
   const config::Listener* listener = nullptr;
   RelayPool* relay_pool = nullptr;  // this thread's pool (after-queue mode)
   SessionCounters* counters = nullptr;
   const std::atomic<bool>* draining = nullptr;  // set: idle sessions get 421 4.3.2
+  SessionRegistry* registry = nullptr;          // this thread's sessions
 };
 
 // Runs the session to its end; closes the socket. Never throws.

@@ -15,6 +15,7 @@ Pieces:
                            exact bytes (line ends, dot-stuffing, commands) that reach the next
                            hop, which smtp-sink's dump cannot show (the dump drops every CR).
   run_smtp_source()        runs Postfix's smtp-source
+  corpus_dir(), corpus_index()  the SpamAssassin corpus from scripts/fetch-corpus.sh
   TestRunner               a tiny runner that prints each check and ends with "N passed, N failed"
 
 Typical use:
@@ -469,7 +470,8 @@ class Mailsift:
 
     config: the dict for to_toml(); [[listen]] addresses whose port is 0 (or that are missing)
     get a free port, [relay] next_hop is taken as given, [spool] directory defaults to a temp
-    directory. After start(), .ports holds the listening ports in [[listen]] order."""
+    directory. After start(), .ports holds the listening ports in [[listen]] order (for a
+    "unix:/path" listener, its path)."""
 
     def __init__(self, binary, config, timeout=DEFAULT_TIMEOUT, stop_timeout=30.0):
         self.binary = binary
@@ -500,6 +502,9 @@ class Mailsift:
         self.ports = []
         for l in listens:
             addr = l.get("address")
+            if addr is not None and addr.startswith("unix:"):
+                self.ports.append(addr[len("unix:"):])     # a Unix socket: its path
+                continue
             if addr is None or addr.endswith(":0"):
                 port = free_port()
                 l["address"] = "127.0.0.1:%d" % port
@@ -611,6 +616,35 @@ def base_config(next_hop, protocol="smtp", relay_protocol="smtp", **sections):
         else:
             cfg[k] = v
     return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus (scripts/fetch-corpus.sh)
+
+def corpus_dir(override=None, timeout=600):
+    """The directory of raw corpus messages: override, else $MAILSIFT_CORPUS, else what
+    scripts/fetch-corpus.sh prints (it fetches the corpus into the cache the first time)."""
+    d = override or os.environ.get("MAILSIFT_CORPUS")
+    if d:
+        return d
+    repo = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    p = subprocess.run(["bash", os.path.join(repo, "scripts", "fetch-corpus.sh")],
+                       capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("scripts/fetch-corpus.sh failed: %s" % p.stderr)
+    return p.stdout.strip().splitlines()[-1]
+
+
+def corpus_index(d):
+    """The corpus index next to directory d: a list of (file name, group, size, set of
+    flags), flags as described in scripts/fetch-corpus.sh (empty set: an ordinary message)."""
+    rows = []
+    with open(os.path.join(d, "..", "index.tsv")) as f:
+        for line in f:
+            name, group, size, flags = line.rstrip("\n").split("\t")
+            rows.append((name, group, int(size),
+                         set() if flags == "-" else set(flags.split(","))))
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
