@@ -1,14 +1,30 @@
 // cli/main.cc — the one program, `mailsift`, and its verbs.
 //
-//   mailsift foreground [--config FILE]    run in the foreground, log to stderr
-//   mailsift check-config [--config FILE]  validate the config; exit 0, or 78 naming each problem
+//   mailsift foreground   [--config FILE]   supervisor + generations, attached, logs to stderr
+//   mailsift start        [--config FILE]   the same, daemonized; returns once mail is served
+//   mailsift stop         [--config FILE] [--fast]
+//   mailsift reload       [--config FILE]   synchronous: exit 0 only once the new generation serves
+//   mailsift upgrade      [--config FILE]   the supervisor re-executes the program on disk
+//   mailsift status       [--config FILE]
+//   mailsift check-config [--config FILE]   exit 0, or 78 naming each problem by key
+//   mailsift generation   [--config FILE]   (internal) one generation; started by the supervisor,
+//                                           or standalone for debugging
 //
-// Exit codes follow sysexits(3): 64 bad command line, 78 config error, 71 OS error.
+// Exit codes follow sysexits(3): 64 bad command line, 69 supervisor unreachable, 78 config
+// error, 71 OS error; 1 when a request was refused (e.g. a reload with a broken config).
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -19,97 +35,285 @@
 #include "config/config.h"
 #include "filter/server.h"
 #include "log/log.h"
+#include "supervisor/protocol.h"
+#include "supervisor/supervisor.h"
 
 namespace {
 
+using namespace mailsift;
+
 constexpr const char* kDefaultConfig = "/etc/mailsift/mailsift.toml";
 
-// Loads the config, printing every problem. nullopt means: exit EX_CONFIG.
-std::optional<mailsift::config::Config> LoadOrReport(const std::string& path, bool explicit_path) {
-  if (!explicit_path && !std::filesystem::exists(path)) {
-    mailsift::log::Info("no {}: using the built-in defaults", path);
-    return mailsift::config::DefaultConfig();
+void PrintProblems(const config::Problems& problems) {
+  for (const auto& problem : problems.items) {
+    std::fprintf(stderr, "mailsift: config error: %s\n", problem.c_str());
   }
-  auto config = mailsift::config::LoadConfig(path);
-  if (!config) {
-    for (const auto& problem : config.error().items) {
-      std::fprintf(stderr, "mailsift: config error: %s\n", problem.c_str());
-    }
-    return std::nullopt;
-  }
-  return std::move(*config);
 }
 
-int Foreground(const std::string& path, bool explicit_path) {
-  auto config = LoadOrReport(path, explicit_path);
-  if (!config) return EX_CONFIG;
-  // Signals are taken synchronously by a dedicated thread, so no handler runs in the I/O
-  // threads. SIGPIPE is ignored: a peer that goes away is an error return, not a death.
+std::string ProgramPath(const char* argv0) {
+  char buffer[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  if (n > 0) {
+    std::string path(buffer, static_cast<size_t>(n));
+    const std::string deleted = " (deleted)";
+    if (path.ends_with(deleted)) path.resize(path.size() - deleted.size());
+    return path;
+  }
+  std::error_code ec;
+  return std::filesystem::absolute(argv0, ec).string();
+}
+
+// --- the generation ---------------------------------------------------------------------------
+
+bool DropPrivileges(const config::Config& config, std::string& error) {
+  const auto& s = config.supervisor;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!s.user.empty()) {
+    passwd* pw = ::getpwnam(s.user.c_str());
+    if (!pw) {
+      error = "supervisor.user: no user \"" + s.user + "\"";
+      return false;
+    }
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  if (!s.group.empty()) {
+    group* gr = ::getgrnam(s.group.c_str());
+    if (!gr) {
+      error = "supervisor.group: no group \"" + s.group + "\"";
+      return false;
+    }
+    gid = gr->gr_gid;
+  }
+  if (!s.chroot.empty()) {
+    if (::chroot(s.chroot.c_str()) != 0 || ::chdir("/") != 0) {
+      error = "supervisor.chroot: " + s.chroot + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  if (!s.user.empty() || !s.group.empty()) {
+    if (::setgroups(0, nullptr) != 0 && errno != EPERM) {
+      error = std::string("setgroups: ") + std::strerror(errno);
+      return false;
+    }
+    if (::setgid(gid) != 0 || (!s.user.empty() && ::setuid(uid) != 0)) {
+      error = "cannot switch to user \"" + s.user + "\": " + std::strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+int Generation(const std::string& path) {
+  int channel = -1;
+  if (const char* fd = std::getenv(std::string(supervisor::kControlFdVariable).c_str())) {
+    channel = std::atoi(fd);
+    ::unsetenv(std::string(supervisor::kControlFdVariable).c_str());
+    ::fcntl(channel, F_SETFD, FD_CLOEXEC);
+  }
+  auto fail = [&](const std::string& reason, int code) {
+    log::Error("{}", reason);
+    if (channel >= 0) supervisor::WriteLine(channel, "FAILED " + reason);
+    return code;
+  };
+  // The supervisor orchestrates: a terminal's Ctrl-C or a HUP is its business, not ours.
   sigset_t signals;
   sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR2}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  mailsift::filter::Server server(std::move(*config));
-  if (auto status = server.Listen(); !status) {
-    mailsift::log::Error("{}", status.error().message);
-    return EX_OSERR;
+  auto loaded = config::LoadConfig(path);
+  if (!loaded) {
+    std::string reasons;
+    for (const auto& p : loaded.error().items) reasons += (reasons.empty() ? "" : "; ") + p;
+    return fail("config: " + reasons, EX_CONFIG);
   }
+  config::Config config = std::move(*loaded);
+  config::Seconds drain_timeout = config.supervisor.drain_timeout;
+
+  filter::Server server(config);
+  auto passed = supervisor::TakeListenFds();
+  if (channel >= 0 || !passed.empty()) {
+    std::vector<int> fds;
+    for (const auto& listener : config.listeners) {
+      auto it = std::find_if(passed.begin(), passed.end(),
+                             [&](const auto& p) { return p.name == listener.name; });
+      if (it == passed.end()) return fail("listener " + listener.name + " was not passed", 71);
+      fds.push_back(it->fd);
+    }
+    for (const auto& p : passed) {
+      if (std::find(fds.begin(), fds.end(), p.fd) == fds.end()) ::close(p.fd);
+    }
+    if (auto status = server.Adopt(fds); !status) return fail(status.error().message, EX_OSERR);
+  } else if (auto status = server.Listen(); !status) {
+    return fail(status.error().message, EX_OSERR);
+  }
+  std::string error;
+  if (!DropPrivileges(config, error)) return fail(error, EX_NOPERM);
+  // Checked as the user we now are (and inside the chroot, if any).
+  if (::access(config.spool.directory.c_str(), W_OK | X_OK) != 0) {
+    return fail("spool.directory: \"" + config.spool.directory + "\" is not a writable directory",
+                EX_CONFIG);
+  }
+
+  std::thread runner([&server] { server.Run(); });
   std::thread signal_thread([&server, signals] {
-    while (true) {
-      int number = 0;
-      if (sigwait(&signals, &number) != 0) continue;
-      if (number == SIGHUP) {
-        mailsift::log::Info("SIGHUP: reload needs the supervisor (mailsift start); ignored");
-        continue;
+    int number = 0;
+    while (sigwait(&signals, &number) == 0) {
+      if (number == SIGTERM) {
+        server.Stop();
+        return;
       }
-      mailsift::log::Info("{}: draining open sessions, then exiting",
-                          number == SIGINT ? "SIGINT" : "SIGTERM");
-      server.Drain(mailsift::config::Seconds(10));
-      return;
     }
   });
-  server.Run();
-  mailsift::log::Info("stopped: {} sessions, {} messages relayed, {} tempfailed, {} rejected",
-                      server.counters().sessions.load(), server.counters().messages_relayed.load(),
-                      server.counters().messages_tempfailed.load(),
-                      server.counters().messages_rejected.load());
-  // Run ends only through the signal thread's Drain, so the thread has returned.
+  auto status_line = [&server] {
+    const auto& c = server.counters();
+    return fmt::format("STATUS active={} sessions={} relayed={} tempfailed={} rejected={}",
+                       c.active.load(), c.sessions.load(), c.messages_relayed.load(),
+                       c.messages_tempfailed.load(), c.messages_rejected.load());
+  };
+  if (channel >= 0) {
+    supervisor::WriteLine(channel, "READY");
+    std::string buffer;
+    bool draining = false;
+    while (!server.stopped()) {
+      pollfd fd{channel, POLLIN, 0};
+      if (::poll(&fd, 1, 200) <= 0) continue;
+      char chunk[512];
+      ssize_t n = ::recv(channel, chunk, sizeof chunk, 0);
+      if (n <= 0) {
+        // The supervisor is gone: finish what we have and leave.
+        if (!draining) server.Drain(drain_timeout);
+        break;
+      }
+      buffer.append(chunk, static_cast<size_t>(n));
+      for (const auto& line : supervisor::TakeLines(buffer)) {
+        if (line == "DRAIN" && !draining) {
+          draining = true;
+          server.Drain(drain_timeout);
+        } else if (line == "STATUS") {
+          supervisor::WriteLine(channel, status_line());
+        }
+      }
+    }
+  } else {
+    log::Info("running standalone (no supervisor): SIGTERM stops");
+  }
+  runner.join();
+  if (channel >= 0) supervisor::WriteLine(channel, status_line());
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return EX_OK;
 }
 
-int CheckConfig(const std::string& path) {
-  auto config = mailsift::config::LoadConfig(path);
-  if (!config) {
-    for (const auto& problem : config.error().items) {
-      std::fprintf(stderr, "mailsift: config error: %s\n", problem.c_str());
-    }
-    return EX_CONFIG;
+// --- talking to the supervisor ----------------------------------------------------------------
+
+int Request(const std::string& config_path, const std::string& request) {
+  std::string socket_path = config::ControlSocketOf(config_path);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::fprintf(stderr, "mailsift: cannot reach the supervisor at %s: %s\n", socket_path.c_str(),
+                 std::strerror(errno));
+    ::close(fd);
+    return EX_UNAVAILABLE;
   }
-  std::printf("%s: ok (%zu listener%s, relay to %s, %s)\n", path.c_str(),
-              config->listeners.size(), config->listeners.size() == 1 ? "" : "s",
-              config->relay.next_hop.ToString().c_str(),
-              std::string(mailsift::config::ToString(config->relay.mode)).c_str());
-  return EX_OK;
+  supervisor::WriteLine(fd, request);
+  std::string answer;
+  char chunk[4096];
+  while (true) {
+    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    answer.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (answer.empty()) {
+    // stop: the supervisor closes the connection as it exits.
+    if (request.starts_with("stop")) {
+      std::printf("stopped\n");
+      return EX_OK;
+    }
+    std::fprintf(stderr, "mailsift: the supervisor closed the connection without an answer\n");
+    return 1;
+  }
+  bool ok = answer.starts_with("ok");
+  std::string text = answer.substr(answer.find(' ') == std::string::npos ? 0 : answer.find(' ') + 1);
+  std::fputs(text.c_str(), ok ? stdout : stderr);
+  if (!text.ends_with("\n")) std::fputs("\n", ok ? stdout : stderr);
+  return ok ? EX_OK : 1;
+}
+
+// --- start ------------------------------------------------------------------------------------
+
+int Start(supervisor::Options options) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return EX_OSERR;
+  pid_t pid = ::fork();
+  if (pid < 0) return EX_OSERR;
+  if (pid > 0) {
+    ::close(pipe_fds[1]);
+    std::string answer;
+    char chunk[512];
+    ssize_t n;
+    while ((n = ::read(pipe_fds[0], chunk, sizeof chunk)) > 0) {
+      answer.append(chunk, static_cast<size_t>(n));
+      if (answer.find('\n') != std::string::npos) break;
+    }
+    if (answer.starts_with("ok ")) {
+      std::printf("mailsift started: %s", answer.substr(3).c_str());
+      return EX_OK;
+    }
+    std::fprintf(stderr, "mailsift: start failed: %s",
+                 answer.empty() ? "the supervisor exited\n" : answer.substr(6).c_str());
+    return 1;
+  }
+  ::close(pipe_fds[0]);
+  ::setsid();
+  if (::fork() > 0) ::_exit(0);  // not a session leader: never reacquires a terminal
+  if (::chdir("/") != 0) ::_exit(EX_OSERR);
+  int null = ::open("/dev/null", O_RDWR);
+  ::dup2(null, 0);
+  ::dup2(null, 1);
+  ::dup2(null, 2);
+  if (null > 2) ::close(null);
+  log::Configure({log::Level::kInfo, false, true, "mailsift"});
+  ::setenv("MAILSIFT_LOG", "syslog", 1);
+  options.ready_fd = pipe_fds[1];
+  ::_exit(supervisor::Run(options));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* where = std::getenv("MAILSIFT_LOG"); where && std::string(where) == "syslog") {
+    log::Configure({log::Level::kInfo, false, true, "mailsift"});
+  }
   CLI::App app{"mailsift: a content filter for mail servers (SMTP/LMTP proxy)", "mailsift"};
-  app.set_version_flag("--version", std::string("mailsift ") + MAILSIFT_VERSION);
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("mailsift ") + MAILSIFT_VERSION);
   std::string config_path = kDefaultConfig;
+  bool fast = false;
 
-  auto* foreground = app.add_subcommand("foreground", "Run in the foreground, logging to stderr");
-  auto* foreground_config =
-      foreground->add_option("-c,--config", config_path, "Config file")->capture_default_str();
-  auto* check = app.add_subcommand("check-config", "Validate the config file and exit");
-  check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  auto add = [&](const char* name, const char* help) {
+    auto* command = app.add_subcommand(name, help);
+    command->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+    return command;
+  };
+  auto* foreground = add("foreground", "Run the supervisor attached, logging to stderr");
+  auto* start = add("start", "Start the supervisor in the background (returns once serving)");
+  auto* stop = add("stop", "Stop: drain open sessions, then exit");
+  stop->add_flag("--fast", fast, "Stop now, cutting open sessions");
+  auto* reload = add("reload", "Hand over to a new generation with the current config");
+  auto* upgrade = add("upgrade", "Re-execute the supervisor from the program on disk");
+  auto* status = add("status", "Show generations, sessions and counters");
+  auto* check = add("check-config", "Validate the config file and exit");
+  auto* generation = add("generation", "(internal) Run one generation of the filter");
+  generation->group("");  // hidden from help
 
   try {
     app.parse(argc, argv);
@@ -127,8 +331,40 @@ int main(int argc, char** argv) {
     return EX_USAGE;
   }
 
-  if (foreground->parsed()) return Foreground(config_path, foreground_config->count() > 0);
-  if (check->parsed()) return CheckConfig(config_path);
+  std::error_code ec;
+  std::string absolute_config = std::filesystem::absolute(config_path, ec).string();
+  if (check->parsed()) {
+    auto config = config::LoadConfig(config_path);
+    if (!config) {
+      PrintProblems(config.error());
+      return EX_CONFIG;
+    }
+    std::printf("%s: ok (%zu listener%s, relay to %s, %s, config %s)\n", config_path.c_str(),
+                config->listeners.size(), config->listeners.size() == 1 ? "" : "s",
+                config->relay.next_hop.ToString().c_str(),
+                std::string(config::ToString(config->relay.mode)).c_str(),
+                config->digest.c_str());
+    return EX_OK;
+  }
+  if (generation->parsed()) return Generation(absolute_config);
+  if (reload->parsed()) return Request(absolute_config, "reload");
+  if (status->parsed()) return Request(absolute_config, "status");
+  if (upgrade->parsed()) return Request(absolute_config, "upgrade");
+  if (stop->parsed()) return Request(absolute_config, fast ? "stop fast" : "stop");
+
+  supervisor::Options options;
+  options.config_path = absolute_config;
+  options.program = ProgramPath(argv[0]);
+  for (int i = 0; i < argc; ++i) options.argv.emplace_back(argv[i]);
+  // Validate up front so that a broken config is reported before anything starts.
+  if (auto config = config::LoadConfig(absolute_config); !config) {
+    if (!std::getenv("MAILSIFT_SUPERVISOR_STATE")) {
+      PrintProblems(config.error());
+      return EX_CONFIG;
+    }
+  }
+  if (foreground->parsed()) return supervisor::Run(options);
+  if (start->parsed()) return Start(options);
   std::cerr << app.help();
   return EX_USAGE;
 }

@@ -152,11 +152,29 @@ class TableReader {
   std::set<std::string> known_;
 };
 
+std::string DefaultListenerName(std::string_view address) {
+  std::string name(address);
+  for (char& c : name) {
+    if (c == ':' || c == '[' || c == ']') c = '_';
+  }
+  return name;
+}
+
+uint64_t Fnv1a(std::string_view text) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
 void ReadListeners(TableReader& root, Config& config, std::vector<std::string>& problems) {
   const auto* node = root.Get("listen");
   if (!node) {
     Listener listener;
     listener.address = *net::ParseEndpoint(listener.address_text);
+    listener.name = DefaultListenerName(listener.address_text);
     config.listeners.push_back(listener);
     return;
   }
@@ -178,10 +196,16 @@ void ReadListeners(TableReader& root, Config& config, std::vector<std::string>& 
     reader.Choice("protocol", listener.protocol,
                   {{"smtp", Protocol::kSmtp}, {"lmtp", Protocol::kLmtp}});
     reader.Integer("backlog", listener.backlog, 1, 1 << 20);
+    reader.String("name", listener.name);
     if (auto endpoint = net::ParseEndpoint(listener.address_text)) {
       listener.address = *endpoint;
     } else {
       problems.push_back(fmt::format("{}.address: {}", prefix, endpoint.error().message));
+    }
+    if (listener.name.empty()) listener.name = DefaultListenerName(listener.address_text);
+    if (listener.name.find(':') != std::string::npos || listener.name.size() > 255) {
+      problems.push_back(fmt::format("{}.name: must not contain ':' (systemd's FileDescriptorName)",
+                                     prefix));
     }
     config.listeners.push_back(listener);
   }
@@ -298,6 +322,30 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       }
     }
     {
+      TableReader control(root.Table("control"), "control", problems);
+      control.String("socket", config.control.socket);
+      control.String("pid_file", config.control.pid_file);
+      std::string mode;
+      if (control.Get("socket_mode")) {
+        control.String("socket_mode", mode);
+        char* end = nullptr;
+        long value = std::strtol(mode.c_str(), &end, 8);
+        if (mode.empty() || *end != '\0' || value < 0 || value > 0777) {
+          problems.push_back("control.socket_mode: an octal mode such as \"0600\"");
+        } else {
+          config.control.socket_mode = static_cast<int>(value);
+        }
+      }
+    }
+    {
+      TableReader supervisor(root.Table("supervisor"), "supervisor", problems);
+      supervisor.String("user", config.supervisor.user);
+      supervisor.String("group", config.supervisor.group);
+      supervisor.String("chroot", config.supervisor.chroot);
+      supervisor.Duration("drain_timeout", config.supervisor.drain_timeout);
+      supervisor.Duration("ready_timeout", config.supervisor.ready_timeout);
+    }
+    {
       TableReader spool(root.Table("spool"), "spool", problems);
       spool.String("directory", config.spool.directory);
       spool.Integer("memory_limit", config.spool.memory_limit, 4096, int64_t{1} << 32);
@@ -321,9 +369,50 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
   if (config.spool.directory.empty() || config.spool.directory.front() != '/') {
     problems.push_back("spool.directory: must be an absolute path");
   }
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (config.listeners[i].name == config.listeners[j].name) {
+        problems.push_back(fmt::format("listen[{}].name: same name as listen[{}]", i, j));
+      }
+    }
+  }
+  if (config.control.socket.empty() || config.control.socket.front() != '/') {
+    problems.push_back("control.socket: must be an absolute path");
+  }
+  if (!config.supervisor.chroot.empty() && config.supervisor.chroot.front() != '/') {
+    problems.push_back("supervisor.chroot: must be an absolute path");
+  }
+  config.digest = fmt::format("{:016x}", Fnv1a(toml_text));
 
   if (!problems.empty()) return tl::unexpected(Problems{problems});
   return config;
+}
+
+std::string ControlSocketOf(const std::string& path) {
+  std::string socket = Control{}.socket;
+  try {
+    toml::table table = toml::parse_file(path);
+    if (auto value = table["control"]["socket"].value<std::string>()) socket = *value;
+    return socket;
+  } catch (const std::exception&) {
+    // A broken file (e.g. the one a reload is about to refuse): find the key line by line.
+  }
+  std::ifstream in(path);
+  bool in_control = false;
+  for (std::string line; std::getline(in, line);) {
+    std::string_view text = TrimSpaces(line);
+    if (text.starts_with("[")) {
+      in_control = text.starts_with("[control]");
+      continue;
+    }
+    if (!in_control || !text.starts_with("socket")) continue;
+    size_t first = text.find('"'), last = text.rfind('"');
+    std::string_view key = TrimSpaces(text.substr(0, text.find('=')));
+    if (key == "socket" && first != std::string_view::npos && last > first) {
+      socket = std::string(text.substr(first + 1, last - first - 1));
+    }
+  }
+  return socket;
 }
 
 tl::expected<Config, Problems> LoadConfig(const std::string& path) {
@@ -335,7 +424,9 @@ tl::expected<Config, Problems> LoadConfig(const std::string& path) {
   text << in.rdbuf();
   auto config = ParseConfig(text.str(), path);
   if (!config) return config;
-  if (::access(config->spool.directory.c_str(), W_OK | X_OK) != 0) {
+  // Checked outside a chroot; with supervisor.chroot the generation checks inside it.
+  if (config->supervisor.chroot.empty() &&
+      ::access(config->spool.directory.c_str(), W_OK | X_OK) != 0) {
     return tl::unexpected(Problems{{fmt::format(
         "spool.directory: \"{}\" is not a writable directory", config->spool.directory)}});
   }

@@ -26,6 +26,9 @@ enum class RelayMode { kAfterQueue, kBeforeQueue };
 enum class BareNewline { kReject, kNormalize };
 
 struct Listener {
+  // Identity across reloads and in systemd's FileDescriptorName=; default: derived from the
+  // address ("127.0.0.1_10024", "unix_/run/mailsift/in.sock"). No ':' allowed.
+  std::string name;
   std::string address_text = "127.0.0.1:10024";
   net::Endpoint address;
   Protocol protocol = Protocol::kSmtp;
@@ -67,6 +70,20 @@ struct Spool {
   uint64_t memory_limit = 262144;  // a message larger than this goes to a temp file
 };
 
+struct Control {
+  std::string socket = "/run/mailsift/control.sock";  // the supervisor's control socket
+  int socket_mode = 0600;
+  std::string pid_file = "/run/mailsift/mailsift.pid";
+};
+
+struct Supervisor {
+  std::string user;    // generations drop to this user after start ("" = keep)
+  std::string group;   // and group ("" = the user's primary group)
+  std::string chroot;  // optional
+  Seconds drain_timeout{60};  // an old generation's time to finish its sessions
+  Seconds ready_timeout{30};  // a new generation's time to report READY
+};
+
 struct Config {
   std::string source_path;
   std::string hostname;  // default: the machine's host name
@@ -77,7 +94,10 @@ struct Config {
   Smtp smtp;
   std::vector<net::Network> client_networks;
   Spool spool;
+  Control control;
+  Supervisor supervisor;
   int io_threads = 0;  // 0: one per core
+  std::string digest;  // FNV-1a of the file's bytes, for status and logs
 };
 
 // Every problem found, each prefixed with its key.
@@ -88,6 +108,10 @@ struct Problems {
 tl::expected<Config, Problems> LoadConfig(const std::string& path);
 tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
                                            const std::string& source_name);
+// The control socket a config file names, read leniently (the file may have other errors, as
+// when a reload is asked to refuse it); the default when it names none or cannot be read.
+std::string ControlSocketOf(const std::string& path);
+
 // The built-in defaults (the config a missing file section produces).
 Config DefaultConfig();
 

@@ -41,6 +41,7 @@ class Server {
   void Stop();
 
   const smtp::SessionCounters& counters() const { return counters_; }
+  bool stopped() const { return stopped_.load(); }
   const config::Config& config() const { return config_; }
 
  private:

@@ -153,14 +153,39 @@ Result<int> OpenListener(const Endpoint& endpoint, int backlog) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, endpoint.path.c_str(), sizeof(addr.sun_path) - 1);
+    // A live server at the path is never stolen; a stale socket file is replaced.
     struct stat st {};
-    if (::lstat(endpoint.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-      ::unlink(endpoint.path.c_str());  // a stale socket from an earlier run
+    if (::lstat(endpoint.path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        ::close(fd);
+        return Fail(fmt::format("cannot listen on {}: the path exists and is not a socket",
+                                endpoint.ToString()));
+      }
+      int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(probe);
+      if (live) {
+        ::close(fd);
+        return Fail(fmt::format("cannot listen on {}: another server is listening there",
+                                endpoint.ToString()));
+      }
     }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, backlog) != 0) {
+    // Bind a temporary name, then rename() it over the path: the path never disappears, so a
+    // client never sees ENOENT between an old socket and this one.
+    std::string temporary = fmt::format("{}.{}.tmp", endpoint.path, ::getpid());
+    sockaddr_un temp_addr{};
+    temp_addr.sun_family = AF_UNIX;
+    if (temporary.size() >= sizeof(temp_addr.sun_path)) {
+      ::close(fd);
+      return Fail(fmt::format("cannot listen on {}: path too long", endpoint.ToString()));
+    }
+    std::strncpy(temp_addr.sun_path, temporary.c_str(), sizeof(temp_addr.sun_path) - 1);
+    ::unlink(temporary.c_str());
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&temp_addr), sizeof temp_addr) != 0 ||
+        ::listen(fd, backlog) != 0 || ::rename(temporary.c_str(), endpoint.path.c_str()) != 0) {
       int err = errno;
       ::close(fd);
+      ::unlink(temporary.c_str());
       return Fail(fmt::format("cannot listen on {}: {}", endpoint.ToString(), std::strerror(err)));
     }
     return fd;

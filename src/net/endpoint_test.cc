@@ -56,6 +56,9 @@ TEST(Listener, BindsAnEphemeralPortAndAUnixPath) {
   ::close(*unix_fd);
   auto again = OpenListener(*ParseEndpoint("unix:" + path), 16);  // stale file replaced
   ASSERT_TRUE(again) << again.error().message;
+  auto stolen = OpenListener(*ParseEndpoint("unix:" + path), 16);  // a live one is not
+  ASSERT_FALSE(stolen);
+  EXPECT_NE(stolen.error().message.find("another server"), std::string::npos);
   ::close(*again);
   ::unlink(path.c_str());
 }

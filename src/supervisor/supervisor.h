@@ -1,0 +1,36 @@
+// supervisor/supervisor.h — the stable process that owns the listening sockets and hands them
+// from one generation of the filter to the next.
+//
+// The supervisor binds every listener (or takes it from systemd), starts a generation
+// (fork+exec of the program on disk, `mailsift generation`) with the listening fds, and on a
+// reload starts the next one with the same fds: only when the new generation reports READY is
+// the old one told to DRAIN, so there is never a moment without an accepting process, and the
+// kernel accept queue (shared by both) keeps every connection that arrives meanwhile. A new
+// generation that fails — bad config, a spool directory it cannot write, a crash, no READY
+// within ready_timeout — is killed and the old one never notices. A serving generation that
+// crashes is replaced at once (with backoff when it keeps crashing).
+//
+// `upgrade` re-executes the supervisor in place (same PID), handing its listeners, control
+// socket and generations to the new program through inherited fds.
+//
+// The supervisor never parses mail and never links the scanner. It is single-threaded: one
+// poll loop over signals (signalfd), the control socket and the generations' channels.
+// It reports on stderr/syslog and to systemd (READY=1, RELOADING=1, STATUS=, MAINPID=).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mailsift::supervisor {
+
+struct Options {
+  std::string config_path;
+  std::string program;            // absolute path of the program on disk
+  std::vector<std::string> argv;  // our own command line, for upgrade
+  int ready_fd = -1;  // `start`: "ok ..." or "error ..." is written here once known
+};
+
+// Runs the supervisor until it stops. Returns the process exit code.
+int Run(const Options& options);
+
+}  // namespace mailsift::supervisor
