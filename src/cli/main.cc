@@ -283,13 +283,16 @@ int Start(supervisor::Options options) {
   if (null > 2) ::close(null);
   log::Configure({log::Level::kInfo, false, true, "mailsift"});
   ::setenv("MAILSIFT_LOG", "syslog", 1);
-  options.ready_fd = pipe_fds[1];
+  // Out of the way of low fd numbers that libraries (syslog) open and close behind our back.
+  options.ready_fd = ::fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 100);
+  ::close(pipe_fds[1]);
   ::_exit(supervisor::Run(options));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that goes away is an error return, not our death
   if (const char* where = std::getenv("MAILSIFT_LOG"); where && std::string(where) == "syslog") {
     log::Configure({log::Level::kInfo, false, true, "mailsift"});
   }

@@ -46,7 +46,7 @@ int SyslogPriority(Level level) {
 void Configure(const Options& options) {
   g_min_level = static_cast<int>(options.min_level);
   g_to_stderr = options.to_stderr;
-  if (options.to_syslog) openlog(options.syslog_ident.data(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+  if (options.to_syslog) openlog(options.syslog_ident.data(), LOG_PID, LOG_MAIL);
   g_to_syslog = options.to_syslog;
 }
 

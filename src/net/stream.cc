@@ -68,10 +68,6 @@ void Stream::Consume(size_t n) {
   in_begin_ = std::min(in_begin_ + n, in_end_);
 }
 
-void Stream::CancelRead() {
-  asio::error_code ignored;
-  socket_.cancel(ignored);
-}
 
 asio::awaitable<IoStatus> Stream::Fill() {
   if (!out_.empty()) {

@@ -57,8 +57,6 @@ class Stream {
   size_t pending_output() const { return out_.size(); }
   asio::awaitable<IoStatus> Flush();
 
-  // Makes a pending read return (kError) at once, e.g. to tell an idle session to go.
-  void CancelRead();
   // Ends the connection: remaining output is lost. Safe to call twice.
   void Close();
   bool is_open() const;

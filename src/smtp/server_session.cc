@@ -28,6 +28,9 @@ using config::Protocol;
 using config::RelayMode;
 using Clock = net::Clock;
 
+// How long a draining generation waits for the next command of a session between transactions.
+constexpr config::Seconds kDrainIdleGrace{1};
+
 net::Deadline After(config::Seconds seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
 }
@@ -176,11 +179,13 @@ asio::awaitable<void> Session::Run() {
     co_return;
   }
   Say(lmtp_ ? ReplyId::kGreetingLmtp : ReplyId::kGreeting, config_.hostname);
-  // A drain wakes this session while it waits for a command outside a transaction.
+  // A drain gives a session that waits for a command outside a transaction a short grace:
+  // a command that arrives in it is served (or answered 421 if it only probes); silence ends
+  // the session with 421 4.3.2 (reload-prior-art §6.5).
   uint64_t registration = 0;
   if (env_.registry) {
     registration = env_.registry->Add([this] {
-      if (waiting_for_command_ && !mail_) stream_.CancelRead();
+      if (waiting_for_command_ && !mail_) stream_.SetDeadline(After(kDrainIdleGrace));
     });
   }
   struct Unregister {
@@ -192,18 +197,16 @@ asio::awaitable<void> Session::Run() {
   } unregister{env_.registry, registration};
 
   while (true) {
-    if (Draining() && !mail_) {
-      Say(ReplyId::kShuttingDown);
-      break;
-    }
-    stream_.SetDeadline(After(config_.timeouts.command));
+    bool idle_in_drain = Draining() && !mail_;
+    stream_.SetDeadline(After(idle_in_drain ? kDrainIdleGrace : config_.timeouts.command));
     std::string_view line;
     waiting_for_command_ = true;
     net::IoStatus status =
         co_await stream_.ReadLine(line, static_cast<size_t>(config_.limits.max_command_line));
     waiting_for_command_ = false;
-    if (status == net::IoStatus::kError && Draining() && !mail_) {
-      Say(ReplyId::kShuttingDown);  // woken by the drain
+    if (status == net::IoStatus::kTimeout && Draining() && !mail_) {
+      stream_.SetDeadline(After(config::Seconds(5)));
+      Say(ReplyId::kShuttingDown);  // idle through the drain grace
       break;
     }
     if (status == net::IoStatus::kTimeout) {
@@ -234,6 +237,12 @@ asio::awaitable<void> Session::Run() {
 asio::awaitable<Session::Next> Session::Dispatch(std::string_view line) {
   if (!IsCleanCommandLine(line)) co_return Error(ReplyId::kBadCharacters);
   Command command = SplitCommand(line);
+  if (Draining() && !mail_ && (command.verb == Verb::kRset || command.verb == Verb::kNoop)) {
+    // Between transactions in a draining generation, a probe of an idle connection is told to
+    // go: Postfix then opens a fresh connection (to the new generation) without deferring.
+    Say(ReplyId::kShuttingDown);
+    co_return Next::kClose;
+  }
   switch (command.verb) {
     case Verb::kHelo:
     case Verb::kEhlo:

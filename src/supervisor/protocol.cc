@@ -34,7 +34,9 @@ bool WriteLine(int fd, std::string_view line) {
   data += '\n';
   size_t sent = 0;
   while (sent < data.size()) {
-    ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    // write(), not send(): the fd may be a pipe (`start`'s readiness report). Both sides
+    // ignore SIGPIPE.
+    ssize_t n = ::write(fd, data.data() + sent, data.size() - sent);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       ::usleep(1000);

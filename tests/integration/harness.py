@@ -516,6 +516,12 @@ class Mailsift:
         spool.setdefault("directory", os.path.join(self.dir, "spool"))
         os.makedirs(spool["directory"], exist_ok=True)
         self.config["spool"] = spool
+        # The supervisor's control socket and pid file live in the test's own directory, so
+        # tests never meet each other (or a system instance) there.
+        control = dict(self.config.get("control", {}))
+        control.setdefault("socket", os.path.join(self.dir, "control.sock"))
+        control.setdefault("pid_file", os.path.join(self.dir, "mailsift.pid"))
+        self.config["control"] = control
         with open(self.config_path, "w") as f:
             f.write(to_toml(self.config))
         self._stderr_path = os.path.join(self.dir, "stderr")

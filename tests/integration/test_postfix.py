@@ -222,7 +222,10 @@ class Mailsift:
             "[timeouts]\n"
             "relay_connect = 10\n"
             "[spool]\n"
-            f'directory = "{spool}"\n')
+            f'directory = "{spool}"\n'
+            "[control]\n"
+            f'socket = "{self.workdir / (self.name + ".control.sock")}"\n'
+            f'pid_file = "{self.workdir / (self.name + ".pid")}"\n')
         with open(self.stderr_path, "ab") as err:
             err.write(f"---- start: mode={mode} listen={listen_port}/{self.protocol} "
                       f"next_hop={next_hop_port}\n".encode())

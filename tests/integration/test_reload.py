@@ -27,9 +27,11 @@ Tests (each bounded in time; about 2.5 minutes in all on 2 cores):
                       no lost connection, no 451, no proxy-reject.
 
 The load clients behave like Postfix's smtp client: one to three messages per connection, each
-message after the first preceded by an RSET probe; a 421 (or a close) answering that probe
+message after the first preceded by an RSET probe. A 421 (or a close) answering that probe
 ends the connection quietly and the next message goes on a new connection (Postfix does the
-same, smtp_reuse.c), so it is counted but is not an error. Everything else is one:
+same, smtp_reuse.c), so it is counted but is not an error. Every fifth client is a slow sender
+(DATA in 1 KB pieces, 50 ms apart), so that transactions are open across every reload and the
+kill -9. Errors:
   * a connect that fails (refused, reset, timeout, EAGAIN/ENOENT on the Unix socket);
   * a greeting that is not 220, or none within 10 s;
   * any 4xx/5xx reply, and a connection closed or reset in the middle of a session;
@@ -51,14 +53,17 @@ Prints every check; ends with "N passed, N failed"; exit 0 when all passed, 1 ot
 Needs root (for Postfix; without root that test is skipped), Postfix's smtp-sink, Python 3.
 """
 
+import atexit
 import collections
 import copy
 import errno
 import os
 import random
 import re
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -70,6 +75,8 @@ sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
 
 CLIENTS = 30
+SLOW_CHUNK = 1024   # slow senders send DATA in chunks of this size,
+SLOW_PAUSE = 0.05   # with this pause (s) after each
 THINK = 0.1        # mean pause of a client between two connections (s): keeps the load at
                    # a few hundred messages/s, so that the 2 cores are not saturated
 SENDER = "load@client.test"
@@ -175,6 +182,25 @@ class LoadClient(h.SmtpClient):
         self.closed = False
         self.reset = False
 
+    def send(self, data):
+        """Sends data; when that fails (EPIPE, ECONNRESET), adds to the error what the server
+        had sent before it closed (e.g. a 421), when anything."""
+        try:
+            h.SmtpClient.send(self, data)
+        except OSError as e:
+            left = self.buf
+            try:
+                self.sock.settimeout(0.2)
+                left += self.sock.recv(65536)
+            except OSError:
+                pass
+            if left:
+                err = OSError(e.errno, "%s (the server had sent: %r)" % (
+                    e.strerror, left.decode("latin-1")[-200:]))
+                err.server_said = left.decode("latin-1")
+                raise err from e
+            raise
+
     def _fill(self, timeout):
         self.sock.settimeout(timeout)
         try:
@@ -234,8 +260,10 @@ def describe_oserror(e):
 class LoadGen:
     """n client threads against target ("tcp", port) or ("unix", path)."""
 
-    def __init__(self, target, n=CLIENTS, max_per_conn=3, think=THINK, tag="L", seed=1):
+    def __init__(self, target, n=CLIENTS, max_per_conn=3, think=THINK, tag="L", seed=1,
+                 slow_every=5):
         self.target = target
+        self.slow_every = slow_every    # every slow_every-th client sends DATA slowly
         self.n = n
         self.max_per_conn = max_per_conn
         self.think = think
@@ -319,7 +347,9 @@ class LoadGen:
                 conn.error = "no reply in time (%s)" % e
                 conn.t_error = time.monotonic()
             except OSError as e:
-                conn.kind = "lost"
+                said = getattr(e, "server_said", "")
+                # A reply (e.g. 421) that came before the close counts as that reply.
+                conn.kind = "reply" if said[:1] in ("4", "5") else "lost"
                 conn.error = describe_oserror(e)
                 conn.t_error = time.monotonic()
             finally:
@@ -369,10 +399,18 @@ class LoadGen:
                 if r.code != want:
                     msg.code, msg.text = r.code, r.text
                     raise SessionError(stage, r.text, r)
+            cl._stage = msg.stage = "body"
+            data = b"X-Test-Id: " + msg.id.encode() + b"\r\n" + self.corpus[ci][0]
+            if self.slow_every and conn.client % self.slow_every == 0:
+                # A slow sender: its transactions span reloads (and the kill -9).
+                for i in range(0, len(data), SLOW_CHUNK):
+                    cl.send(data[i:i + SLOW_CHUNK])
+                    time.sleep(SLOW_PAUSE)
+            else:
+                cl.send(data)
             cl._stage = msg.stage = "eod"
-            msg.data_sent = True
+            msg.data_sent = True        # the whole message and its final dot
             msg.t_sent = time.monotonic()
-            cl.send(b"X-Test-Id: " + msg.id.encode() + b"\r\n" + self.corpus[ci][0])
             r = cl.read_reply(EOD_TIMEOUT)
             msg.code, msg.text, msg.t_done = r.code, r.text, time.monotonic()
             if r.code != 250:
@@ -638,6 +676,15 @@ def probe_greeting(target, timeout=5.0):
         c.close()
 
 
+def workdir(prefix):
+    """A temporary directory (control sockets, Unix listeners), removed when the script ends
+    unless MAILSIFT_KEEP_TMP is set."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    if os.environ.get("MAILSIFT_KEEP_TMP") is None:
+        atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def supervisor_config(sink_address, work, hostname, listen, **sections):
     cfg = h.base_config(sink_address, server={"hostname": hostname})
     cfg["listen"] = [listen]
@@ -767,6 +814,9 @@ class Storm:
             self.log("kill -9: " + self.kill["error"])
             return
         pid = serving[0]["pid"]
+        # Freeze it first, so that the list of its client sessions is exact when it dies.
+        t_stop = time.monotonic()
+        os.kill(pid, signal.SIGSTOP)
         ports = client_ports_of(pid, self.target[1]) if self.target[0] == "tcp" else set()
         off = len(self.ms.read_stderr())
         t_kill = time.monotonic()
@@ -782,11 +832,13 @@ class Storm:
         t_rec = time.monotonic()
         crash_line = wait_log(self.ms, r"crashed.*", off, timeout=1)
         self.kill = {"pid": pid, "gen": serving[0]["n"], "host": self.current_host(),
-                     "ports": ports, "t": t_kill, "t_rec": t_rec, "new": new,
+                     "ports": ports, "t": t_stop, "t_kill": t_kill, "t_rec": t_rec,
+                     "new": new,
                      "log": crash_line.group(0) if crash_line else None}
         self.log("kill -9 generation %d (pid %d, %d client sessions) -> new serving pid %s "
-                 "after %.2fs; log: %s" % (serving[0]["n"], pid, len(ports), new,
-                                          t_rec - t_kill, self.kill["log"]))
+                 "after %.2fs (SIGSTOP first for %.0f ms to list its sessions); log: %s"
+                 % (serving[0]["n"], pid, len(ports), new, t_rec - t_kill,
+                    (t_kill - t_stop) * 1000, self.kill["log"]))
 
     # ---- run ---------------------------------------------------------------------------
 
@@ -824,13 +876,14 @@ class Storm:
         k = self.kill
         if not k or "t" not in k or conn.error is None or conn.kind == "connect":
             return False
-        if conn.t_error is None or conn.t_error < k["t"] or conn.t_error > k["t"] + 5:
-            return False
-        if conn.t_connected is None or conn.t_connected > k["t"]:
+        if conn.t_error is None or conn.t_error < k["t"] or conn.t_error > k["t_kill"] + 5:
             return False
         if conn.lport is not None and conn.lport in k["ports"]:
             return True
-        return conn.host in (None, k["host"])
+        # Greeted by the killed generation (or never greeted) before it was killed.
+        return (conn.t_connected is not None and conn.t_connected <= k["t_kill"] and
+                conn.host in (None, k["host"]) and
+                (conn.t_greet is None or conn.t_greet <= k["t_kill"]))
 
     def evaluate(self, load, min_reloads, expect_kinds):
         c = self.c
@@ -901,7 +954,7 @@ class Storm:
             k = self.kill or {}
             c.check(k.get("new") is not None,
                     "after kill -9 of the serving generation a new one serves (within %.1fs)"
-                    % ((k.get("t_rec", 0) - k.get("t", 0)) if "t" in k else float("nan")),
+                    % ((k.get("t_rec", 0) - k.get("t_kill", 0)) if "t" in k else float("nan")),
                     "%r\n%s" % ({x: y for x, y in k.items() if x != "ports"},
                                 control_log_lines(self.ms)))
 
@@ -912,10 +965,14 @@ class Storm:
         for cn in errors:
             by[cn.kind].append(cn)
 
+        def in_window(t):
+            return any(a <= t <= b + 1.0 for a, b in self.windows)
+
         def sample(lst):
-            return "; ".join("t=%.2fs client %d stage %s host %s: %s" % (
-                (cn.t_error or cn.t_start) - self.t0, cn.client, cn.stage, cn.host,
-                cn.error[:160]) for cn in lst[:8])
+            return "; ".join("t=%.2fs%s client %d stage %s host %s: %s" % (
+                (cn.t_error or cn.t_start) - self.t0,
+                " (reload window)" if in_window(cn.t_error or cn.t_start) else "",
+                cn.client, cn.stage, cn.host, cn.error[:160]) for cn in lst[:12])
         c.check(not by["connect"], "no connect failure (refused, reset, timeout, EAGAIN, "
                 "ENOENT): %d" % len(by["connect"]), sample(by["connect"]))
         greet = [cn for cn in errors if cn.stage == "greeting"]
@@ -975,15 +1032,35 @@ class Storm:
             k = self.kill
             say("  kill -9 report: generation %s pid %d held %d client sessions; %d sessions "
                 "were affected:" % (k["gen"], k["pid"], len(k["ports"]), len(affected)))
+            for cn in affected:
+                say("    client %d port %s (%s): connected %+.3fs, greeted %s, error %+.3fs at "
+                    "%s: %s" % (cn.client, cn.lport, "listed" if cn.lport in k["ports"]
+                                else "not listed", cn.t_connected - k["t_kill"],
+                                "%+.3fs" % (cn.t_greet - k["t_kill"]) if cn.t_greet else "no",
+                                cn.t_error - k["t_kill"], cn.stage, cn.error[:80]))
+            latest = {}
+            for cn in conns:
+                if cn.lport in k["ports"] and cn.t_connected is not None and \
+                        cn.t_connected <= k["t"]:
+                    prev = latest.get(cn.lport)
+                    if prev is None or cn.t_connected > prev.t_connected:
+                        latest[cn.lport] = cn
+            for cn in latest.values():
+                if cn not in affected:
+                    say("    client %d port %s (listed): no error; %d message(s) answered 250%s"
+                        % (cn.client, cn.lport, sum(m.code == 250 for m in cn.msgs),
+                           ("; QUIT got: " + cn.quit[:80]) if cn.quit else ""))
             stages = collections.Counter("%s at %s" % (cn.kind, cn.stage) for cn in affected)
             for what, n in sorted(stages.items()):
                 say("    %3d  %s" % (n, what))
             inflight = [m for cn in affected for m in cn.msgs if m.code != 250]
             at_sink = [m for m in inflight if m.id in found]
-            say("    messages without a 250 on those sessions: %d (end of data sent, no reply:"
-                " %d); %d of them arrived at the sink anyway (an MTA retry would deliver those"
-                " twice), %d did not (the retry delivers them once)"
-                % (len(inflight), sum(m.data_sent for m in inflight), len(at_sink),
+            say("    messages without a 250 on those sessions: %d (cut off while the body was "
+                "being sent: %d; whole message and final dot sent, no reply: %d); %d of them "
+                "arrived at the sink anyway (an MTA retry would deliver those twice), %d did "
+                "not (the retry delivers them once)"
+                % (len(inflight), sum(m.stage == "body" for m in inflight),
+                   sum(m.data_sent for m in inflight), len(at_sink),
                    len(inflight) - len(at_sink)))
             lost_acked = [m for cn in affected for m in cn.msgs
                           if m.code == 250 and m.id not in found]
@@ -1025,6 +1102,8 @@ class Storm:
             if len(gens) == gen_expected or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        say("  `mailsift status` at the end:\n" + "\n".join("      | " + l
+                                                         for l in st.out.splitlines()))
         c.check(st.rc == 0 and len(gens) == 1 and gens[0]["state"] == "serving",
                 "after the load the drains end: `mailsift status` shows one serving "
                 "generation", st.out[-600:])
@@ -1038,47 +1117,41 @@ class Storm:
 def run_supervised(target_kind, clients, baseline, schedule, min_reloads, tag, extra_cfg,
                    budget):
     c = Checks()
-    work = tempfile.mkdtemp(prefix="mailsift-reload-")
-    try:
-        with h.SmtpSink(max_conn=512, backlog=1024) as sink:
-            if target_kind == "tcp":
-                listen = {"address": "127.0.0.1:0", "protocol": "smtp"}
-            else:
-                listen = {"address": "unix:" + os.path.join(work, "smtp.sock"),
-                          "protocol": "smtp", "backlog": 16}
-            cfg = supervisor_config(sink.address, work, "gen1.%s.test" % tag, listen,
-                                    **extra_cfg)
-            with h.Mailsift(h.mailsift_path(), cfg) as ms:
-                target = (target_kind, ms.ports[0])
-                m = wait_log(ms, r"generation \d+ \(pid \d+\) serving", timeout=15)
-                c.check(m is not None, "mailsift logs '%s'" % (m.group(0) if m else
-                                                              "generation N (pid P) serving"))
-                storm = Storm(ms, sink, target, c, tag)
-                load = LoadGen(target, n=clients, tag=tag, think=float(arg("--think", THINK)))
-                storm.run(load, baseline, schedule, budget=budget)
-                storm.evaluate(load, min_reloads, set(schedule))
-                gens = storm.final_state()
-                if target_kind == "unix":
-                    import stat as st_mod
-                    try:
-                        mode = os.stat(target[1]).st_mode
-                        ok = st_mod.S_ISSOCK(mode)
-                    except OSError:
-                        ok = False
-                    c.check(ok, "the Unix socket path %s still exists and is a socket"
-                            % target[1])
-                last_pid = gens[0]["pid"] if gens else None
-                rc = ms.stop()
-                c.check(rc == 0, "mailsift (supervisor) exits 0 on SIGTERM (got %s)" % rc)
-                if last_pid:
-                    c.check(not pid_alive(last_pid), "its generation (pid %d) is gone too"
-                            % last_pid)
-                if c.failed:
-                    say("  mailsift's control log lines (last 40):\n" + control_log_lines(ms))
-    finally:
-        if os.environ.get("MAILSIFT_KEEP_TMP") is None:
-            import shutil
-            shutil.rmtree(work, ignore_errors=True)
+    work = workdir("mailsift-reload-")
+    with h.SmtpSink(max_conn=512, backlog=1024) as sink:
+        if target_kind == "tcp":
+            listen = {"address": "127.0.0.1:0", "protocol": "smtp"}
+        else:
+            listen = {"address": "unix:" + os.path.join(work, "smtp.sock"),
+                      "protocol": "smtp", "backlog": 16}
+        cfg = supervisor_config(sink.address, work, "gen1.%s.test" % tag, listen,
+                                **extra_cfg)
+        with h.Mailsift(h.mailsift_path(), cfg) as ms:
+            target = (target_kind, ms.ports[0])
+            m = wait_log(ms, r"generation \d+ \(pid \d+\) serving", timeout=15)
+            c.check(m is not None, "mailsift logs '%s'" % (m.group(0) if m else
+                                                          "generation N (pid P) serving"))
+            storm = Storm(ms, sink, target, c, tag)
+            load = LoadGen(target, n=clients, tag=tag, think=float(arg("--think", THINK)))
+            storm.run(load, baseline, schedule, budget=budget)
+            storm.evaluate(load, min_reloads, set(schedule))
+            gens = storm.final_state()
+            if target_kind == "unix":
+                try:
+                    mode = os.stat(target[1]).st_mode
+                    ok = stat.S_ISSOCK(mode)
+                except OSError:
+                    ok = False
+                c.check(ok, "the Unix socket path %s still exists and is a socket"
+                        % target[1])
+            last_pid = gens[0]["pid"] if gens else None
+            rc = ms.stop()
+            c.check(rc == 0, "mailsift (supervisor) exits 0 on SIGTERM (got %s)" % rc)
+            if last_pid:
+                c.check(not pid_alive(last_pid), "its generation (pid %d) is gone too"
+                        % last_pid)
+            if c.failed:
+                say("  mailsift's control log lines (last 40):\n" + control_log_lines(ms))
     c.done()
 
 
@@ -1116,7 +1189,7 @@ def test_idle_drain():
     require_supervisor()
     c = Checks()
     max_sessions = 8
-    work = tempfile.mkdtemp(prefix="mailsift-drain-")
+    work = workdir("mailsift-drain-")
     with h.SmtpSink() as sink:
         cfg = supervisor_config(sink.address, work, "old.drain.test",
                                 {"address": "127.0.0.1:0", "protocol": "smtp"},
@@ -1269,7 +1342,7 @@ def test_postfix_before_queue():
         return
     import postfix_instance as pfi
     c = Checks()
-    work = tempfile.mkdtemp(prefix="mailsift-reload-pf-")
+    work = workdir("mailsift-reload-pf-")
     with pfi.PostfixInstance("before-queue", log=say) as pf:
         listen = {"address": "127.0.0.1:%d" % pf.ports["filter"], "protocol": "smtp"}
         cfg = supervisor_config("127.0.0.1:%d" % pf.ports["reinject"], work, "gen1.pf.test",
@@ -1370,7 +1443,7 @@ def test_postfix_before_queue():
             log = pf.log_text()
             for what, rx in (("deferral", r"status=deferred"),
                              ("lost connection", r"lost connection"),
-                             ("451", r"\b451\b"),
+                             ("451", r"(?<![\w=])451(?:[ -]|$)"),
                              ("proxy-reject", r"proxy-reject"),
                              ("warning about the proxy filter", r"warning:.*proxy")):
                 bad = [l for l in log.splitlines() if re.search(rx, l, re.I)]
@@ -1393,7 +1466,7 @@ def dry_run(seconds):
     def one(kind):
         def fn():
             c = Checks()
-            work = tempfile.mkdtemp(prefix="mailsift-dry-")
+            work = workdir("mailsift-dry-")
             with h.SmtpSink(max_conn=512) as sink:
                 if kind == "tcp":
                     listen = {"address": "127.0.0.1:0", "protocol": "smtp"}
@@ -1402,6 +1475,9 @@ def dry_run(seconds):
                               "protocol": "smtp", "backlog": 16}
                 cfg = h.base_config(sink.address, server={"hostname": "dry.test"})
                 cfg["listen"] = [listen]
+                if has_supervisor(h.mailsift_path()):   # keep off the default control socket
+                    cfg["control"] = {"socket": os.path.join(work, "control.sock"),
+                                      "pid_file": os.path.join(work, "mailsift.pid")}
                 with h.Mailsift(h.mailsift_path(), cfg) as ms:
                     target = (kind, ms.ports[0])
                     storm = Storm(ms, sink, target, c, "dry" + kind)
