@@ -88,6 +88,16 @@ asio::awaitable<RelayFailure> RelayClient::ReadReply(Reply& reply) {
   co_return RelayFailure::kProtocol;
 }
 
+asio::awaitable<RelayFailure> RelayClient::Exchange(std::string_view command, Reply& reply) {
+  if (!command.empty()) {
+    stream_->Write(command);
+    stream_->Write("\r\n");
+  }
+  RelayFailure failure = co_await ReadReply(reply);
+  if (failure != RelayFailure::kNone) stream_->Close();
+  co_return failure;
+}
+
 asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
   deadline = Earliest(deadline, timeouts_.relay_connect);
   const net::Endpoint& hop = relay_.next_hop;
@@ -124,8 +134,7 @@ asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
   }
   stream_->SetDeadline(Earliest(deadline, timeouts_.relay_reply));
   Reply greeting;
-  if (RelayFailure failure = co_await ReadReply(greeting); failure != RelayFailure::kNone) {
-    stream_->Close();
+  if (RelayFailure failure = co_await Exchange({}, greeting); failure != RelayFailure::kNone) {
     co_return failure;
   }
   if (greeting.code != 220) {
@@ -133,16 +142,14 @@ asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
     stream_->Close();
     co_return RelayFailure::kUnreachable;
   }
-  stream_->Write(fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", helo_name_));
   Reply ehlo;
-  if (RelayFailure failure = co_await ReadReply(ehlo); failure != RelayFailure::kNone) {
-    stream_->Close();
+  std::string hello = fmt::format("{} {}", lmtp_ ? "LHLO" : "EHLO", helo_name_);
+  if (RelayFailure failure = co_await Exchange(hello, ehlo); failure != RelayFailure::kNone) {
     co_return failure;
   }
   if (ehlo.code != 250 && !lmtp_) {
-    stream_->Write(fmt::format("HELO {}\r\n", helo_name_));
-    if (RelayFailure failure = co_await ReadReply(ehlo); failure != RelayFailure::kNone) {
-      stream_->Close();
+    std::string helo = fmt::format("HELO {}", helo_name_);
+    if (RelayFailure failure = co_await Exchange(helo, ehlo); failure != RelayFailure::kNone) {
       co_return failure;
     }
   }

@@ -76,6 +76,8 @@ class RelayClient {
 
  private:
   asio::awaitable<RelayFailure> ReadReply(Reply& reply);
+  // Sends `command` (none if empty) and reads the reply; closes the connection on failure.
+  asio::awaitable<RelayFailure> Exchange(std::string_view command, Reply& reply);
   RelayFailure FailureFrom(net::IoStatus status) const;
 
   asio::any_io_executor executor_;

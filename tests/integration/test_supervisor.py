@@ -17,6 +17,7 @@ Usage: python3 tests/integration/test_supervisor.py --mailsift PATH [-k NAME]
   has gone.
 - a new generation that cannot start (spool directory unwritable for its user) is refused and
   the old one keeps serving.
+- reload requests that arrive during a handoff are queued, not dropped.
 """
 
 import os
@@ -213,7 +214,23 @@ def test_reload_adds_and_removes_listeners():
             h.check_eq(deliver(ms.port, "tcp-after").code, 250, "the TCP listener serves on")
 
 
-TESTS = [test_systemd_notify_and_socket_activation, test_generations_drop_privileges,
+def test_concurrent_reloads_are_queued():
+    """Reload requests that arrive during a handoff are queued, not dropped: each waits for its
+    own outcome and succeeds."""
+    with h.SmtpSink() as sink:
+        with h.Mailsift(BIN, h.base_config(sink.address)) as ms:
+            procs = [subprocess.Popen([BIN, "reload", "--config", ms.config_path],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(5)]
+            results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]
+            h.check(all(rc == 0 for rc, _, _ in results), "5 concurrent reloads all exit 0",
+                    str(results))
+            served = {out.split()[1] for _, out, _ in results}
+            h.check_eq(len(served), 5, "each got its own new generation")
+            h.check_eq(deliver(ms.port, "after-queue-of-reloads").code, 250, "mail flows")
+
+
+TESTS = [test_concurrent_reloads_are_queued, test_systemd_notify_and_socket_activation, test_generations_drop_privileges,
          test_start_stop_and_config_errors, test_reload_adds_and_removes_listeners]
 
 if __name__ == "__main__":
