@@ -341,6 +341,47 @@ def test_undeclared_oversize():
             finish(ms, c)
 
 
+def generation_rss_kb(supervisor_pid, key="VmHWM"):
+    """The memory figure of the supervisor's (first) generation child."""
+    kids = open(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children").read().split()
+    for line in open(f"/proc/{kids[0]}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def test_large_message_spools_with_bounded_memory():
+    """A 24 MB message: the first spool.memory_limit bytes stay in memory, the rest goes to an
+    unnamed temp file; the generation's peak memory grows far less than the message, the spool
+    directory stays empty, and the message arrives whole."""
+    with h.SmtpSink() as sink:
+        cfg = h.base_config(sink.address, spool={"memory_limit": 65536})
+        with h.Mailsift(BIN, cfg) as ms, h.SmtpClient(ms.port, timeout=120) as c:
+            c.greeting()
+            ehlo(c)
+            before = generation_rss_kb(ms.proc.pid)
+            line = b"0123456789abcdefghijklmnopqrstuvwxyz" * 2 + b"\r\n"   # 74 bytes
+            body = b"Subject: large\r\n\r\n" + line * (24 * 1024 * 1024 // len(line))
+            m, rs, d, final = transaction(c, data=body + b".\r\n")
+            check_reply(final, 250, "2.0.0", "a %d-byte message" % len(body))
+            after = generation_rss_kb(ms.proc.pid)
+            growth = after - before
+            print("  info: generation VmHWM %d kB -> %d kB (+%d kB) for %d kB of message" % (
+                before, after, growth, len(body) // 1024))
+            check(growth < 8 * 1024, "peak memory grew by less than 8 MB for a 24 MB message",
+                  "grew %d kB" % growth)
+            check_eq(os.listdir(cfg["spool"]["directory"] if "directory" in cfg["spool"]
+                                else ms.config["spool"]["directory"]), [],
+                     "the spool directory holds no named file")
+            tx = sink.wait_transactions(1, timeout=60)
+            check_eq(len(tx), 1, "one transaction at the sink")
+            _, rest = tx[0].split_mailsift_received()
+            expected = body.replace(b"\r\n", b"\n")
+            check(rest == expected, "the message arrived whole",
+                  "got %d bytes, expected %d" % (len(rest), len(expected)))
+            finish(ms, c)
+
+
 def test_client_not_in_client_networks():
     with h.SmtpSink() as sink:
         cfg = h.base_config(sink.address, access={"client_networks": ["10.0.0.0/8"]})
@@ -671,6 +712,7 @@ def test_sigterm_drains_sessions():
 
 
 TESTS = [
+    test_large_message_spools_with_bounded_memory,
     test_next_hop_down,
     test_next_hop_slow_data,
     test_next_hop_slow_dot,
