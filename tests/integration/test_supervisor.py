@@ -159,6 +159,23 @@ def test_generations_drop_privileges():
             h.check_eq(deliver(ms.port, "still-serving").code, 250, "mail still flows")
 
 
+def test_generations_chroot():
+    """supervisor.chroot: the generation runs inside it (its root is the chroot directory) and
+    still serves; the spool directory is a path inside the chroot."""
+    with h.SmtpSink() as sink:
+        root = tempfile.mkdtemp(prefix="mailsift-chroot-")
+        os.chmod(root, 0o755)
+        os.makedirs(os.path.join(root, "spool"))
+        os.chmod(os.path.join(root, "spool"), 0o1777)
+        cfg = h.base_config(sink.address, supervisor={"chroot": root, "user": "nobody"},
+                            spool={"directory": "/spool", "memory_limit": 4096})
+        with h.Mailsift(BIN, cfg) as ms:
+            gen = next(iter(generation_pids(ms.config_path)))
+            h.check_eq(os.readlink(f"/proc/{gen}/root"), root, "the generation's root directory")
+            r = deliver(ms.port, "chrooted " + "x" * 8000)  # larger than memory_limit: spooled
+            h.check_eq(r.code, 250, "mail flows, spooling inside the chroot")
+
+
 def test_start_stop_and_config_errors():
     with h.SmtpSink() as sink:
         work = tempfile.mkdtemp(prefix="mailsift-start-")
@@ -230,7 +247,7 @@ def test_concurrent_reloads_are_queued():
             h.check_eq(deliver(ms.port, "after-queue-of-reloads").code, 250, "mail flows")
 
 
-TESTS = [test_concurrent_reloads_are_queued, test_systemd_notify_and_socket_activation, test_generations_drop_privileges,
+TESTS = [test_generations_chroot, test_concurrent_reloads_are_queued, test_systemd_notify_and_socket_activation, test_generations_drop_privileges,
          test_start_stop_and_config_errors, test_reload_adds_and_removes_listeners]
 
 if __name__ == "__main__":
