@@ -34,17 +34,23 @@ namespace {
 
 asio::awaitable<void> AcceptLoop(Acceptor& acceptor, smtp::SessionEnvironment environment) {
   while (acceptor.is_open()) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, socket] =
+        co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    if (!ec) {
+      // Counted from this moment, so a drain waits for it even before it runs; served even if
+      // the acceptor was closed meanwhile (the connection was already ours).
+      environment.counters->active.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(acceptor.get_executor(), smtp::RunSession(std::move(socket), environment),
+                     asio::detached);
+      continue;
+    }
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
+    {
       // EMFILE, ENFILE, ENOBUFS...: the connection stays queued; back off briefly.
       log::Warn("accept on {}: {}", environment.listener->address_text, ec.message());
       asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      continue;
     }
-    asio::co_spawn(acceptor.get_executor(), smtp::RunSession(std::move(socket), environment),
-                   asio::detached);
   }
 }
 
@@ -131,20 +137,24 @@ void Server::Run() {
 
 void Server::Drain(config::Seconds timeout) {
   if (draining_.exchange(true)) return;
+  auto closes_pending = std::make_shared<std::atomic<int>>(static_cast<int>(workers_.size()));
   for (auto& worker : workers_) {
-    asio::post(worker->context, [w = worker.get()] {
+    asio::post(worker->context, [w = worker.get(), closes_pending] {
       for (auto& acceptor : w->acceptors) {
         asio::error_code ignored;
         acceptor->close(ignored);  // our copy only: the kernel queue stays for the others
       }
-      w->registry.WakeAll();  // idle sessions get 421 4.3.2 now
+      w->registry.WakeAll();  // sessions between transactions get their drain grace
       w->pool->CloseIdle();
+      closes_pending->fetch_sub(1);
     });
   }
-  drain_thread_ = std::thread([this, timeout] {
+  drain_thread_ = std::thread([this, timeout, closes_pending] {
     auto until = std::chrono::steady_clock::now() +
                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-    while (counters_.active.load() > 0 && std::chrono::steady_clock::now() < until) {
+    // Done when no thread accepts any more and every accepted session has ended.
+    while ((closes_pending->load() > 0 || counters_.active.load() > 0) &&
+           std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     Stop();

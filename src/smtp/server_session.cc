@@ -143,7 +143,8 @@ Session::Next Session::Error(ReplyId id, std::string_view detail) {
 asio::awaitable<void> Session::Run() {
   SessionCounters& counters = *env_.counters;
   counters.sessions.fetch_add(1, std::memory_order_relaxed);
-  int active = counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
+  // The acceptor counted this session in `active` already; it ends here.
+  int active = counters.active.load(std::memory_order_relaxed);
   struct ActiveGuard {
     SessionCounters& counters;
     ~ActiveGuard() { counters.active.fetch_sub(1, std::memory_order_relaxed); }
