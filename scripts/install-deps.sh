@@ -24,7 +24,7 @@ packages=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3
-  postfix swaks procps iproute2
+  postfix swaks procps iproute2 spamassassin
 )
 
 apt-get update

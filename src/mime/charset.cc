@@ -32,8 +32,8 @@ std::string_view MapLabel(std::string_view label) {
   if (label.empty() || label == "us-ascii" || label == "ascii" || label == "iso-8859-1" ||
       label == "iso8859-1" || label == "iso_8859-1" || label == "latin1" || label == "latin-1" ||
       label == "l1" || label == "cp819" || label == "iso-ir-100" || label == "x-user-defined" ||
-      label == "unknown-8bit" || label == "x-unknown" || label == "unknown" ||
-      label == "default" || label == "8bit" || label == "cp1252" || label == "windows-1252" ||
+      label == "unknown-8bit" || label == "x-unknown" || label == "unknown" || label == "default" ||
+      label == "8bit" || label == "cp1252" || label == "windows-1252" ||
       label == "ansi_x3.4-1968") {
     return kFallback;
   }
@@ -47,9 +47,8 @@ std::string_view MapLabel(std::string_view label) {
 
 // To-Unicode error callback: every unassigned or illegal sequence becomes one U+FFFD (ICU's
 // own substitution would give U+001A for many single-byte tables).
-void ReplaceCallback(const void* /*context*/, UConverterToUnicodeArgs* args,
-                     const char* /*bytes*/, int32_t /*length*/, UConverterCallbackReason reason,
-                     UErrorCode* err) {
+void ReplaceCallback(const void* /*context*/, UConverterToUnicodeArgs* args, const char* /*bytes*/,
+                     int32_t /*length*/, UConverterCallbackReason reason, UErrorCode* err) {
   if (reason > UCNV_IRREGULAR) return;  // reset, close, clone: nothing to write
   static const UChar kReplacement = 0xFFFD;
   *err = U_ZERO_ERROR;
@@ -78,8 +77,8 @@ bool Convert(UConverter* conv, std::string_view bytes, std::string& out) {
   // One byte never yields more than two UTF-16 units, plus some slack for stateful encodings.
   std::vector<UChar> utf16(bytes.size() * 2 + 16);
   UErrorCode err = U_ZERO_ERROR;
-  int32_t n = ucnv_toUChars(conv, utf16.data(), static_cast<int32_t>(utf16.size()),
-                            bytes.data(), static_cast<int32_t>(bytes.size()), &err);
+  int32_t n = ucnv_toUChars(conv, utf16.data(), static_cast<int32_t>(utf16.size()), bytes.data(),
+                            static_cast<int32_t>(bytes.size()), &err);
   if (err == U_BUFFER_OVERFLOW_ERROR) {
     utf16.resize(static_cast<size_t>(n) + 1);
     err = U_ZERO_ERROR;

@@ -80,7 +80,7 @@ bool DecodeQuotedPrintable(std::string_view in, std::string& out, size_t max_out
         i = j + 1 < in.size() ? j + 2 : j + 1;
         continue;
       }
-      if (i + 2 < in.size() + 0 && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
+      if (i + 2 < in.size() && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
         if (!emit(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])))) return true;
         i += 3;
         continue;
@@ -118,7 +118,7 @@ std::string DecodeQEncoding(std::string_view in) {
     char c = in[i];
     if (c == '_') {
       out.push_back(' ');
-    } else if (c == '=' && i + 2 < in.size() + 0 && HexValue(in[i + 1]) >= 0 &&
+    } else if (c == '=' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
                HexValue(in[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
       i += 2;
