@@ -207,6 +207,9 @@ def test_start_stop_and_config_errors():
         r = run("foreground", "--config", config)
         h.check_eq(r.returncode, 78, "a config error at start exits 78")
         h.check("limits.max_sessions" in r.stderr, "and names the key", r.stderr)
+        r = run("frobnicate")
+        h.check_eq(r.returncode, 64, "a bad command line exits 64")
+        h.check("Usage" in r.stderr, "with usage help", r.stderr[:200])
 
 
 def test_reload_adds_and_removes_listeners():
