@@ -15,6 +15,8 @@ namespace mailsift {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);
 std::string ToUpperAscii(std::string_view text);
+std::string ToLowerAscii(std::string_view text);
+char ToLowerAscii(char c);
 std::string_view TrimSpaces(std::string_view text);  // spaces and tabs at both ends
 // Splits at runs of spaces; never returns empty pieces.
 std::vector<std::string_view> SplitSpaces(std::string_view text);

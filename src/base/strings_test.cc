@@ -9,6 +9,7 @@ TEST(Strings, EqualsIgnoreCase) {
   EXPECT_TRUE(EqualsIgnoreCase("MAIL", "mail"));
   EXPECT_FALSE(EqualsIgnoreCase("MAIL", "mai"));
   EXPECT_FALSE(EqualsIgnoreCase("\xe9", "\xc9"));
+  EXPECT_EQ(ToLowerAscii("MiXeD-\xc9"), "mixed-\xc9");
 }
 
 TEST(Strings, SplitAndTrim) {

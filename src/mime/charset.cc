@@ -7,12 +7,12 @@
 #include <memory>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace mailsift::mime {
 namespace {
 
 constexpr std::string_view kFallback = "windows-1252";
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Lower-cased label without quotes and blanks; empty when it cannot be a charset name.
 std::string NormalizeLabel(std::string_view label) {
@@ -21,7 +21,7 @@ std::string NormalizeLabel(std::string_view label) {
     if (c == '"' || c == '\'' || c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x21 || u > 0x7e) return "";
-    out.push_back(Lower(c));
+    out.push_back(ToLowerAscii(c));
   }
   if (out.size() > 64) return "";
   return out;

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/strings.h"
+
 namespace mailsift::mime {
 namespace {
 
@@ -24,25 +26,12 @@ bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(unsigned char c) { return IsAlpha(c) || IsDigit(c); }
 bool IsHex(unsigned char c) { return IsDigit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 bool IsWordChar(unsigned char c) { return IsAlnum(c) || c == '_'; }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
 
 size_t IFind(std::string_view hay, std::string_view needle, size_t from = 0) {
   if (needle.size() > hay.size()) return std::string_view::npos;
   for (size_t i = from; i + needle.size() <= hay.size(); ++i)
-    if (IEquals(hay.substr(i, needle.size()), needle)) return i;
+    if (EqualsIgnoreCase(hay.substr(i, needle.size()), needle)) return i;
   return std::string_view::npos;
 }
 
@@ -476,7 +465,7 @@ bool ParseRgbFunction(std::string_view s, bool percent, uint64_t out[3]) {
 }  // namespace
 
 std::string HtmlColorToRgb(std::string_view raw) {
-  std::string color = ToLower(Trim(raw));
+  std::string color = ToLowerAscii(Trim(raw));
   const auto& table = ColorTable();
   if (auto it = table.find(color); it != table.end()) {
     char buf[16];
@@ -709,7 +698,7 @@ class Renderer {
   void Text(std::string_view text);
   void Comment(std::string_view text) { r_.comments.emplace_back(text); }
   void Declaration(std::string_view text) {
-    if (text.size() >= 9 && IEquals(text.substr(0, 9), "<!doctype")) {
+    if (text.size() >= 9 && EqualsIgnoreCase(text.substr(0, 9), "<!doctype")) {
       r_.elements++;
       r_.tags++;
       r_.inside["!doctype"] = 0;
@@ -857,11 +846,11 @@ void Renderer::TextStyle(std::string tag, const Attrs& attrs, int num) {
           start = semi == std::string_view::npos ? style.size() + 1 : semi + 1;
           std::string_view p = part;
           while (!p.empty() && IsBlank(p.front())) p.remove_prefix(1);
-          bool bg_prefix = p.size() >= 11 && IEquals(p.substr(0, 11), "background-");
+          bool bg_prefix = p.size() >= 11 && EqualsIgnoreCase(p.substr(0, 11), "background-");
           std::string_view after = bg_prefix ? p.substr(11) : p;
-          if (after.size() >= 6 && IEquals(after.substr(0, 6), "color:") &&
+          if (after.size() >= 6 && EqualsIgnoreCase(after.substr(0, 6), "color:") &&
               !Trim(after.substr(6)).empty()) {
-            std::string v = ToLower(Trim(after.substr(6)));
+            std::string v = ToLowerAscii(Trim(after.substr(6)));
             // s/\s*!\s*important$//
             if (v.size() >= 9 && v.compare(v.size() - 9, 9, "important") == 0) {
               std::string_view head = std::string_view(v).substr(0, v.size() - 9);
@@ -904,7 +893,7 @@ void Renderer::TextStyle(std::string tag, const Attrs& attrs, int num) {
           } else if (p.size() >= 11 && p.substr(0, 11) == "background:" &&
                      !Trim(p.substr(11)).empty()) {
             // The last comma-separated layer; its first token that is a valid colour.
-            std::string bg = ToLower(Trim(p.substr(11)));
+            std::string bg = ToLowerAscii(Trim(p.substr(11)));
             std::vector<std::vector<std::string>> layers;
             std::vector<std::string> tokens;
             std::string token;
@@ -1025,7 +1014,7 @@ void Renderer::Uri(const std::string& tag, const Attrs& attrs) {
       PushUri(tag, uri);
       // m@^(?:https?|ftp):/{0,2}@i, then drop a trailing "name.ext" and end with '/'.
       size_t colon = uri.find(':');
-      std::string scheme = colon == std::string::npos ? "" : ToLower(uri.substr(0, colon));
+      std::string scheme = colon == std::string::npos ? "" : ToLowerAscii(uri.substr(0, colon));
       if (scheme == "http" || scheme == "https" || scheme == "ftp") {
         size_t p = colon + 1;
         for (int k = 0; k < 2 && p < uri.size() && uri[p] == '/'; ++k) ++p;
@@ -1171,8 +1160,8 @@ bool Renderer::FontInvisible() {
     return true;
   }
   if (s.size <= 1) return true;
-  if (IEquals(s.display, "none")) return true;
-  if (IEquals(s.visibility, "hidden")) return true;
+  if (EqualsIgnoreCase(s.display, "none")) return true;
+  if (EqualsIgnoreCase(s.visibility, "hidden")) return true;
   return false;
 }
 
@@ -1323,7 +1312,7 @@ class Tokenizer {
   // or npos: HTML::Parser reports anything else as a comment.
   size_t DeclarationEnd(size_t lt) {
     size_t i = lt + 9;  // HTML::Parser reports only "<!DOCTYPE …>" of these as a declaration
-    if (i > in_.size() || !IEquals(in_.substr(lt + 2, 7), "doctype")) return std::string_view::npos;
+    if (i > in_.size() || !EqualsIgnoreCase(in_.substr(lt + 2, 7), "doctype")) return std::string_view::npos;
     if (i < in_.size() && !IsBlank(in_[i]) && in_[i] != '>') return std::string_view::npos;
     while (true) {
       while (i < in_.size() && IsBlank(in_[i])) ++i;
@@ -1362,7 +1351,7 @@ bool Tokenizer::StartTag() {
   size_t i = pos_ + 1;
   size_t name_start = i;
   while (i < in_.size() && !IsBlank(in_[i]) && in_[i] != '>') ++i;
-  std::string name = ToLower(in_.substr(name_start, i - name_start));
+  std::string name = ToLowerAscii(in_.substr(name_start, i - name_start));
   Attrs attrs;
   while (true) {
     while (i < in_.size() && IsBlank(in_[i])) ++i;
@@ -1371,7 +1360,7 @@ bool Tokenizer::StartTag() {
     size_t ks = i;
     ++i;  // the first character may be anything but a blank or '>' (even '=')
     while (i < in_.size() && !IsBlank(in_[i]) && in_[i] != '>' && in_[i] != '=') ++i;
-    std::string key = ToLower(in_.substr(ks, i - ks));
+    std::string key = ToLowerAscii(in_.substr(ks, i - ks));
     size_t j = i;
     while (j < in_.size() && IsBlank(in_[j])) ++j;
     std::string value;
@@ -1432,7 +1421,7 @@ void Tokenizer::Literal(const std::string& tag, bool decode) {
       return;
     }
     size_t n = lt + 2;
-    if (n + tag.size() <= in_.size() && IEquals(in_.substr(n, tag.size()), tag)) {
+    if (n + tag.size() <= in_.size() && EqualsIgnoreCase(in_.substr(n, tag.size()), tag)) {
       size_t after = n + tag.size();
       if (after >= in_.size() || IsBlank(in_[after]) || in_[after] == '>') {
         size_t close = in_.find('>', after);
@@ -1488,7 +1477,7 @@ void Tokenizer::Run() {
         size_t e = lt + 2;
         while (e < close && !IsBlank(in_[e])) ++e;
         Attrs none;
-        r_.Tag(ToLower(in_.substr(lt + 2, e - lt - 2)), none, -1);
+        r_.Tag(ToLowerAscii(in_.substr(lt + 2, e - lt - 2)), none, -1);
       } else {
         r_.Comment(in_.substr(lt, close + 1 - lt));
       }

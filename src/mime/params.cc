@@ -15,14 +15,6 @@ constexpr int kMaxSegment = 999;
 
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
@@ -69,7 +61,7 @@ std::vector<RawParam> SplitParameters(std::string_view text) {
     ++i;  // '='
     while (i < text.size() && IsBlank(text[i])) ++i;
     RawParam p;
-    p.name = Lower(name);
+    p.name = ToLowerAscii(name);
     if (i < text.size() && text[i] == '"') {
       p.quoted = true;
       ++i;
@@ -211,7 +203,7 @@ ContentType ParseContentType(std::string_view value) {
   while (i < value.size() && IsBlank(value[i])) ++i;
   size_t type_begin = i;
   while (i < value.size() && !IsBlank(value[i]) && value[i] != '/' && value[i] != ';') ++i;
-  std::string type = Lower(value.substr(type_begin, i - type_begin));
+  std::string type = ToLowerAscii(value.substr(type_begin, i - type_begin));
   while (i < value.size() && IsBlank(value[i])) ++i;
   std::string subtype;
   if (i < value.size() && value[i] == '/') {
@@ -219,7 +211,7 @@ ContentType ParseContentType(std::string_view value) {
     while (i < value.size() && IsBlank(value[i])) ++i;
     size_t sub_begin = i;
     while (i < value.size() && !IsBlank(value[i]) && value[i] != ';' && value[i] != '(') ++i;
-    subtype = Lower(value.substr(sub_begin, i - sub_begin));
+    subtype = ToLowerAscii(value.substr(sub_begin, i - sub_begin));
   }
   if (type.empty() || subtype.empty()) {
     ct.malformed = true;
@@ -234,7 +226,7 @@ ContentType ParseContentType(std::string_view value) {
 ContentDisposition ParseContentDisposition(std::string_view value) {
   ContentDisposition cd;
   size_t semi = value.find(';');
-  cd.type = Lower(Trim(value.substr(0, semi)));
+  cd.type = ToLowerAscii(Trim(value.substr(0, semi)));
   if (semi != std::string_view::npos) cd.params = ParseParameters(value.substr(semi + 1));
   return cd;
 }
@@ -245,7 +237,7 @@ TransferEncoding ParseTransferEncoding(std::string_view value) {
   while (end < value.size() && !IsBlank(value[end]) && value[end] != '(' && value[end] != ';') {
     ++end;
   }
-  std::string token = Lower(value.substr(0, end));
+  std::string token = ToLowerAscii(value.substr(0, end));
   if (!token.empty() && token.front() == '"' && token.back() == '"' && token.size() >= 2) {
     token = token.substr(1, token.size() - 2);
   }

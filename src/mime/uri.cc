@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include "base/strings.h"
+
 namespace mailsift::mime {
 namespace {
 
@@ -28,19 +30,6 @@ int HexVal(unsigned char c) {
 }
 // Perl's \s (5.18+, byte semantics).
 bool IsSpace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-bool StartsWithCi(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (Lower(s[i]) != prefix[i]) return false;
-  }
-  return true;
-}
 
 // Delimiter sets of the text URI scanner (Thunderbird/Outlook hybrid).
 bool IsEndDelim(unsigned char c) {
@@ -118,13 +107,13 @@ class Scanner {
   size_t KnownScheme(size_t p) const {
     std::string_view s = t_.substr(p);
     size_t prefix = 0;
-    if (StartsWithCi(s, "https://")) {
+    if (StartsWithIgnoreCase(s, "https://")) {
       prefix = 8;
-    } else if (StartsWithCi(s, "http://") || StartsWithCi(s, "ftp://")) {
+    } else if (StartsWithIgnoreCase(s, "http://") || StartsWithIgnoreCase(s, "ftp://")) {
       prefix = 7 - (s[0] == 'f' || s[0] == 'F');
-    } else if (StartsWithCi(s, "ftp.")) {
+    } else if (StartsWithIgnoreCase(s, "ftp.")) {
       prefix = 4;
-    } else if (StartsWithCi(s, "www")) {
+    } else if (StartsWithIgnoreCase(s, "www")) {
       size_t d = Run(p + 3, 3, IsDigit);
       if (d <= 2 && p + 3 + d < t_.size() && At(p + 3 + d) == '.') prefix = 4 + d;
     }
@@ -135,7 +124,7 @@ class Scanner {
   }
 
   size_t Mail(size_t p) const {
-    if (StartsWithCi(t_.substr(p), "mailto:")) {
+    if (StartsWithIgnoreCase(t_.substr(p), "mailto:")) {
       size_t run = Run(p + 7, kMaxRunUri, [](unsigned char c) { return !IsEmailEndDelim(c); });
       if (run >= 1 && run <= kMaxRunUri) return 7 + run;
     }
@@ -251,20 +240,20 @@ bool HasPercentHex(std::string_view s) {
 // Turns a raw text match into the URI SpamAssassin adds, or returns false to skip it.
 bool CookTextUri(const std::string& raw, bool mail_match, const TldSet& tlds, TextUri& out) {
   if (mail_match && raw.find('@') == std::string::npos) return false;
-  if (StartsWithCi(raw, "cid:") || StartsWithCi(raw, "mid:")) return false;
+  if (StartsWithIgnoreCase(raw, "cid:") || StartsWithIgnoreCase(raw, "mid:")) return false;
   if (IsEmptySchemeOnly(raw)) return false;
   std::string uri = raw;
   out.schemeless = false;
   out.unlinked = false;
-  if (!StartsWithCi(uri, "http:") && !StartsWithCi(uri, "https:") && !StartsWithCi(uri, "ftp:") &&
-      !StartsWithCi(uri, "mailto:")) {
+  if (!StartsWithIgnoreCase(uri, "http:") && !StartsWithIgnoreCase(uri, "https:") && !StartsWithIgnoreCase(uri, "ftp:") &&
+      !StartsWithIgnoreCase(uri, "mailto:")) {
     size_t digits = 0;
     while (3 + digits < uri.size() && IsDigit(uri[3 + digits])) ++digits;
     size_t at = uri.find('@');
     size_t slash = uri.find('/');
-    if (StartsWithCi(uri, "ftp.")) {
+    if (StartsWithIgnoreCase(uri, "ftp.")) {
       uri = "ftp://" + uri;
-    } else if (StartsWithCi(uri, "www") && digits <= 2 && 3 + digits < uri.size() &&
+    } else if (StartsWithIgnoreCase(uri, "www") && digits <= 2 && 3 + digits < uri.size() &&
                uri[3 + digits] == '.') {
       uri = "http://" + uri;
     } else if (slash != std::string::npos && uri.find('@', slash + 2) != std::string::npos) {
@@ -275,7 +264,7 @@ bool CookTextUri(const std::string& raw, bool mail_match, const TldSet& tlds, Te
       if (uri.find("&nbsp;") != std::string::npos) return false;
       // Strip common misparses: ^(?:skype|e?-?mail)?:+
       size_t k = 0;
-      std::string low = LowerAscii(uri.substr(0, 8));
+      std::string low = ToLowerAscii(uri.substr(0, 8));
       for (std::string_view w : {"skype", "e-mail", "email", "-mail", "mail"}) {
         if (low.compare(0, w.size(), w) == 0 && w.size() < uri.size() && uri[w.size()] == ':') {
           k = w.size();
@@ -293,7 +282,7 @@ bool CookTextUri(const std::string& raw, bool mail_match, const TldSet& tlds, Te
     }
     out.schemeless = true;
   }
-  if (StartsWithCi(uri, "mailto:")) {
+  if (StartsWithIgnoreCase(uri, "mailto:")) {
     if (HasPercentHex(uri)) uri = SaUrlDecode(uri);
     size_t at = uri.find('@');
     if (at == std::string::npos) return false;
@@ -360,7 +349,7 @@ std::string DecodeEntities(std::string_view s) {
     static constexpr std::string_view kDots[] = {"x2e",   "12290", "x3002", "65294",
                                                  "xff0e", "65377", "xff61"};
     for (std::string_view d : kDots) {
-      if (StartsWithCi(r, d) && r.size() > d.size() && r[d.size()] == ';') {
+      if (StartsWithIgnoreCase(r, d) && r.size() > d.size() && r[d.size()] == ';') {
         used = d.size() + 1;
         return static_cast<int>('.');
       }
@@ -487,9 +476,9 @@ std::string GenericRedirect(std::string_view rest) {
   for (size_t p = 0; p < rest.size(); ++p) {
     std::string_view s = rest.substr(p);
     size_t n = 0;
-    if (StartsWithCi(s, "https:")) {
+    if (StartsWithIgnoreCase(s, "https:")) {
       n = 6;
-    } else if (StartsWithCi(s, "http:")) {
+    } else if (StartsWithIgnoreCase(s, "http:")) {
       n = 5;
     } else {
       continue;
@@ -504,7 +493,7 @@ std::string GenericRedirect(std::string_view rest) {
 void CanonicalizeHttp(const std::string& nuri, const TldSet& tlds,
                       const RedirectorPatterns* redirectors, std::vector<std::string>& uris,
                       std::vector<std::string>& nuris) {
-  size_t plen = StartsWithCi(nuri, "https://") ? 8 : StartsWithCi(nuri, "http://") ? 7 : 0;
+  size_t plen = StartsWithIgnoreCase(nuri, "https://") ? 8 : StartsWithIgnoreCase(nuri, "http://") ? 7 : 0;
   if (plen == 0) return;
   const std::string proto = nuri.substr(0, plen);
   const bool is_http = proto == "http://";
@@ -549,8 +538,8 @@ void CanonicalizeHttp(const std::string& nuri, const TldSet& tlds,
   });
   const bool ascii = std::all_of(host.begin(), host.end(),
                                  [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  const std::string nhost = plain || !ascii ? LowerAscii(host) : host;
-  if (nhost != LowerAscii(host)) {
+  const std::string nhost = plain || !ascii ? ToLowerAscii(host) : host;
+  if (nhost != ToLowerAscii(host)) {
     nuris.push_back(proto + nhost + rest);
     if (!rest_noport.empty()) nuris.push_back(proto + nhost + rest_noport);
   }
@@ -621,12 +610,12 @@ TldSet::TldSet(const std::vector<std::string>& tlds) {
 
 void TldSet::Add(std::string_view tld) {
   if (tld.empty() || tld.find_first_of(". \t\r\n") != std::string_view::npos) return;
-  tlds_.insert(LowerAscii(tld));
+  tlds_.insert(ToLowerAscii(tld));
 }
 
 bool TldSet::Contains(std::string_view label) const {
   if (tlds_.empty() || label.size() > 64) return false;
-  return tlds_.count(LowerAscii(label)) != 0;
+  return tlds_.count(ToLowerAscii(label)) != 0;
 }
 
 bool TldSet::IsDomainValid(std::string_view domain) const {
@@ -752,7 +741,7 @@ std::string SaUrlDecode(std::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(in[i]);
     if (c == '%' && i + 2 < in.size() + 0 && IsHex(in[i + 1]) && IsHex(in[i + 2])) {
-      char h = Lower(in[i + 1]), l = Lower(in[i + 2]);
+      char h = ToLowerAscii(in[i + 1]), l = ToLowerAscii(in[i + 2]);
       bool decode = h >= '2' && h <= '7' && !(h == '2' && l == '0') && !(h == '7' && l == 'f');
       if (decode) {
         out.push_back(static_cast<char>(HexVal(h) * 16 + HexVal(l)));
@@ -843,14 +832,14 @@ std::vector<std::string> CanonicalizeUri(std::string_view uri, const TldSet& tld
     }
     const std::string cur = u;  // `uris` may grow below
     size_t first_at = cur.find('@');
-    if (StartsWithCi(cur, "mailto:") ||
+    if (StartsWithIgnoreCase(cur, "mailto:") ||
         (first_at != std::string::npos && cur.find(':') > first_at)) {
       CanonicalizeEmail(cur, nuris);
       continue;
     }
     std::string nuri = cur;
     std::replace(nuri.begin(), nuri.end(), '\\', '/');
-    size_t scheme = StartsWithCi(nuri, "https:") ? 6 : StartsWithCi(nuri, "http:") ? 5 : 0;
+    size_t scheme = StartsWithIgnoreCase(nuri, "https:") ? 6 : StartsWithIgnoreCase(nuri, "http:") ? 5 : 0;
     if (scheme != 0) {
       size_t slashes = 0;
       while (slashes < 2 && scheme + slashes < nuri.size() && nuri[scheme + slashes] == '/') {
@@ -864,7 +853,7 @@ std::vector<std::string> CanonicalizeUri(std::string_view uri, const TldSet& tld
     if (s == 0 || s >= nuri.size() || nuri[s] != ':') {
       nuri = (nuri.compare(0, 4, "ftp.") == 0 ? "ftp://" : "http://") + nuri;
     }
-    size_t plen = StartsWithCi(nuri, "https://") ? 8 : StartsWithCi(nuri, "http://") ? 7 : 0;
+    size_t plen = StartsWithIgnoreCase(nuri, "https://") ? 8 : StartsWithIgnoreCase(nuri, "http://") ? 7 : 0;
     if (plen != 0) {
       size_t h = nuri.find_first_of("/?#", plen);
       if (h != std::string::npos && h > plen && nuri[h] != '/') nuri.insert(h, "/");

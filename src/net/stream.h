@@ -54,7 +54,6 @@ class Stream {
 
   void Write(std::string_view data) { out_.append(data); }
   std::string& output() { return out_; }
-  size_t pending_output() const { return out_.size(); }
   asio::awaitable<IoStatus> Flush();
 
   // Ends the connection: remaining output is lost. Safe to call twice.

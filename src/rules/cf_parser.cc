@@ -9,6 +9,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/strings.h"
+
 namespace mailsift::rules {
 namespace fs = std::filesystem;
 
@@ -35,12 +37,6 @@ std::string_view Trim(std::string_view s) {
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Perl split(/\s+/, $s, 2): first word and the rest (with its leading whitespace removed).
@@ -427,7 +423,7 @@ bool HeaderSelector::HasModifier(std::string_view m) const {
 }
 
 bool IsPseudoHeader(std::string_view name) {
-  std::string n = Lower(name);
+  std::string n = ToLowerAscii(name);
   return n == "all" || n == "all-trusted" || n == "all-untrusted" || n == "all-internal" ||
          n == "all-external" || n == "tocc" || n == "messageid" || n == "envelopefrom" ||
          StartsWith(n, "x-spam-relays-");
@@ -672,7 +668,7 @@ void CfParser::ReadPath(const fs::path& path, std::string_view extension) {
     for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
       std::string name = it->path().filename().string();
       if (name.size() <= extension.size()) continue;
-      if (Lower(name.substr(name.size() - extension.size())) != extension) continue;
+      if (ToLowerAscii(name.substr(name.size() - extension.size())) != extension) continue;
       std::error_code fec;
       if (!fs::is_regular_file(it->path(), fec)) continue;
       names.push_back(name);
@@ -750,14 +746,14 @@ void CfParser::HandleLine(std::string_view raw, ParseState& state, size_t depth)
     if (!after.empty() && IsSpace(after.front())) {
       auto [lang, rest] = SplitFirst(Trim(after));
       if (!lang.empty() && !rest.empty()) {
-        if (Lower(options_.language.substr(0, lang.size())) != Lower(lang)) return;
+        if (ToLowerAscii(options_.language.substr(0, lang.size())) != ToLowerAscii(lang)) return;
         text = rest;
       }
     }
   }
 
   auto [key_view, value] = SplitFirst(text);
-  std::string key = Lower(key_view);
+  std::string key = ToLowerAscii(key_view);
   std::replace(key.begin(), key.end(), '-', '_');
 
   if (key == "endif") {
@@ -1122,7 +1118,7 @@ void CfParser::FixTflagsAndPriorities() {
     if (!rs.plugins_.count(plugin)) return false;
     const std::vector<std::string>& v = rs.Setting(setting);
     if (v.empty()) return true;
-    std::string last = Lower(Trim(v.back()));
+    std::string last = ToLowerAscii(Trim(v.back()));
     return !(last == "0" || last == "no" || last == "false");
   };
   bool razor_fork = fork_on("Mail::SpamAssassin::Plugin::Razor2", "razor_fork");

@@ -237,10 +237,6 @@ std::optional<PathArgument> ParseRcptArgument(std::string_view argument, Command
   return result;
 }
 
-bool XforwardAttributes::Empty() const {
-  return !name && !addr && !port && !proto && !helo && !ident && !source;
-}
-
 bool ParseXforward(std::string_view argument, XforwardAttributes& attributes,
                    CommandError& error) {
   auto pieces = SplitSpaces(argument);

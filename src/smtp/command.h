@@ -64,7 +64,6 @@ std::optional<PathArgument> ParseRcptArgument(std::string_view argument, Command
 // XFORWARD attributes (Postfix XFORWARD_README): NAME ADDR PORT PROTO HELO IDENT SOURCE.
 struct XforwardAttributes {
   std::optional<std::string> name, addr, port, proto, helo, ident, source;  // xtext-decoded
-  bool Empty() const;
 };
 // Merges the attributes of one XFORWARD command into `attributes`.
 bool ParseXforward(std::string_view argument, XforwardAttributes& attributes, CommandError& error);

@@ -9,16 +9,9 @@ DataFramer::DataFramer(Mode mode) : mode_(mode) {
   if (mode_ == Mode::kRaw) state_ = State::kLineStartBare;  // no end mark in raw mode
 }
 
-void DataFramer::Content(const char* data, size_t n, std::string& out) {
-  out.append(data, n);
-  line_length_ += n;
-}
+void DataFramer::Content(const char* data, size_t n, std::string& out) { out.append(data, n); }
 
-void DataFramer::EndLine(std::string& out) {
-  out.append("\r\n", 2);
-  longest_line_ = std::max(longest_line_, line_length_);
-  line_length_ = 0;
-}
+void DataFramer::EndLine(std::string& out) { out.append("\r\n", 2); }
 
 void DataFramer::BareNewline(std::string& out) {
   // A bare LF: the line ends here in the canonical output, but the next line cannot be the

@@ -42,8 +42,6 @@ class DataFramer {
 
   bool finished() const { return finished_; }
   bool saw_bare_newline() const { return saw_bare_newline_; }
-  // Length of the longest line seen (without CRLF).
-  uint64_t longest_line() const { return longest_line_; }
 
  private:
   enum class State {
@@ -65,8 +63,6 @@ class DataFramer {
   bool finished_ = false;
   bool saw_bare_newline_ = false;
   bool dot_after_bare_ = false;  // the kDot/kDotCr line began after a bare LF
-  uint64_t line_length_ = 0;
-  uint64_t longest_line_ = 0;
 };
 
 class DotStuffer {

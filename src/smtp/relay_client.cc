@@ -168,7 +168,6 @@ asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
     if (keyword == "8BITMIME") extensions_.eight_bit_mime = true;
     if (keyword == "SMTPUTF8") extensions_.smtputf8 = true;
     if (keyword == "DSN") extensions_.dsn = true;
-    if (keyword == "ENHANCEDSTATUSCODES") extensions_.enhanced_status_codes = true;
     if (keyword == "XFORWARD") {
       for (size_t w = 1; w < words.size(); ++w) {
         extensions_.xforward.push_back(ToUpperAscii(words[w]));
@@ -272,7 +271,6 @@ asio::awaitable<RelayReplies> RelayClient::SendMessage(std::string_view header,
     }
     result.replies.push_back(std::move(reply));
   }
-  ++transactions;
   co_return result;
 }
 

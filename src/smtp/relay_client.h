@@ -36,7 +36,6 @@ struct Extensions {
   bool eight_bit_mime = false;
   bool smtputf8 = false;
   bool dsn = false;
-  bool enhanced_status_codes = false;
   std::vector<std::string> xforward;  // attribute names offered
 };
 
@@ -72,7 +71,6 @@ class RelayClient {
   // Bookkeeping for RelayPool and the session.
   net::Clock::time_point idle_since;
   bool needs_reset = false;  // a transaction was begun and abandoned: RSET before MAIL
-  int transactions = 0;
 
  private:
   asio::awaitable<RelayFailure> ReadReply(Reply& reply);

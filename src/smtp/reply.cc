@@ -27,15 +27,6 @@ std::string Reply::Enhanced() const {
   return std::string(LeadingEnhancedCode(lines.front()));
 }
 
-std::string Reply::Wire() const {
-  std::string out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    out += fmt::format("{}{}{}\r\n", code, i + 1 < lines.size() ? '-' : ' ', lines[i]);
-  }
-  if (lines.empty()) out = fmt::format("{} \r\n", code);
-  return out;
-}
-
 std::string Reply::WireWithEnhanced(std::string_view fallback) const {
   std::string out;
   std::string enhanced = Enhanced();

@@ -18,8 +18,6 @@ struct Reply {
   int Class() const { return code / 100; }
   // The enhanced status code at the start of the first line ("2.0.0"), or "".
   std::string Enhanced() const;
-  // The wire form, every line CRLF-terminated.
-  std::string Wire() const;
   // The wire form with an enhanced status code on every line: the peer's own if it sent one,
   // else `fallback` (e.g. "2.0.0"), so that our ENHANCEDSTATUSCODES promise holds.
   std::string WireWithEnhanced(std::string_view fallback) const;

@@ -354,6 +354,12 @@ Session::Next Session::OnMail(const Command& command) {
   return Next::kContinue;
 }
 
+void AppendParameter(std::string& command, const Parameter& p) {
+  command += ' ';
+  command += p.keyword;
+  if (p.has_value) command += "=" + p.value;
+}
+
 std::string Session::DownstreamMail() const {
   const Extensions& ext = relay_->extensions();
   std::string command = fmt::format("MAIL FROM:<{}>", mail_->address);
@@ -362,23 +368,16 @@ std::string Session::DownstreamMail() const {
                 (p.keyword == "BODY" && ext.eight_bit_mime) ||
                 (p.keyword == "SMTPUTF8" && ext.smtputf8) ||
                 ((p.keyword == "RET" || p.keyword == "ENVID") && ext.dsn);
-    if (!pass) continue;
-    command += ' ';
-    command += p.keyword;
-    if (p.has_value) command += "=" + p.value;
+    if (pass) AppendParameter(command, p);
   }
   return command;
 }
 
 std::string Session::DownstreamRcpt(const PathArgument& rcpt) const {
-  const Extensions& ext = relay_->extensions();
   std::string command = fmt::format("RCPT TO:<{}>", rcpt.address);
-  for (const auto& p : rcpt.parameters) {
-    // RFC 3461 §5.2.1: DSN parameters are relayed unchanged.
-    if (!ext.dsn) continue;
-    command += ' ';
-    command += p.keyword;
-    if (p.has_value) command += "=" + p.value;
+  // RFC 3461 §5.2.1: DSN parameters (the only ones RCPT takes) are relayed unchanged.
+  if (relay_->extensions().dsn) {
+    for (const auto& p : rcpt.parameters) AppendParameter(command, p);
   }
   return command;
 }
@@ -670,9 +669,7 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
                         single,
                         std::chrono::system_clock::now()};
     std::string header = ReceivedHeader(facts);
-    size_t downstream_rcpts = 0;
-    for (const auto& r : recipients_) downstream_rcpts += r.accepted ? 1 : 0;
-    result = co_await relay_->SendMessage(header, spool_, downstream_rcpts, deadline);
+    result = co_await relay_->SendMessage(header, spool_, accepted_, deadline);
     relay_in_transaction_ = false;
   }
 

@@ -102,6 +102,8 @@ class Supervisor {
   Generation* Serving();
   Generation* Find(int number);
   void CloseUnusedListeners();
+  void CloseListeners(const std::vector<int>& fds);  // bound for an attempt that failed
+  void RunQueuedReloads();
 
   // Requests.
   void OnControlClient();
@@ -396,14 +398,25 @@ void Supervisor::OnReady(Generation& generation) {
     if (was_reload) ++reloads_;
     Notify("READY=1\nSTATUS=" + message);
   }
-  if (reload_queued_) {
-    reload_queued_ = false;
-    std::vector<int> clients = std::move(queued_clients_);
-    queued_clients_.clear();
-    if (clients.empty()) {
-      StartReload(-1);
-    } else {
-      for (int client : clients) StartReload(client);
+  RunQueuedReloads();
+}
+
+void Supervisor::RunQueuedReloads() {
+  if (!reload_queued_) return;
+  reload_queued_ = false;
+  std::vector<int> clients = std::move(queued_clients_);
+  queued_clients_.clear();
+  if (clients.empty()) StartReload(-1);  // queued by a signal
+  for (int client : clients) StartReload(client);
+}
+
+void Supervisor::CloseListeners(const std::vector<int>& fds) {
+  for (int fd : fds) {
+    auto it = std::find_if(listeners_.begin(), listeners_.end(),
+                           [fd](const OwnedListener& l) { return l.fd == fd; });
+    if (it != listeners_.end()) {
+      ::close(it->fd);
+      listeners_.erase(it);
     }
   }
 }
@@ -413,15 +426,7 @@ void Supervisor::FailHandoff(Generation& generation, const std::string& reason) 
   if (!generation.exited) ::kill(generation.pid, SIGKILL);
   generation.state = Generation::State::kDraining;  // on its way out
   handoff_ = 0;
-  // Listeners bound only for this attempt go away again.
-  for (int fd : handoff_opened_) {
-    auto it = std::find_if(listeners_.begin(), listeners_.end(),
-                           [fd](const OwnedListener& l) { return l.fd == fd; });
-    if (it != listeners_.end()) {
-      ::close(it->fd);
-      listeners_.erase(it);
-    }
-  }
+  CloseListeners(handoff_opened_);
   handoff_opened_.clear();
   handoff_config_.reset();
   Generation* serving = Serving();
@@ -449,13 +454,7 @@ void Supervisor::FailHandoff(Generation& generation, const std::string& reason) 
     restart_at_ = After(config::Seconds(std::min(30, 1 << std::min(recent_crashes_, 5))));
     ++recent_crashes_;
   }
-  if (reload_queued_ && serving) {
-    reload_queued_ = false;
-    std::vector<int> clients = std::move(queued_clients_);
-    queued_clients_.clear();
-    if (clients.empty()) StartReload(-1);
-    for (int client : clients) StartReload(client);
-  }
+  if (serving) RunQueuedReloads();
 }
 
 void Supervisor::Reap() {
@@ -602,14 +601,7 @@ void Supervisor::StartReload(int client) {
   std::string error;
   std::vector<int> opened;
   if (!BindListeners(*loaded, opened, error)) {
-    for (int fd : opened) {
-      auto it = std::find_if(listeners_.begin(), listeners_.end(),
-                             [fd](const OwnedListener& l) { return l.fd == fd; });
-      if (it != listeners_.end()) {
-        ::close(fd);
-        listeners_.erase(it);
-      }
-    }
+    CloseListeners(opened);
     std::string message = "reload failed: " + error;
     log::Error("{}", message);
     ++failed_reloads_;
