@@ -250,7 +250,23 @@ def test_concurrent_reloads_are_queued():
             h.check_eq(deliver(ms.port, "after-queue-of-reloads").code, 250, "mail flows")
 
 
-TESTS = [test_generations_chroot, test_concurrent_reloads_are_queued, test_systemd_notify_and_socket_activation, test_generations_drop_privileges,
+def test_stop_fast_cuts_open_sessions():
+    """`stop --fast`: the service ends at once, even with a transaction open."""
+    with h.SmtpSink() as sink:
+        with h.Mailsift(BIN, h.base_config(sink.address)) as ms:
+            c = h.SmtpClient(ms.port)
+            c.greeting()
+            c.cmd("EHLO client.example")
+            h.check_eq(c.cmd("MAIL FROM:<a@example.org>").code, 250, "a transaction is open")
+            start = time.monotonic()
+            r = run("stop", "--fast", "--config", ms.config_path)
+            h.check_eq(r.returncode, 0, "stop --fast exit status")
+            h.wait_until(lambda: ms.proc.poll() is not None, 10, what="the supervisor to exit")
+            h.check(time.monotonic() - start < 5, "the supervisor exited at once")
+            h.check(c.wait_closed(timeout=5), "the open session was cut")
+
+
+TESTS = [test_stop_fast_cuts_open_sessions, test_generations_chroot, test_concurrent_reloads_are_queued, test_systemd_notify_and_socket_activation, test_generations_drop_privileges,
          test_start_stop_and_config_errors, test_reload_adds_and_removes_listeners]
 
 if __name__ == "__main__":
