@@ -1,0 +1,1 @@
+// rules/header_eval.cc — placeholder, being written.

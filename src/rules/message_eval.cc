@@ -1,0 +1,1 @@
+// rules/message_eval.cc — placeholder, being written.

@@ -1,0 +1,2 @@
+// placeholder test, being written.
+#include <gtest/gtest.h>

@@ -1,0 +1,1 @@
+// rules/received.cc — placeholder, being written.

@@ -1,0 +1,1 @@
+// rules/relay_eval.cc — placeholder, being written.
