@@ -7,6 +7,7 @@
 //   mailsift upgrade      [--config FILE]   the supervisor re-executes the program on disk
 //   mailsift status       [--config FILE]
 //   mailsift check-config [--config FILE]   exit 0, or 78 naming each problem by key
+//   mailsift scan [--json] [--timing] FILE…  offline verdict per message (SpamAssassin rules)
 //   mailsift generation   [--config FILE]   (internal) one generation; started by the supervisor,
 //                                           or standalone for debugging
 //
@@ -32,6 +33,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/scan.h"
 #include "config/config.h"
 #include "filter/server.h"
 #include "log/log.h"
@@ -315,6 +317,15 @@ int main(int argc, char** argv) {
   auto* upgrade = add("upgrade", "Re-execute the supervisor from the program on disk");
   auto* status = add("status", "Show generations, sessions and counters");
   auto* check = add("check-config", "Validate the config file and exit");
+  cli::ScanOptions scan_options;
+  scan_options.rule_dirs = {"/var/lib/spamassassin/4.000001", "/usr/share/spamassassin"};
+  scan_options.site_dir = "/etc/spamassassin";
+  auto* scan = add("scan", "Scan message files with the SpamAssassin rules and print verdicts");
+  scan->add_flag("--json", scan_options.json, "One JSON object per message");
+  scan->add_flag("--timing", scan_options.timing, "Print load time and CPU per message to stderr");
+  scan->add_option("--rules-dir", scan_options.rule_dirs, "Default rule directories (first existing)");
+  scan->add_option("--site-dir", scan_options.site_dir, "Site config directory (*.pre, *.cf)");
+  scan->add_option("files", scan_options.files, "Message files")->required();
   auto* generation = add("generation", "(internal) Run one generation of the filter");
   generation->group("");  // hidden from help
 
@@ -349,6 +360,7 @@ int main(int argc, char** argv) {
                 config->digest.c_str());
     return EX_OK;
   }
+  if (scan->parsed()) return cli::RunScan(scan_options);
   if (generation->parsed()) return Generation(absolute_config);
   if (reload->parsed()) return Request(absolute_config, "reload");
   if (status->parsed()) return Request(absolute_config, "status");

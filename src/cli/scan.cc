@@ -1,0 +1,128 @@
+// cli/scan.cc — see scan.h.
+#include "cli/scan.h"
+
+#include <sys/resource.h>
+#include <sysexits.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "mime/message.h"
+#include "rules/cf_parser.h"
+#include "rules/engine.h"
+
+namespace mailsift::cli {
+namespace {
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatScore(double score) {
+  std::string s = fmt::format("{:.3f}", score);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s == "-0" ? "0" : s;
+}
+
+}  // namespace
+
+int RunScan(const ScanOptions& options) {
+  const auto load_start = std::chrono::steady_clock::now();
+  const double cpu_start = CpuSeconds();
+  std::vector<std::filesystem::path> dirs(options.rule_dirs.begin(), options.rule_dirs.end());
+  rules::RulePaths paths = rules::StandardRulePaths(dirs, options.site_dir);
+  rules::ParserOptions parser_options;
+  parser_options.local_tests_only = true;
+  auto ruleset = rules::LoadRuleset(paths, parser_options);
+  if (!ruleset) {
+    std::cerr << "mailsift: " << ruleset.error().message << "\n";
+    return EX_CONFIG;
+  }
+  auto compiled = rules::CompiledRuleset::Compile(std::move(*ruleset));
+  if (!compiled) {
+    std::cerr << "mailsift: the rules are refused:\n" << compiled.error().message << "\n";
+    return EX_CONFIG;
+  }
+  const rules::CompiledRuleset& engine = **compiled;
+  if (options.timing) {
+    const auto& st = engine.stats();
+    std::fprintf(stderr,
+                 "load: %.3f s wall, %.3f s CPU; %zu rules, %zu enabled, %zu regexes (%zu wide), "
+                 "%zu native evals, %zu evals that never hit locally, %zu capture-template rules "
+                 "skipped\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start)
+                     .count(),
+                 CpuSeconds() - cpu_start, st.rules, st.enabled, st.regexes, st.wide_regexes,
+                 st.evals_native, st.evals_never_hit, st.skipped_capture_templates);
+  }
+  int status = EX_OK;
+  for (const std::string& file : options.files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::cerr << "mailsift: cannot read " << file << "\n";
+      status = EX_NOINPUT;
+      continue;
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    const double cpu_before = CpuSeconds();
+    mime::Message message = mime::ParseMessage(buffer.str());
+    rules::ScanResult result = engine.Scan(message);
+    if (options.timing) {
+      std::fprintf(stderr, "cpu_us %.0f %s\n", (CpuSeconds() - cpu_before) * 1e6, file.c_str());
+    }
+    if (options.json) {
+      std::string line = "{\"file\": " + JsonString(file) + ", \"score\": " +
+                         FormatScore(result.score) +
+                         ", \"required\": " + FormatScore(result.required) + ", \"hits\": {";
+      for (size_t i = 0; i < result.hits.size(); ++i) {
+        line += (i ? ", " : "") + JsonString(result.hits[i].name) + ": " +
+                std::to_string(result.hits[i].count);
+      }
+      line += "}}\n";
+      std::fputs(line.c_str(), stdout);
+    } else {
+      std::printf("%s: %s, score=%s required=%s\n", file.c_str(),
+                  result.IsSpam() ? "SPAM" : "ham", FormatScore(result.score).c_str(),
+                  FormatScore(result.required).c_str());
+      std::printf(" pts rule name              description\n");
+      std::printf("---- ---------------------- --------------------------------------------\n");
+      for (const rules::RuleHit& hit : result.hits) {
+        if (hit.name.rfind("__", 0) == 0) continue;
+        const rules::Rule* rule = engine.ruleset().Find(hit.name);
+        std::printf("%4.1f %-22s %s%s\n", hit.score, hit.name.c_str(),
+                    rule ? rule->describe.c_str() : "",
+                    hit.count > 1 ? fmt::format(" (x{})", hit.count).c_str() : "");
+      }
+      std::printf("\n");
+    }
+  }
+  std::fflush(stdout);
+  return status;
+}
+
+}  // namespace mailsift::cli

@@ -1,0 +1,21 @@
+// cli/scan.h — `mailsift scan`: the offline verdict on message files, like `spamassassin -t`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mailsift::cli {
+
+struct ScanOptions {
+  std::vector<std::string> files;
+  bool json = false;     // one JSON object per line: file, score, required, hits
+  bool timing = false;   // per-message CPU time on stderr, and the load time
+  std::vector<std::string> rule_dirs;  // default rule directories, first existing wins
+  std::string site_dir;                // *.pre and local *.cf
+};
+
+// Loads and compiles the rules, scans every file. Exit code: 0, 66 for an unreadable file
+// (the others are still scanned), 78 when the rules are refused.
+int RunScan(const ScanOptions& options);
+
+}  // namespace mailsift::cli

@@ -1,0 +1,450 @@
+// rules/engine.cc — see engine.h.
+#include "rules/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "rules/eval_table.h"
+#include "rules/pattern.h"
+
+namespace mailsift::rules {
+namespace {
+
+// ---- meta expressions --------------------------------------------------------------------
+
+// A meta expression compiled to a small tree. Values are doubles with Perl's semantics:
+// `a || b` is a if a is true else b, `a && b` is b if a is true else a, `!a` is 1 or 0.
+struct MetaNode {
+  enum Kind { kNumber, kRule, kNot, kNeg, kBinary } kind = kNumber;
+  double number = 0;
+  int rule = -1;  // index into the rules vector, -1 = unknown name (0)
+  std::string op;
+  std::unique_ptr<MetaNode> left, right;
+};
+
+class MetaParser {
+ public:
+  MetaParser(std::string_view text, const std::unordered_map<std::string, int>& index)
+      : text_(text), index_(index) {}
+
+  Result<std::unique_ptr<MetaNode>> Parse() {
+    auto node = ParseBinary(0);
+    if (!node) return node;
+    SkipSpace();
+    if (pos_ != text_.size()) {
+      return Fail(fmt::format("unexpected '{}' at offset {}", text_.substr(pos_, 10), pos_));
+    }
+    return node;
+  }
+
+ private:
+  static int Precedence(std::string_view op) {
+    if (op == "||") return 1;
+    if (op == "&&") return 2;
+    if (op == "==" || op == "!=") return 3;
+    if (op == "<" || op == ">" || op == "<=" || op == ">=") return 4;
+    if (op == "+" || op == "-") return 5;
+    if (op == "*" || op == "/") return 6;
+    return -1;
+  }
+
+  void SkipSpace() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
+  }
+
+  std::string PeekOperator() {
+    SkipSpace();
+    if (pos_ >= text_.size()) return {};
+    std::string_view rest = text_.substr(pos_);
+    for (std::string_view op : {"||", "&&", "==", "!=", "<=", ">="}) {
+      if (rest.substr(0, 2) == op) return std::string(op);
+    }
+    char c = rest[0];
+    if (c == '<' || c == '>' || c == '+' || c == '-' || c == '*' || c == '/') {
+      return std::string(1, c);
+    }
+    return {};
+  }
+
+  Result<std::unique_ptr<MetaNode>> ParseBinary(int min_precedence) {
+    auto left = ParseUnary();
+    if (!left) return left;
+    while (true) {
+      std::string op = PeekOperator();
+      int prec = op.empty() ? -1 : Precedence(op);
+      if (prec < 0 || prec <= min_precedence - 1 || prec < min_precedence) break;
+      pos_ += op.size();
+      auto right = ParseBinary(prec + 1);
+      if (!right) return right;
+      auto node = std::make_unique<MetaNode>();
+      node->kind = MetaNode::kBinary;
+      node->op = op;
+      node->left = std::move(*left);
+      node->right = std::move(*right);
+      left = std::move(node);
+    }
+    return left;
+  }
+
+  Result<std::unique_ptr<MetaNode>> ParseUnary() {
+    SkipSpace();
+    if (pos_ >= text_.size()) return Fail("expression ends early");
+    char c = text_[pos_];
+    if (c == '!' && (pos_ + 1 >= text_.size() || text_[pos_ + 1] != '=')) {
+      ++pos_;
+      auto inner = ParseUnary();
+      if (!inner) return inner;
+      auto node = std::make_unique<MetaNode>();
+      node->kind = MetaNode::kNot;
+      node->left = std::move(*inner);
+      return node;
+    }
+    if (c == '-') {
+      ++pos_;
+      auto inner = ParseUnary();
+      if (!inner) return inner;
+      auto node = std::make_unique<MetaNode>();
+      node->kind = MetaNode::kNeg;
+      node->left = std::move(*inner);
+      return node;
+    }
+    if (c == '(') {
+      ++pos_;
+      auto inner = ParseBinary(0);
+      if (!inner) return inner;
+      SkipSpace();
+      if (pos_ >= text_.size() || text_[pos_] != ')') return Fail("missing ')'");
+      ++pos_;
+      return inner;
+    }
+    if ((c >= '0' && c <= '9') || c == '.') {
+      size_t start = pos_;
+      while (pos_ < text_.size() && ((text_[pos_] >= '0' && text_[pos_] <= '9') ||
+                                     text_[pos_] == '.')) {
+        ++pos_;
+      }
+      auto node = std::make_unique<MetaNode>();
+      node->number = std::atof(std::string(text_.substr(start, pos_ - start)).c_str());
+      return node;
+    }
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
+      size_t start = pos_;
+      while (pos_ < text_.size() &&
+             ((text_[pos_] >= 'A' && text_[pos_] <= 'Z') ||
+              (text_[pos_] >= 'a' && text_[pos_] <= 'z') ||
+              (text_[pos_] >= '0' && text_[pos_] <= '9') || text_[pos_] == '_')) {
+        ++pos_;
+      }
+      std::string name(text_.substr(start, pos_ - start));
+      auto node = std::make_unique<MetaNode>();
+      node->kind = MetaNode::kRule;
+      auto it = index_.find(name);
+      node->rule = it == index_.end() ? -1 : it->second;
+      return node;
+    }
+    return Fail(fmt::format("unexpected '{}' at offset {}", c, pos_));
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  const std::unordered_map<std::string, int>& index_;
+};
+
+// ---- compiled rules ----------------------------------------------------------------------
+
+struct CompiledRule {
+  const Rule* rule = nullptr;
+  bool enabled = false;
+  bool multiple = false;
+  bool nosubject = false;
+  int maxhits = 0;
+  double score = 0;
+  std::unique_ptr<Pattern> pattern;
+  std::string header_request;  // header rules: name[:mods]
+  std::unique_ptr<MetaNode> meta;
+  const EvalFn* eval = nullptr;
+  bool skip = false;  // capture templates: not run
+};
+
+}  // namespace
+
+struct CompiledRuleset::Impl {
+  Ruleset ruleset;
+  std::vector<CompiledRule> rules;
+  std::unordered_map<std::string, int> index;
+  std::vector<int> meta_order;  // metas in dependency order
+  CompileStats stats;
+  double required = 5.0;
+  std::shared_ptr<const EvalShared> eval_shared;
+  mime::TldSet tlds;
+  mime::RedirectorPatterns redirectors;
+};
+
+CompiledRuleset::CompiledRuleset() : impl_(std::make_unique<Impl>()) {}
+CompiledRuleset::~CompiledRuleset() = default;
+const Ruleset& CompiledRuleset::ruleset() const { return impl_->ruleset; }
+const CompileStats& CompiledRuleset::stats() const { return impl_->stats; }
+double CompiledRuleset::required_score() const { return impl_->required; }
+
+Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset ruleset) {
+  std::shared_ptr<CompiledRuleset> out(new CompiledRuleset());
+  Impl& impl = *out->impl_;
+  impl.ruleset = std::move(ruleset);
+  const auto& rules = impl.ruleset.rules();
+  impl.rules.resize(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) impl.index[rules[i].name] = static_cast<int>(i);
+
+  if (!impl.ruleset.Setting("required_score").empty()) {
+    impl.required = std::atof(impl.ruleset.Setting("required_score").back().c_str());
+  }
+  impl.tlds = mime::TldSet(impl.ruleset.SettingWords("util_rb_tld"));
+  {
+    std::vector<std::string> patterns;
+    for (const std::string& p : impl.ruleset.Setting("redirector_pattern")) patterns.push_back(p);
+    auto compiled = mime::RedirectorPatterns::Compile(patterns);
+    if (!compiled) return Fail("redirector_pattern: " + compiled.error().message);
+    impl.redirectors = std::move(*compiled);
+  }
+  impl.eval_shared = BuildEvalShared(impl.ruleset);
+
+  std::vector<std::string> errors;
+  CompileStats& st = impl.stats;
+  st.rules = rules.size();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const Rule& r = rules[i];
+    CompiledRule& c = impl.rules[i];
+    c.rule = &r;
+    c.score = r.scores[0];
+    c.enabled = r.scores[0] != 0 && r.type != RuleType::kEmpty;
+    c.multiple = r.HasTflag("multiple");
+    c.nosubject = r.HasTflag("nosubject");
+    c.maxhits = r.MaxHits();
+    if (!c.enabled) continue;
+    ++st.enabled;
+    auto where = [&] { return fmt::format("{}:{}: rule {}", r.where.file, r.where.line, r.name); };
+    if (r.type == RuleType::kMeta) {
+      MetaParser parser(r.meta_expression, impl.index);
+      auto node = parser.Parse();
+      if (!node) {
+        errors.push_back(fmt::format("{}: bad meta expression: {}", where(), node.error().message));
+        c.enabled = false;
+        continue;
+      }
+      c.meta = std::move(*node);
+      continue;
+    }
+    if (r.is_eval) {
+      EvalKind kind;
+      c.eval = FindEval(r.eval.function, &kind);
+      if (kind == EvalKind::kNative) {
+        ++st.evals_native;
+      } else {
+        ++st.evals_never_hit;
+        if (kind == EvalKind::kUnknown) st.unknown_eval_functions.push_back(r.eval.function);
+      }
+      continue;
+    }
+    if (!r.capture_templates.empty()) {
+      c.skip = true;
+      ++st.skipped_capture_templates;
+      continue;
+    }
+    if (r.type == RuleType::kHeader && r.header.exists) {
+      c.header_request = r.header.name;
+      continue;
+    }
+    auto pattern = Pattern::Compile(r.regex.pattern, r.regex.flags);
+    if (!pattern) {
+      errors.push_back(fmt::format("{}: {}", where(), pattern.error().message));
+      c.enabled = false;
+      continue;
+    }
+    ++st.regexes;
+    if (pattern->wide()) ++st.wide_regexes;
+    c.pattern = std::make_unique<Pattern>(std::move(*pattern));
+    if (r.type == RuleType::kHeader || r.type == RuleType::kMimeHeader) {
+      c.header_request = r.header.name;
+      for (const std::string& m : r.header.modifiers) c.header_request += ":" + m;
+    }
+  }
+  if (!errors.empty()) {
+    std::string joined;
+    for (const std::string& e : errors) joined += (joined.empty() ? "" : "\n") + e;
+    return Fail(joined);
+  }
+  // Metas in dependency order (depth-first; a cycle is broken where it closes, the rule inside
+  // it then reads 0 for the rule not yet evaluated).
+  std::vector<int> state(rules.size(), 0);
+  std::function<void(int)> visit = [&](int i) {
+    if (state[i] != 0) return;
+    state[i] = 1;
+    for (const std::string& ref : rules[i].meta_refs) {
+      auto it = impl.index.find(ref);
+      if (it != impl.index.end() && rules[it->second].type == RuleType::kMeta) visit(it->second);
+    }
+    state[i] = 2;
+    impl.meta_order.push_back(i);
+  };
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].type == RuleType::kMeta && impl.rules[i].enabled) visit(static_cast<int>(i));
+  }
+  impl.meta_order.erase(std::remove_if(impl.meta_order.begin(), impl.meta_order.end(),
+                                       [&](int i) { return !impl.rules[i].enabled; }),
+                        impl.meta_order.end());
+  return std::shared_ptr<const CompiledRuleset>(std::move(out));
+}
+
+namespace {
+
+double EvalMeta(const MetaNode& n, const std::vector<int>& hits) {
+  switch (n.kind) {
+    case MetaNode::kNumber:
+      return n.number;
+    case MetaNode::kRule:
+      return n.rule < 0 ? 0.0 : hits[n.rule];
+    case MetaNode::kNot:
+      return EvalMeta(*n.left, hits) != 0 ? 0.0 : 1.0;
+    case MetaNode::kNeg:
+      return -EvalMeta(*n.left, hits);
+    case MetaNode::kBinary:
+      break;
+  }
+  const std::string& op = n.op;
+  double a = EvalMeta(*n.left, hits);
+  if (op == "||") return a != 0 ? a : EvalMeta(*n.right, hits);
+  if (op == "&&") return a != 0 ? EvalMeta(*n.right, hits) : a;
+  double b = EvalMeta(*n.right, hits);
+  if (op == "+") return a + b;
+  if (op == "-") return a - b;
+  if (op == "*") return a * b;
+  if (op == "/") return b != 0 ? a / b : 0.0;
+  if (op == "<") return a < b;
+  if (op == ">") return a > b;
+  if (op == "<=") return a <= b;
+  if (op == ">=") return a >= b;
+  if (op == "==") return a == b;
+  if (op == "!=") return a != b;
+  return 0;
+}
+
+// Runs a regex rule over a list of texts: first hit only, or every match with `multiple`.
+int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, size_t skip_first) {
+  int hits = 0;
+  for (size_t i = skip_first; i < texts.size(); ++i) {
+    if (!c.multiple) {
+      if (c.pattern->Matches(texts[i])) return 1;
+      continue;
+    }
+    int remaining = c.maxhits > 0 ? c.maxhits - hits : 0;
+    hits += c.pattern->CountMatches(texts[i], remaining);
+    if (c.maxhits > 0 && hits >= c.maxhits) break;
+  }
+  return hits;
+}
+
+}  // namespace
+
+ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& envelope) const {
+  const Impl& impl = *impl_;
+  const uint64_t limit_hits_before = Pattern::LimitHits();
+  TextContext context{&impl.tlds, &impl.redirectors};
+  MessageText text(message, envelope, context);
+  auto cache = NewEvalCache();
+  EvalEnv env{text, impl.ruleset, *impl.eval_shared, cache.get()};
+  text.SetRelays(ComputeRelayStrings(env));
+
+  std::vector<int> hits(impl.rules.size(), 0);
+  for (size_t i = 0; i < impl.rules.size(); ++i) {
+    const CompiledRule& c = impl.rules[i];
+    if (!c.enabled || c.skip || c.meta) continue;
+    const Rule& r = *c.rule;
+    int count = 0;
+    if (r.is_eval) {
+      if (c.eval != nullptr) count = (*c.eval)(env, r.eval.args);
+    } else {
+      switch (r.type) {
+        case RuleType::kHeader: {
+          std::optional<std::string> value = text.Get(c.header_request);
+          if (r.header.exists) {
+            count = value.has_value() != r.header.negated ? 1 : 0;
+            break;
+          }
+          if (!value && r.header.if_unset) value = *r.header.if_unset;
+          const std::string subject = value.value_or(std::string());
+          if (r.header.negated) {
+            count = c.pattern->Matches(subject) ? 0 : 1;
+          } else if (c.multiple) {
+            count = c.pattern->CountMatches(subject, c.maxhits);
+          } else {
+            count = c.pattern->Matches(subject) ? 1 : 0;
+          }
+          break;
+        }
+        case RuleType::kBody:
+          count = MatchTexts(c, text.BodyLines(), c.nosubject ? 1 : 0);
+          break;
+        case RuleType::kRawBody:
+          count = MatchTexts(c, text.RawBodyChunks(), 0);
+          break;
+        case RuleType::kUri:
+          count = MatchTexts(c, text.Uris(), 0);
+          break;
+        case RuleType::kFull: {
+          std::string full(text.Full());
+          count = c.multiple ? c.pattern->CountMatches(full, c.maxhits)
+                             : (c.pattern->Matches(full) ? 1 : 0);
+          break;
+        }
+        case RuleType::kMimeHeader: {
+          // Plugin/MIMEHeader.pm: each entity's last instance of the header (or if-unset);
+          // the first entity with matches ends the rule; a negated rule always hits.
+          if (r.header.negated) {
+            count = 1;
+            break;
+          }
+          const bool raw = r.header.HasModifier("raw");
+          const int maxhits = c.maxhits > 0 ? c.maxhits : (c.multiple ? 1000 : 1);
+          for (const SaEntity& e : text.MimeParts()) {
+            std::optional<std::string> value;
+            for (const SaHeader& h : e.headers) {
+              if (h.name.size() == r.header.name.size() &&
+                  std::equal(h.name.begin(), h.name.end(), r.header.name.begin(),
+                             [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+                value = raw ? h.raw : h.decoded + "\n";
+              }
+            }
+            if (!value && r.header.if_unset) value = *r.header.if_unset;
+            count = c.pattern->CountMatches(value.value_or(std::string()), maxhits);
+            if (count > 0) break;
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    hits[i] = count;
+  }
+  for (int i : impl.meta_order) {
+    double v = EvalMeta(*impl.rules[i].meta, hits);
+    hits[i] = v != 0 ? 1 : 0;
+  }
+
+  ScanResult result;
+  result.required = impl.required;
+  for (size_t i = 0; i < impl.rules.size(); ++i) {
+    if (hits[i] == 0) continue;
+    const CompiledRule& c = impl.rules[i];
+    RuleHit hit{c.rule->name, hits[i], c.rule->IsSubRule() ? 0.0 : c.score};
+    result.score += hit.score;
+    result.hits.push_back(std::move(hit));
+  }
+  result.score = std::round(result.score * 1000) / 1000;
+  result.regex_limit_hits = Pattern::LimitHits() - limit_hits_before;
+  return result;
+}
+
+}  // namespace mailsift::rules
