@@ -323,6 +323,7 @@ int main(int argc, char** argv) {
   auto* scan = add("scan", "Scan message files with the SpamAssassin rules and print verdicts");
   scan->add_flag("--json", scan_options.json, "One JSON object per message");
   scan->add_flag("--timing", scan_options.timing, "Print load time and CPU per message to stderr");
+  scan->add_flag("--dump-texts", scan_options.dump_texts, "Print the texts rules see to stderr")->group("");
   scan->add_option("--rules-dir", scan_options.rule_dirs, "Default rule directories (first existing)");
   scan->add_option("--site-dir", scan_options.site_dir, "Site config directory (*.pre, *.cf)");
   scan->add_option("files", scan_options.files, "Message files")->required();

@@ -15,6 +15,7 @@
 #include "mime/message.h"
 #include "rules/cf_parser.h"
 #include "rules/engine.h"
+#include "rules/message_text.h"
 
 namespace mailsift::cli {
 namespace {
@@ -71,12 +72,14 @@ int RunScan(const ScanOptions& options) {
   if (options.timing) {
     const auto& st = engine.stats();
     std::fprintf(stderr,
-                 "load: %.3f s wall, %.3f s CPU; %zu rules, %zu enabled, %zu regexes (%zu wide), "
+                 "load: %.3f s wall, %.3f s CPU; %zu rules, %zu enabled, %zu regexes (%zu wide, %zu "
+                 "prefiltered), "
                  "%zu native evals, %zu evals that never hit locally, %zu capture-template rules "
                  "skipped\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start)
                      .count(),
                  CpuSeconds() - cpu_start, st.rules, st.enabled, st.regexes, st.wide_regexes,
+                 st.prefiltered_regexes,
                  st.evals_native, st.evals_never_hit, st.skipped_capture_templates);
   }
   int status = EX_OK;
@@ -91,6 +94,11 @@ int RunScan(const ScanOptions& options) {
     buffer << in.rdbuf();
     const double cpu_before = CpuSeconds();
     mime::Message message = mime::ParseMessage(buffer.str());
+    if (options.dump_texts) {
+      rules::MessageText text(message, {}, {});
+      for (const std::string& line : text.BodyLines()) std::fprintf(stderr, "body: %s|\n", line.c_str());
+      for (const std::string& chunk : text.RawBodyChunks()) std::fprintf(stderr, "rawbody: %s|\n", chunk.c_str());
+    }
     rules::ScanResult result = engine.Scan(message);
     if (options.timing) {
       std::fprintf(stderr, "cpu_us %.0f %s\n", (CpuSeconds() - cpu_before) * 1e6, file.c_str());

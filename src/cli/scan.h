@@ -10,6 +10,7 @@ struct ScanOptions {
   std::vector<std::string> files;
   bool json = false;     // one JSON object per line: file, score, required, hits
   bool timing = false;   // per-message CPU time on stderr, and the load time
+  bool dump_texts = false;  // print the texts rules see (body lines, rawbody, URIs) to stderr
   std::vector<std::string> rule_dirs;  // default rule directories, first existing wins
   std::string site_dir;                // *.pre and local *.cf
 };

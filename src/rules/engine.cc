@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "rules/eval_table.h"
+#include "rules/literal_prefilter.h"
 #include "rules/pattern.h"
 
 namespace mailsift::rules {
@@ -165,8 +168,9 @@ struct CompiledRule {
   std::unique_ptr<Pattern> pattern;
   std::string header_request;  // header rules: name[:mods]
   std::unique_ptr<MetaNode> meta;
-  const EvalFn* eval = nullptr;
+  EvalFn eval;
   bool skip = false;  // capture templates: not run
+  std::vector<std::string> literals;  // one of them occurs in every match (empty: unknown)
 };
 
 }  // namespace
@@ -265,6 +269,8 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
     ++st.regexes;
     if (pattern->wide()) ++st.wide_regexes;
     c.pattern = std::make_unique<Pattern>(std::move(*pattern));
+    c.literals = RequiredLiterals(r.regex.pattern, r.regex.flags);
+    if (!c.literals.empty()) ++st.prefiltered_regexes;
     if (r.type == RuleType::kHeader || r.type == RuleType::kMimeHeader) {
       c.header_request = r.header.name;
       for (const std::string& m : r.header.modifiers) c.header_request += ":" + m;
@@ -356,6 +362,19 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   EvalEnv env{text, impl.ruleset, *impl.eval_shared, cache.get()};
   text.SetRelays(ComputeRelayStrings(env));
 
+  // Lower-cased indexes of the texts, built on first use, for the literal prefilter.
+  std::optional<TextIndex> body_index, rawbody_index, uri_index, full_index;
+  auto joined_index = [](std::optional<TextIndex>& index, const std::vector<std::string>& texts) {
+    if (!index) {
+      std::string joined;
+      for (const std::string& t : texts) {
+        joined += t;
+        joined.push_back('\n');
+      }
+      index.emplace(joined);
+    }
+    return &*index;
+  };
   std::vector<int> hits(impl.rules.size(), 0);
   for (size_t i = 0; i < impl.rules.size(); ++i) {
     const CompiledRule& c = impl.rules[i];
@@ -363,7 +382,7 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     const Rule& r = *c.rule;
     int count = 0;
     if (r.is_eval) {
-      if (c.eval != nullptr) count = (*c.eval)(env, r.eval.args);
+      if (c.eval) count = c.eval(env, r.eval.args);
     } else {
       switch (r.type) {
         case RuleType::kHeader: {
@@ -384,15 +403,29 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           break;
         }
         case RuleType::kBody:
+          if (!c.literals.empty() &&
+              !joined_index(body_index, text.BodyLines())->MayContainAny(c.literals)) {
+            break;
+          }
           count = MatchTexts(c, text.BodyLines(), c.nosubject ? 1 : 0);
           break;
         case RuleType::kRawBody:
+          if (!c.literals.empty() &&
+              !joined_index(rawbody_index, text.RawBodyChunks())->MayContainAny(c.literals)) {
+            break;
+          }
           count = MatchTexts(c, text.RawBodyChunks(), 0);
           break;
         case RuleType::kUri:
+          if (!c.literals.empty() &&
+              !joined_index(uri_index, text.Uris())->MayContainAny(c.literals)) {
+            break;
+          }
           count = MatchTexts(c, text.Uris(), 0);
           break;
         case RuleType::kFull: {
+          if (!full_index) full_index.emplace(text.Full());
+          if (!c.literals.empty() && !full_index->MayContainAny(c.literals)) break;
           std::string full(text.Full());
           count = c.multiple ? c.pattern->CountMatches(full, c.maxhits)
                              : (c.pattern->Matches(full) ? 1 : 0);

@@ -53,7 +53,8 @@ struct CompileStats {
   size_t rules = 0;
   size_t enabled = 0;
   size_t regexes = 0;
-  size_t wide_regexes = 0;  // compiled with the 32-bit library (too large for link size 2)
+  size_t wide_regexes = 0;         // compiled with the 32-bit library (too large for link size 2)
+  size_t prefiltered_regexes = 0;  // with required literals (skipped when none occurs)
   size_t evals_native = 0;
   size_t evals_never_hit = 0;  // network, Bayes and other evals without a native version
   size_t skipped_capture_templates = 0;

@@ -1,7 +1,10 @@
 // rules/eval_table.cc — see eval_table.h.
 #include "rules/eval_table.h"
 
+#include <optional>
 #include <unordered_map>
+
+#include "rules/message_eval.h"
 
 namespace mailsift::rules {
 
@@ -10,7 +13,7 @@ struct EvalShared {
 };
 
 struct EvalEnv::Cache {
-  int unused = 0;
+  std::optional<MessageFacts> message_facts;
 };
 
 namespace {
@@ -30,27 +33,29 @@ bool IsNetworkOrBayes(std::string_view name) {
   return false;
 }
 
-using Table = std::unordered_map<std::string_view, EvalFn>;
-
-const Table& Natives() {
-  static const Table table = [] {
-    Table t;
-    return t;
-  }();
-  return table;
+const MessageFacts& FactsOf(EvalEnv& env) {
+  if (!env.cache->message_facts) {
+    env.cache->message_facts.emplace(ComputeMessageFacts(env.text.message()));
+  }
+  return *env.cache->message_facts;
 }
 
 }  // namespace
 
-const EvalFn* FindEval(std::string_view name, EvalKind* kind) {
-  const Table& t = Natives();
-  auto it = t.find(name);
-  if (it != t.end()) {
+EvalFn FindEval(std::string_view name, EvalKind* kind) {
+  if (const MessageEvalFunction* fn = FindMessageEval(name)) {
     *kind = EvalKind::kNative;
-    return &it->second;
+    MessageEvalFunction f = *fn;
+    return [f](EvalEnv& env, const std::vector<std::string>& args) {
+      MessageEvalInput in;
+      in.message = &env.text.message();
+      in.facts = &FactsOf(env);
+      in.body_lines = &env.text.BodyLines();
+      return f(in, args) ? 1 : 0;
+    };
   }
   *kind = IsNetworkOrBayes(name) ? EvalKind::kNeverHits : EvalKind::kUnknown;
-  return nullptr;
+  return {};
 }
 
 std::shared_ptr<const EvalShared> BuildEvalShared(const Ruleset& ruleset) {

@@ -33,8 +33,8 @@ using EvalFn = std::function<int(EvalEnv& env, const std::vector<std::string>& a
 
 enum class EvalKind { kNative, kNeverHits, kUnknown };
 
-// The function for `name`, or nullptr; `kind` says which case applies.
-const EvalFn* FindEval(std::string_view name, EvalKind* kind);
+// The function for `name` (empty when there is none); `kind` says which case applies.
+EvalFn FindEval(std::string_view name, EvalKind* kind);
 
 std::shared_ptr<const EvalShared> BuildEvalShared(const Ruleset& ruleset);
 

@@ -1,1 +1,161 @@
+// rules/message_eval.h — SpamAssassin 4.0.1's HTMLEval, MIMEEval and BodyEval eval functions,
+// natively.
+//
+// SpamAssassin computes these over its own view of the message (Mail::SpamAssassin::Message):
+// a MIME tree whose quirks the mime_* flags and the parse flags depend on (preamble handling,
+// "missing MIME headers", boundary state, epilogue, lines cut at 2048 bytes, the last line
+// break before a delimiter dropped, message/rfc822 bodies re-parsed as messages). So
+// ComputeMessageFacts rebuilds that tree from the raw message, exactly as Message.pm does
+// (_parse_multipart, _parse_normal, the header loop of new()), and computes once what several
+// evals share:
+//   - the parse flags (check_msg_parse_flags), pristine body length (check_body_length);
+//   - MIMEEval's _check_attachments results (check_for_mime and friends);
+//   - the rendered text of every text/plain and text/html leaf (Node::rendered), and the
+//     html results of the text/html ones in message order — SA's `$pms->{html_all}`, which the
+//     HTMLEval functions iterate (SA 4 tests each html part separately; nothing is merged);
+//   - MPART_ALT_DIFF's word comparison, the blank-line ratio, the stock-info count.
+// `MessageFacts::html_all` is what the evaluator can use for body rendering too (text/html
+// parts render once).
+//
+// Configuration assumed: SA defaults — ok_locales "all" (so check_for_faraway_charset,
+// html_charset_faraway and mime_faraway_charset never hit: SA returns 0 before looking, and
+// HTML.pm never even stores `charsets` in its results), normalize_charset on,
+// body_part_scan_size 50000, rawbody_part_scan_size 500000.
+//
+// Each eval is `bool (const MessageEvalInput&, const std::vector<std::string>& args)`, args as
+// the rule gives them (quotes removed). Bad or missing arguments make an eval return false;
+// nothing here throws or asserts on message content.
+//
+// Thread-safety: all functions are reentrant; MessageFacts is immutable after construction and
+// may be shared between threads.
 #pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mime/html.h"
+#include "mime/message.h"
+
+namespace mailsift::rules {
+
+// One node of SpamAssassin's MIME tree (Mail::SpamAssassin::Message::Node).
+struct SaMimeNode {
+  std::string type;  // SA's node type (lowercase)
+  // Headers of this entity: lowercase name (as SA keys it, "name" up to ':') → decoded value.
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool leaf = true;
+  std::vector<size_t> children;  // indices into MessageFacts::nodes
+  // Leaves: body lines as SA keeps them (each with its "\n" except maybe the last).
+  std::vector<std::string> raw_lines;
+  std::optional<std::string> charset;  // from Content-Type, as written
+  std::string name;                    // attachment name as _parse_normal finds it
+  // Leaves of effective type text/plain or text/html: Node::rendered().
+  bool rendered = false;
+  std::string rendered_type;  // "text/plain" or "text/html"
+  std::string rendered_text;  // UTF-8
+  int html_index = -1;        // index into MessageFacts::html_all, or -1
+
+  // The last value of header `lname` (lowercase), or nullptr.
+  const std::string* Header(std::string_view lname) const;
+};
+
+// MIMEEval's _check_attachments results (SA's $pms->{mime_*} keys).
+struct MimeFlags {
+  double base64_count = 0, base64_encoded_text = 0, body_html_count = 0, body_text_count = 0;
+  double faraway_charset = 0, missing_boundary = 0, multipart_alternative = 0;
+  double multipart_ratio = 1.0, qp_count = 0, qp_long_line = 0, qp_ratio = 0;
+  double ascii_text_illegal = 0, text_unicode_ratio = 0;
+  std::optional<double> attachment, bad_iso_charset, qp_bytes;  // exist only when set
+  std::string html_charsets;  // "mime_html_charsets": every charset seen, blank-separated
+
+  // check_for_mime's view: the value of key `name` ("mime_qp_count", …) if it exists.
+  std::optional<double> Get(std::string_view name) const;
+};
+
+struct MessageFacts {
+  std::vector<SaMimeNode> nodes;  // nodes[0] is the message; pre-order = nodes in DFS order
+  std::vector<size_t> dfs;        // SA's find_parts order (pre-order)
+
+  // Message.pm parse flags (check_msg_parse_flags); names as in SA.
+  std::map<std::string, bool> parse_flags;
+  std::map<std::string, int> boundary_state;  // mime_boundary_state
+  size_t pristine_body_length = 0;
+
+  std::vector<mime::HtmlResult> html_all;  // $pms->{html_all}
+  std::vector<double> html_ratio;          // html result key "ratio" per html_all entry (or NaN)
+
+  MimeFlags mime;
+  size_t base64_length = 0;  // longest raw line of a base64 leaf
+  double madiff = 0;         // multipart_alternative_difference
+  size_t madiff_html = 0, madiff_text = 0;
+  double blank_line_ratio_1 = -1;  // blank line % of the decoded body (minlines 1)
+  size_t decoded_body_lines = 0;   // lines counted for the blank-line ratio
+  size_t stock_info = 0;
+  std::string top_content_type;  // $pms->get('Content-Type'): every value + "\n", joined
+  std::string subject;           // $pms->get('Subject') likewise
+};
+
+// Builds SA's tree and all shared facts from a parsed message (uses only message.raw()).
+MessageFacts ComputeMessageFacts(const mime::Message& message);
+
+// SA's rendered body array (PerMsgStatus get_decoded_stripped_body_text_array): the last
+// decoded Subject + "\n", then the rendered text of every leaf joined with "\n", blank-line
+// runs made paragraph breaks and other whitespace runs one space, cut into lines of at most
+// 2048 bytes. Offered to the evaluator; body_part_scan_size is applied in bytes, not characters.
+std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts);
+
+struct MessageEvalInput {
+  const mime::Message* message = nullptr;
+  const MessageFacts* facts = nullptr;  // ComputeMessageFacts(*message), cached by the caller
+  // SA's rendered body array (get_decoded_stripped_body_text_array): Subject first, then the
+  // rendered paragraphs. Needed by check_for_uppercase and tvd_vertical_words only.
+  const std::vector<std::string>* body_lines = nullptr;
+};
+
+using MessageEvalFunction = bool (*)(const MessageEvalInput&, const std::vector<std::string>&);
+
+// SA's eval function name ("html_range", "check_for_mime", …) → implementation, or nullptr.
+const MessageEvalFunction* FindMessageEval(std::string_view name);
+
+// HTMLEval.
+bool HtmlTest(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlTagExists(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlTagBalance(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlTextMatch(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlTextNotMatch(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlRange(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlImageOnly(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlImageRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlEval(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlTitleSubjectRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlCharsetFaraway(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckIframeSrc(const MessageEvalInput& in, const std::vector<std::string>& args);
+// MIMEEval.
+bool CheckForMime(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckForMimeHtml(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckForMimeHtmlOnly(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckForAsciiTextIllegal(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckBase64Length(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckMimeMultipartRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckQpRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckMsgParseFlags(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckForFarawayCharset(const MessageEvalInput& in, const std::vector<std::string>& args);
+// BodyEval.
+bool CheckBodyLength(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool MultipartAlternativeDifference(const MessageEvalInput& in,
+                                    const std::vector<std::string>& args);
+bool MultipartAlternativeDifferenceCount(const MessageEvalInput& in,
+                                         const std::vector<std::string>& args);
+bool CheckBlankLineRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool TvdVerticalWords(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckStockInfo(const MessageEvalInput& in, const std::vector<std::string>& args);
+
+}  // namespace mailsift::rules

@@ -62,36 +62,28 @@ size_t UnicodeSpaceAt(std::string_view s, size_t i) {
   return 0;
 }
 
-// SpamAssassin's Node::_html_render heuristic for text/plain parts that are really HTML.
-bool LooksLikeHtml(std::string_view text) {
-  std::string_view head = text.substr(0, 23);
-  // m/^(.{0,18}?<(?:body|head|html|img|pre|table|title)(?:\s.{0,18}?)?>)/is
-  static constexpr std::string_view kTags[] = {"body", "head", "html", "img",
-                                               "pre",  "table", "title"};
-  for (size_t lt = 0; lt <= 18 && lt < head.size(); ++lt) {
-    if (head[lt] != '<') continue;
-    for (std::string_view tag : kTags) {
-      if (!IStartsWith(head.substr(lt + 1), tag)) continue;
-      size_t after = lt + 1 + tag.size();
-      if (after >= head.size()) continue;
-      size_t close = std::string_view::npos;
-      if (head[after] == '>') {
-        close = after;
-      } else if (IsAsciiSpace(head[after])) {
-        for (size_t k = after + 1; k <= after + 19 && k < head.size(); ++k) {
-          if (head[k] == '>') {
-            close = k;
-            break;
-          }
-        }
-      }
-      if (close == std::string_view::npos) continue;
-      std::string_view pad = head.substr(0, close + 1);
-      size_t newlines = std::count(pad.begin(), pad.end(), '\n');
-      return newlines * 2 + (pad.size() - newlines) < 24;
+// Node::effective_type: a part named *.htm, *.html or *.shtml is text/html; otherwise the type
+// as Util::parse_content_type gives it, where every text/* type other than text/html,
+// text/calendar and text/x-vcard is text/plain.
+std::string EffectiveType(const mime::Part& p) {
+  std::string type = p.content_type().type + "/" + p.content_type().subtype;
+  for (char& c : type) {
+    if (c >= 'A' && c <= 'Z') c += 32;
+  }
+  if (type.rfind("text/", 0) == 0 && type != "text/html" && type != "text/calendar" &&
+      type != "text/x-vcard") {
+    type = "text/plain";
+  }
+  std::string name = p.filename();
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c += 32;
+  }
+  for (std::string_view ext : {".htm", ".html", ".shtm", ".shtml"}) {
+    if (name.size() >= ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
+      return "text/html";
     }
   }
-  return false;
+  return type;
 }
 
 // Truncates rendered text as get_body_text_array_common does: at a line break or else a space
@@ -151,6 +143,32 @@ bool IsIpv4At(std::string_view s, size_t i, size_t* end) {
   if (p < s.size() && ((s[p] >= '0' && s[p] <= '9') || s[p] == '.')) return false;
   *end = p;
   return true;
+}
+
+// RegistryBoundaries::uri_to_domain finds a domain: the host of a scheme://host URI, or the
+// domain of a mailto: address, is an IPv4 address or a name under a known TLD.
+bool HasValidDomain(std::string_view uri, const mime::TldSet& tlds) {
+  std::string_view host;
+  size_t colon = uri.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string scheme = ToLower(uri.substr(0, colon));
+  std::string_view rest = uri.substr(colon + 1);
+  if (scheme == "mailto") {
+    size_t at = rest.find('@');
+    if (at == std::string_view::npos) return false;
+    host = rest.substr(at + 1);
+    host = host.substr(0, host.find_first_of("?&>, "));
+  } else {
+    if (rest.substr(0, 2) != "//") return false;
+    rest.remove_prefix(2);
+    host = rest.substr(0, rest.find_first_of("/?#"));
+    if (size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+    host = host.substr(0, host.find(':'));
+  }
+  if (host.empty()) return false;
+  size_t end;
+  if (IsIpv4At(host, 0, &end) && end == host.size()) return true;
+  return tlds.IsDomainValid(ToLower(host));
 }
 
 }  // namespace
@@ -554,14 +572,20 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
 }
 
 std::optional<std::string> MessageText::Get(std::string_view request) {
+  auto cached = get_cache_.find(std::string(request));
+  if (cached != get_cache_.end()) return cached->second;
   std::vector<std::string> values = GetAll(request);
-  if (values.empty()) return std::nullopt;
+  if (values.empty()) {
+    get_cache_.emplace(std::string(request), std::nullopt);
+    return std::nullopt;
+  }
   std::string joined;
   const bool has_newline = !values[0].empty() && values[0].back() == '\n';
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0 && !has_newline) joined.push_back('\n');
     joined += values[i];
   }
+  get_cache_.emplace(std::string(request), joined);
   return joined;
 }
 
@@ -574,11 +598,11 @@ void MessageText::Render() {
   part_has_text_.assign(parts.size(), false);
   for (size_t i = 0; i < parts.size(); ++i) {
     const mime::Part& p = parts[i];
-    const std::string type = ToLower(p.content_type().type + "/" + p.content_type().subtype);
+    const std::string type = EffectiveType(p);
     if (type != "text/plain" && type != "text/html") continue;
     part_has_text_[i] = true;
-    const std::string& text = p.text_utf8();
-    if (!text.empty() && (type == "text/html" || LooksLikeHtml(text))) {
+    const std::string& text = p.is_text() ? p.text_utf8() : p.decoded();
+    if (!text.empty() && type == "text/html") {
       mime::HtmlResult html = mime::RenderHtml(text);
       part_rendered_[i] = html.text;
       part_visible_[i] = html.visible_text;
@@ -632,8 +656,8 @@ const std::vector<std::string>& MessageText::RawBodyChunks() {
   if (!rawbody_) {
     rawbody_.emplace();
     for (const mime::Part& p : message_.parts()) {
-      const std::string type = ToLower(p.content_type().type);
-      const std::string full_type = type + "/" + ToLower(p.content_type().subtype);
+      const std::string full_type = EffectiveType(p);
+      const std::string type = full_type.substr(0, full_type.find('/'));
       if (type != "text" && type != "message") continue;
       if (full_type == "text/calendar") continue;
       std::string body = p.transfer_encoding() == mime::TransferEncoding::k7Bit ||
@@ -662,20 +686,32 @@ const std::vector<std::string>& MessageText::Uris() {
   if (!uris_) {
     uris_.emplace();
     std::unordered_set<std::string> seen;
-    auto add = [&](std::string_view uri) {
+    auto add = [&](std::string_view uri, bool need_valid_domain) {
       if (context_.tlds == nullptr) return;
-      for (std::string& clean : mime::CanonicalizeUri(uri, *context_.tlds, context_.redirectors)) {
+      std::vector<std::string> cleaned =
+          mime::CanonicalizeUri(uri, *context_.tlds, context_.redirectors);
+      // Text URIs count only when one of their variants has a valid domain
+      // (add_uri_detail_list with valid_domain set).
+      if (need_valid_domain &&
+          std::none_of(cleaned.begin(), cleaned.end(), [&](const std::string& u) {
+            return HasValidDomain(u, *context_.tlds);
+          })) {
+        return;
+      }
+      for (std::string& clean : cleaned) {
         if (clean.size() > kMaxUriLength) clean.resize(kMaxUriLength);
         if (seen.insert(clean).second) uris_->push_back(std::move(clean));
       }
     };
     for (const auto& [index, html] : HtmlParts()) {
-      for (const mime::HtmlUri& u : html.uris) add(u.uri);
+      for (const mime::HtmlUri& u : html.uris) add(u.uri, false);
     }
     if (context_.tlds != nullptr) {
       const auto& lines = BodyLines();
       std::vector<std::string_view> views(lines.begin(), lines.end());
-      for (const mime::TextUri& u : mime::ExtractTextUris(views, *context_.tlds)) add(u.uri);
+      for (const mime::TextUri& u : mime::ExtractTextUris(views, *context_.tlds)) {
+        add(u.uri, true);
+      }
     }
   }
   return *uris_;

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -70,8 +71,7 @@ struct SaEntity {
 
 class MessageText {
  public:
-  MessageText(const mime::Message& message, const Envelope& envelope,
-              const TextContext& context);
+  MessageText(const mime::Message& message, const Envelope& envelope, const TextContext& context);
 
   const mime::Message& message() const { return message_; }
   const Envelope& envelope() const { return envelope_; }
@@ -112,6 +112,7 @@ class MessageText {
   std::optional<std::vector<std::string>> body_lines_, visible_lines_, rawbody_, uris_;
   std::optional<std::vector<SaEntity>> mime_parts_;
   std::optional<std::string> envelope_from_, subject_;
+  std::unordered_map<std::string, std::optional<std::string>> get_cache_;
 };
 
 // The parts of SpamAssassin's body text pipeline, exposed for tests.

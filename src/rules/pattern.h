@@ -52,8 +52,7 @@ class Pattern {
 
   // Finds the first match at or after `start`; on success sets [match_start, match_end).
   // A limit hit or an error is no match (and is counted).
-  bool Search(std::string_view subject, size_t start, size_t* match_start,
-              size_t* match_end) const;
+  bool Search(std::string_view subject, size_t start, size_t* match_start, size_t* match_end) const;
   bool Matches(std::string_view subject) const;
   // Perl's `while ($s =~ /re/g)` count: matches found one after another (an empty match
   // advances one byte), at most `max` (0 = unlimited).
