@@ -390,7 +390,9 @@ std::vector<std::string> MessageText::GetHeaderValues(std::string_view name, boo
 const std::string& MessageText::EnvelopeFrom() {
   if (!envelope_from_) {
     std::string from = envelope_.mail_from;
-    if (from.empty()) {
+    if (from.empty() && relays_.computed) {
+      from = relays_.envelope_from.value_or(std::string());
+    } else if (from.empty()) {
       // SpamAssassin's get_envelope_from without envelope_sender_header: X-Envelope-From,
       // then the Return-Path header (when not "<>"), cleaned of "<>" and blanks.
       for (std::string_view name : {"X-Envelope-From", "Return-Path"}) {
@@ -463,6 +465,16 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
     for (const SaHeader& h : headers_) {
       results.push_back(raw ? h.name + ":" + h.raw : h.name + ": " + h.decoded + "\n");
     }
+    return results;
+  }
+  if (relays_.computed && !raw &&
+      (base == "ALL-TRUSTED" || base == "ALL-UNTRUSTED" || base == "ALL-INTERNAL" ||
+       base == "ALL-EXTERNAL")) {
+    const std::string& all = base == "ALL-TRUSTED"     ? relays_.all_trusted
+                             : base == "ALL-UNTRUSTED" ? relays_.all_untrusted
+                             : base == "ALL-INTERNAL"  ? relays_.all_internal
+                                                       : relays_.all_external;
+    if (!all.empty()) results.push_back(all);
     return results;
   }
   if (base == "ALL-TRUSTED") {

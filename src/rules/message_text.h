@@ -54,6 +54,11 @@ struct RelayStrings {
   std::string trusted, untrusted, internal, external;
   int last_trusted_relay_index = -1;
   int last_internal_relay_index = -1;
+  // ALL-TRUSTED, ALL-UNTRUSTED, ALL-INTERNAL, ALL-EXTERNAL (decoded form).
+  std::string all_trusted, all_untrusted, all_internal, all_external;
+  // SpamAssassin's get_envelope_from guess (relays, then X-Envelope-From / Return-Path …).
+  std::optional<std::string> envelope_from;
+  bool computed = false;
 };
 
 // One SpamAssassin header field: name, raw value (after the colon, "\n" line ends, trailing
