@@ -34,6 +34,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/scan.h"
+#include "scan/spam_check.h"
 #include "config/config.h"
 #include "filter/server.h"
 #include "log/log.h"
@@ -135,7 +136,18 @@ int Generation(const std::string& path) {
   config::Config config = std::move(*loaded);
   config::Seconds drain_timeout = config.supervisor.drain_timeout;
 
-  filter::Server server(config);
+  // The rules are read and compiled before anything is served: a broken ruleset fails this
+  // generation, and on a reload the running one keeps serving.
+  std::unique_ptr<scan::Pipeline> pipeline;
+  if (config.spam.enabled) {
+    auto spam = scan::SpamCheck::Load(config.spam);
+    if (!spam) return fail(spam.error().message, EX_CONFIG);
+    log::Info("spam check: {}", (*spam)->summary());
+    std::vector<std::unique_ptr<scan::Check>> checks;
+    checks.push_back(std::move(*spam));
+    pipeline = std::make_unique<scan::Pipeline>(std::move(checks), config.spam.scan_threads);
+  }
+  filter::Server server(config, std::move(pipeline));
   auto passed = supervisor::TakeListenFds();
   if (channel >= 0 || !passed.empty()) {
     std::vector<int> fds;
@@ -324,6 +336,8 @@ int main(int argc, char** argv) {
   scan->add_flag("--json", scan_options.json, "One JSON object per message");
   scan->add_flag("--timing", scan_options.timing, "Print load time and CPU per message to stderr");
   scan->add_flag("--dump-texts", scan_options.dump_texts, "Print the texts rules see to stderr")->group("");
+  scan->add_option("--envelope-from", scan_options.envelope_from,
+                   "The SMTP envelope sender (as the proxy passes it to the rules)");
   scan->add_option("--rules-dir", scan_options.rule_dirs, "Default rule directories (first existing)");
   scan->add_option("--site-dir", scan_options.site_dir, "Site config directory (*.pre, *.cf)");
   scan->add_option("files", scan_options.files, "Message files")->required();
@@ -354,14 +368,35 @@ int main(int argc, char** argv) {
       PrintProblems(config.error());
       return EX_CONFIG;
     }
-    std::printf("%s: ok (%zu listener%s, relay to %s, %s, config %s)\n", config_path.c_str(),
+    std::string spam_summary = "spam check off";
+    if (config->spam.enabled) {
+      auto spam = scan::SpamCheck::Load(config->spam);
+      if (!spam) {
+        std::fprintf(stderr, "%s: %s\n", config_path.c_str(), spam.error().message.c_str());
+        return EX_CONFIG;
+      }
+      spam_summary = "spam check: " + (*spam)->summary();
+    }
+    std::printf("%s: ok (%zu listener%s, relay to %s, %s, config %s; %s)\n", config_path.c_str(),
                 config->listeners.size(), config->listeners.size() == 1 ? "" : "s",
                 config->relay.next_hop.ToString().c_str(),
                 std::string(config::ToString(config->relay.mode)).c_str(),
-                config->digest.c_str());
+                config->digest.c_str(), spam_summary.c_str());
     return EX_OK;
   }
-  if (scan->parsed()) return cli::RunScan(scan_options);
+  if (scan->parsed()) {
+    // The rule directories of the config's [spam] section, unless given on the command line.
+    if (std::filesystem::exists(config_path, ec)) {
+      auto config = config::LoadConfig(config_path);
+      if (!config) {
+        PrintProblems(config.error());
+        return EX_CONFIG;
+      }
+      if (scan->count("--rules-dir") == 0) scan_options.rule_dirs = config->spam.rule_dirs;
+      if (scan->count("--site-dir") == 0) scan_options.site_dir = config->spam.site_dir;
+    }
+    return cli::RunScan(scan_options);
+  }
   if (generation->parsed()) return Generation(absolute_config);
   if (reload->parsed()) return Request(absolute_config, "reload");
   if (status->parsed()) return Request(absolute_config, "status");

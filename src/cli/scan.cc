@@ -99,7 +99,9 @@ int RunScan(const ScanOptions& options) {
       for (const std::string& line : text.BodyLines()) std::fprintf(stderr, "body: %s|\n", line.c_str());
       for (const std::string& chunk : text.RawBodyChunks()) std::fprintf(stderr, "rawbody: %s|\n", chunk.c_str());
     }
-    rules::ScanResult result = engine.Scan(message);
+    rules::Envelope envelope;
+    envelope.mail_from = options.envelope_from;
+    rules::ScanResult result = engine.Scan(message, envelope);
     if (options.timing) {
       std::fprintf(stderr, "cpu_us %.0f %s\n", (CpuSeconds() - cpu_before) * 1e6, file.c_str());
     }

@@ -11,6 +11,7 @@ struct ScanOptions {
   bool json = false;     // one JSON object per line: file, score, required, hits
   bool timing = false;   // per-message CPU time on stderr, and the load time
   bool dump_texts = false;  // print the texts rules see (body lines, rawbody, URIs) to stderr
+  std::string envelope_from;           // the SMTP sender, as the proxy would pass it
   std::vector<std::string> rule_dirs;  // default rule directories, first existing wins
   std::string site_dir;                // *.pre and local *.cf
 };

@@ -346,6 +346,28 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       supervisor.Duration("ready_timeout", config.supervisor.ready_timeout);
     }
     {
+      TableReader spam(root.Table("spam"), "spam", problems);
+      spam.Boolean("enabled", config.spam.enabled);
+      if (const auto* node = spam.Get("rule_dirs")) {
+        config.spam.rule_dirs.clear();
+        const auto* array = node->as_array();
+        if (!array) {
+          problems.push_back("spam.rule_dirs: must be a list of directories");
+        } else {
+          for (const auto& item : *array) {
+            if (auto text = item.value<std::string>()) {
+              config.spam.rule_dirs.push_back(*text);
+            } else {
+              problems.push_back("spam.rule_dirs: every entry must be a string");
+            }
+          }
+        }
+      }
+      spam.String("site_dir", config.spam.site_dir);
+      spam.Integer("scan_threads", config.spam.scan_threads, 0, 256);
+      spam.Integer("max_scan_size", config.spam.max_scan_size, 0, int64_t{1} << 32);
+    }
+    {
       TableReader spool(root.Table("spool"), "spool", problems);
       spool.String("directory", config.spool.directory);
       spool.Integer("memory_limit", config.spool.memory_limit, 4096, int64_t{1} << 32);

@@ -70,6 +70,18 @@ struct Spool {
   uint64_t memory_limit = 262144;  // a message larger than this goes to a temp file
 };
 
+// The SpamAssassin rule check (rules/engine.h).
+struct Spam {
+  bool enabled = true;
+  // SpamAssassin's default rule directories: the first one that exists is read (sa-update's
+  // directory takes precedence over the packaged rules), then site_dir's *.pre and *.cf.
+  std::vector<std::string> rule_dirs = {"/var/lib/spamassassin/4.000001",
+                                        "/usr/share/spamassassin"};
+  std::string site_dir = "/etc/spamassassin";
+  int scan_threads = 0;              // 0: one per core
+  uint64_t max_scan_size = 409600;   // larger messages pass unscanned (amavisd's default)
+};
+
 struct Control {
   std::string socket = "/run/mailsift/control.sock";  // the supervisor's control socket
   int socket_mode = 0600;
@@ -94,6 +106,7 @@ struct Config {
   Smtp smtp;
   std::vector<net::Network> client_networks;
   Spool spool;
+  Spam spam;
   Control control;
   Supervisor supervisor;
   int io_threads = 0;  // 0: one per core

@@ -63,7 +63,8 @@ int FamilyOf(int fd) {
 
 }  // namespace
 
-Server::Server(config::Config config) : config_(std::move(config)) {}
+Server::Server(config::Config config, std::unique_ptr<scan::Pipeline> pipeline)
+    : config_(std::move(config)), pipeline_(std::move(pipeline)) {}
 
 Server::~Server() {
   Stop();
@@ -71,6 +72,8 @@ Server::~Server() {
   for (auto& worker : workers_) {
     if (worker->thread.joinable()) worker->thread.join();
   }
+  // Scans still running post their results to the workers' contexts: finish them first.
+  pipeline_.reset();
   for (int fd : listen_fds_) ::close(fd);
 }
 
@@ -109,7 +112,8 @@ Status Server::Adopt(std::vector<int> fds) {
                        copy, ec);
       if (ec) return Fail("cannot use a listening socket: " + ec.message());
       smtp::SessionEnvironment environment{&config_, &config_.listeners[i], worker->pool.get(),
-                                           &counters_, &draining_, &worker->registry};
+                                           &counters_, &draining_, &worker->registry,
+                                           pipeline_.get()};
       asio::co_spawn(worker->context, AcceptLoop(*acceptor, environment), asio::detached);
       worker->acceptors.push_back(std::move(acceptor));
     }

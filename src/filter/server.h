@@ -19,13 +19,16 @@
 
 #include "base/error.h"
 #include "config/config.h"
+#include "scan/pipeline.h"
 #include "smtp/server_session.h"
 
 namespace mailsift::filter {
 
 class Server {
  public:
-  explicit Server(config::Config config);
+  // `pipeline` (may be null: no content checks) runs the generation's checks; the Server owns
+  // it and ends it before its I/O threads' contexts.
+  explicit Server(config::Config config, std::unique_ptr<scan::Pipeline> pipeline = nullptr);
   ~Server();
 
   // Binds every configured listener. Errors name the listener.
@@ -50,6 +53,7 @@ class Server {
   config::Config config_;
   std::vector<int> listen_fds_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<scan::Pipeline> pipeline_;
   smtp::SessionCounters counters_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};

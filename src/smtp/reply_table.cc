@@ -60,6 +60,7 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = 
     {250, "2.0.0", "{}"},                                              // kRelayPassed
     {451, "4.3.0", "Error: local error in processing"},                // kLocalError
     {250, "2.0.0", "Ok"},                                              // kXforwardOk
+    {451, "4.5.0", "id={} - Error in processing: content scan timed out"},  // kScanTimeout
 }};
 
 }  // namespace

@@ -66,6 +66,7 @@ enum class ReplyId {
   kRelayPassed,
   kLocalError,
   kXforwardOk,
+  kScanTimeout,
   kCount
 };
 

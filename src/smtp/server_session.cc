@@ -1,5 +1,7 @@
 #include "smtp/server_session.h"
 
+#include "scan/pipeline.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -84,7 +86,10 @@ class Session {
   // End of message: checks, relay, replies, log line.
   asio::awaitable<Next> FinishMessage(bool bare_newline);
   void ReplyRelayFailure(RelayFailure failure, size_t count);
-  void LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size);
+  void LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size,
+                      std::string_view hits = "-");
+  // The spooled message with LF line ends, for the checks; null when the spool cannot be read.
+  std::shared_ptr<const std::string> ReadMessageForScan();
   void ResetTransaction();
 
   // Data intake shared by DATA and BDAT.
@@ -650,8 +655,46 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     co_return Next::kContinue;
   }
 
-  // The per-message deadline runs from here to our reply.
+  // The per-message deadline runs from here to our reply: the scan, then the relay.
   net::Deadline deadline = After(config_.timeouts.message_deadline);
+  std::string hits = "-";
+  bool spam = false;
+  if (env_.pipeline != nullptr) {
+    auto raw = ReadMessageForScan();
+    const bool readable = raw != nullptr;
+    std::optional<std::vector<scan::CheckResult>> results;
+    if (readable) {
+      scan::MessageInput input{std::move(raw), {}};
+      if (mail_) input.envelope.mail_from = mail_->address;
+      for (const auto& r : recipients_) {
+        if (r.accepted) input.envelope.rcpt_to.push_back(r.rcpt.address);
+      }
+      results = co_await env_.pipeline->Scan(std::move(input), deadline);
+    }
+    if (!results) {
+      // Not finished in time (or the spool could not be read): the MTA keeps the message.
+      for (size_t i = 0; i < replies_due; ++i) {
+        if (readable) {
+          Say(ReplyId::kScanTimeout, mail_id_);
+        } else {
+          Say(ReplyId::kLocalError);
+        }
+      }
+      env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+      LogTransaction("Blocked UNCHECKED {TempFailedInbound}",
+                     readable ? "scan timed out" : "spool read error", size);
+      if (relay_) relay_->Abort();
+      relay_.reset();
+      relay_in_transaction_ = false;
+      ResetTransaction();
+      co_return Next::kContinue;
+    }
+    for (const scan::CheckResult& r : *results) {
+      if (r.check != "spam" || !r.scanned) continue;
+      hits = fmt::format("{:.3f}", r.score);
+      spam = r.score >= r.required;
+    }
+  }
   RelayReplies result;
   if (!relay_ || !relay_->is_open() || !relay_in_transaction_ || relay_broken_) {
     result.failure = RelayFailure::kLost;
@@ -720,7 +763,7 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     queued_as = queued != std::string::npos ? text.substr(queued + 10) : text;
     if (worst->Class() == 2) {
       env_.counters->messages_relayed.fetch_add(1, std::memory_order_relaxed);
-      verdict = "Passed CLEAN {RelayedInbound}";
+      verdict = spam ? "Passed SPAM {RelayedInbound}" : "Passed CLEAN {RelayedInbound}";
     } else if (worst->Class() == 4) {
       env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
       verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
@@ -729,12 +772,34 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       verdict = "Blocked MTA-BLOCKED {RejectedInbound}";
     }
   }
-  LogTransaction(verdict, queued_as, size);
+  LogTransaction(verdict, queued_as, size, hits);
   ResetTransaction();
   co_return Next::kContinue;
 }
 
-void Session::LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size) {
+std::shared_ptr<const std::string> Session::ReadMessageForScan() {
+  // The rules see the message with LF line ends, as SpamAssassin reads it.
+  auto text = std::make_shared<std::string>();
+  text->reserve(spool_.size());
+  spool::Spool::Reader reader(spool_);
+  std::string buffer;
+  bool pending_cr = false;
+  while (true) {
+    auto chunk = reader.Next(buffer);
+    if (!chunk) return nullptr;
+    if (chunk->empty()) break;
+    for (char c : *chunk) {
+      if (pending_cr && c != '\n') text->push_back('\r');
+      pending_cr = c == '\r';
+      if (!pending_cr) text->push_back(c);
+    }
+  }
+  if (pending_cr) text->push_back('\r');
+  return text;
+}
+
+void Session::LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size,
+                             std::string_view hits) {
   std::string recipients;
   for (const auto& r : recipients_) {
     if (!r.accepted) continue;
@@ -752,9 +817,9 @@ void Session::LogTransaction(std::string_view verdict, std::string_view queued_a
   if (!message_id.empty()) message_id = ", Message-ID: " + message_id;
   auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
-  log::Info("{}, {}{} <{}> -> {}{}{}, mail_id: {}, Hits: -, size: {}, queued_as: {}, {} ms",
+  log::Info("{}, {}{} <{}> -> {}{}{}, mail_id: {}, Hits: {}, size: {}, queued_as: {}, {} ms",
             verdict, client, origin, mail_ ? mail_->address : "", recipients, queue_id,
-            message_id, mail_id_, size, queued_as, elapsed);
+            message_id, mail_id_, hits, size, queued_as, elapsed);
 }
 
 void Session::ResetTransaction() {

@@ -26,6 +26,10 @@
 #include "net/stream.h"
 #include "smtp/relay_client.h"
 
+namespace mailsift::scan {
+class Pipeline;
+}
+
 namespace mailsift::smtp {
 
 struct SessionCounters {
@@ -63,6 +67,7 @@ struct SessionEnvironment {
   SessionCounters* counters = nullptr;
   const std::atomic<bool>* draining = nullptr;  // set: idle sessions get 421 4.3.2
   SessionRegistry* registry = nullptr;          // this thread's sessions
+  scan::Pipeline* pipeline = nullptr;           // the generation's checks; null: no scanning
 };
 
 // Runs the session to its end; closes the socket. Never throws.
