@@ -139,10 +139,12 @@ int Generation(const std::string& path) {
   // The rules are read and compiled before anything is served: a broken ruleset fails this
   // generation, and on a reload the running one keeps serving.
   std::unique_ptr<scan::Pipeline> pipeline;
+  std::string rules_digest;
   if (config.spam.enabled) {
     auto spam = scan::SpamCheck::Load(config.spam);
     if (!spam) return fail(spam.error().message, EX_CONFIG);
     log::Info("spam check: {}", (*spam)->summary());
+    rules_digest = (*spam)->digest();
     std::vector<std::unique_ptr<scan::Check>> checks;
     checks.push_back(std::move(*spam));
     pipeline = std::make_unique<scan::Pipeline>(std::move(checks), config.spam.scan_threads);
@@ -189,6 +191,7 @@ int Generation(const std::string& path) {
                        c.messages_tempfailed.load(), c.messages_rejected.load());
   };
   if (channel >= 0) {
+    if (!rules_digest.empty()) supervisor::WriteLine(channel, "RULES " + rules_digest);
     supervisor::WriteLine(channel, "READY");
     std::string buffer;
     bool draining = false;

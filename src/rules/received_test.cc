@@ -192,7 +192,8 @@ TEST(ReceivedLine, OtherFormatsAndUnparseable) {
 TEST(ReceivedLine, MalformedInputNeverFails) {
   std::string junk = "from (((( [[[[ " + std::string(20000, '(') + " by ";
   EXPECT_NE(ParseReceivedLine(junk).kind, ReceivedParse::kRelay);
-  std::string binary("from \0\xff\xfe [1.2.3.4] by \x80x", 26);
+  static constexpr char kBinary[] = "from \0\xff\xfe [1.2.3.4] by \x80x";
+  std::string binary(kBinary, sizeof kBinary - 1);
   ParseReceivedLine(binary);  // must not crash
 }
 

@@ -1,7 +1,10 @@
 // scan/spam_check.cc — see spam_check.h.
 #include "scan/spam_check.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -9,6 +12,43 @@
 #include "rules/cf_parser.h"
 
 namespace mailsift::scan {
+namespace {
+
+// FNV-1a over the names and contents of the files LoadRules reads from `paths` (directories:
+// their *.pre / *.cf files in name order).
+std::string DigestOf(const rules::RulePaths& paths) {
+  uint64_t hash = 14695981039346656037ull;
+  auto mix = [&](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      hash ^= c;
+      hash *= 1099511628211ull;
+    }
+  };
+  auto add_path = [&](const std::filesystem::path& path, std::string_view extension) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    if (std::filesystem::is_directory(path, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+        if (entry.path().extension() == extension) files.push_back(entry.path());
+      }
+      std::sort(files.begin(), files.end());
+    } else if (std::filesystem::exists(path, ec)) {
+      files.push_back(path);
+    }
+    for (const auto& file : files) {
+      mix(file.string());
+      std::ifstream in(file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      mix(text.str());
+    }
+  };
+  for (const auto& p : paths.pre_paths) add_path(p, ".pre");
+  for (const auto& p : paths.rule_paths) add_path(p, ".cf");
+  return fmt::format("{:016x}", hash);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config) {
   std::vector<std::filesystem::path> dirs(config.rule_dirs.begin(), config.rule_dirs.end());
@@ -28,6 +68,7 @@ Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config) {
                             list));
   }
   rules::RulePaths paths = rules::StandardRulePaths(dirs, config.site_dir);
+  std::string digest = DigestOf(paths);
   rules::ParserOptions options;
   options.local_tests_only = true;
   auto ruleset = rules::LoadRuleset(paths, options);
@@ -38,8 +79,10 @@ Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config) {
   check->config_ = config;
   check->ruleset_ = std::move(*compiled);
   const auto& st = check->ruleset_->stats();
-  check->summary_ = fmt::format("{} rules ({} enabled, {} regexes) from {} and {}", st.rules,
-                                st.enabled, st.regexes, chosen, config.site_dir);
+  check->digest_ = digest;
+  check->summary_ = fmt::format("{} rules ({} enabled, {} regexes) from {} and {}, digest {}",
+                                st.rules, st.enabled, st.regexes, chosen, config.site_dir,
+                                digest);
   return check;
 }
 

@@ -28,12 +28,16 @@ class SpamCheck : public Check {
   const rules::CompiledRuleset& ruleset() const { return *ruleset_; }
   // What was loaded, for logs and status: "2946 rules from /usr/share/spamassassin, …".
   const std::string& summary() const { return summary_; }
+  // FNV-1a of the rule and config files read (names and bytes), as 16 hex digits: tells which
+  // rules a generation runs (`mailsift status`).
+  const std::string& digest() const { return digest_; }
 
  private:
   SpamCheck() = default;
   config::Spam config_;
   std::shared_ptr<const rules::CompiledRuleset> ruleset_;
   std::string summary_;
+  std::string digest_;
 };
 
 }  // namespace mailsift::scan

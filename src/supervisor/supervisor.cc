@@ -59,6 +59,7 @@ struct Generation {
   int channel = -1;  // our end of the socketpair
   State state = State::kStarting;
   std::string digest;
+  std::string rules = "-";  // the generation's ruleset digest (its RULES line), "-" if none
   std::string buffer;
   std::map<std::string, long long> last_status;
   Clock::time_point started = Clock::now();
@@ -355,6 +356,8 @@ void Supervisor::OnChannel(Generation& generation) {
       }
     } else if (line.starts_with("STATUS")) {
       generation.last_status = ParseStatus(line);
+    } else if (line.starts_with("RULES ")) {
+      generation.rules = line.substr(6);
     }
   }
 }
@@ -381,8 +384,9 @@ void Supervisor::OnReady(Generation& generation) {
   handoff_opened_.clear();
   handoff_ = 0;
   recent_crashes_ = 0;
-  std::string message = fmt::format("generation {} (pid {}) serving, config {}",
-                                    generation.number, generation.pid, generation.digest);
+  std::string message = fmt::format("generation {} (pid {}) serving, config {}, rules {}",
+                                    generation.number, generation.pid, generation.digest,
+                                    generation.rules);
   log::Info("{}", message);
   for (int client : handoff_clients_) Reply(client, "ok " + message);
   handoff_clients_.clear();
@@ -654,8 +658,8 @@ void Supervisor::Status(int client) {
     if (g->exited) continue;
     auto age = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - g->started).count();
     auto active = g->last_status.count("active") ? g->last_status.at("active") : 0;
-    out += fmt::format("generation {} pid {} {} sessions={} config={} age={}s\n", g->number,
-                       g->pid, StateName(g->state), active, g->digest, age);
+    out += fmt::format("generation {} pid {} {} sessions={} config={} rules={} age={}s\n",
+                       g->number, g->pid, StateName(g->state), active, g->digest, g->rules, age);
     for (const auto& [key, value] : g->last_status) {
       if (key != "active") totals[key] += value;
     }
