@@ -709,27 +709,33 @@ Result<RedirectorPatterns> RedirectorPatterns::Compile(const std::vector<std::st
       pcre2_get_error_message(err, msg, sizeof(msg));
       return Fail("redirector_pattern " + pat + ": " + reinterpret_cast<const char*>(msg));
     }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // the interpreter if JIT fails
     out.impl_->codes.push_back(code);
   }
   return out;
 }
 
 std::string RedirectorPatterns::FindTarget(std::string_view uri) const {
-  if (!impl_) return {};
+  if (!impl_ || impl_->codes.empty()) return {};
+  // One match data block for all patterns: only groups 0 and 1 are read.
+  pcre2_match_data* md = pcre2_match_data_create(2, nullptr);
+  if (md == nullptr) return {};
+  std::string target;
   for (pcre2_code* code : impl_->codes) {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
-    if (md == nullptr) return {};
     int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(uri.data()), uri.size(), 0, 0, md,
                          impl_->mctx);
-    std::string target;
-    if (rc >= 2) {
+    // rc == 0: the ovector was too small for all groups, group 1 is still set.
+    if (rc >= 2 || rc == 0) {
       PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-      if (ov[2] != PCRE2_UNSET && ov[3] >= ov[2]) target.assign(uri.substr(ov[2], ov[3] - ov[2]));
+      if (ov[2] != PCRE2_UNSET && ov[3] >= ov[2]) {
+        target.assign(uri.substr(ov[2], ov[3] - ov[2]));
+        if (target.find('.') != std::string::npos) break;
+      }
     }
-    pcre2_match_data_free(md);
-    if (target.find('.') != std::string::npos) return target;
+    target.clear();
   }
-  return {};
+  pcre2_match_data_free(md);
+  return target;
 }
 
 // --- public functions ---

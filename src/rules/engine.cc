@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "rules/eval_table.h"
 #include "rules/literal_prefilter.h"
@@ -24,9 +25,45 @@ struct MetaNode {
   enum Kind { kNumber, kRule, kNot, kNeg, kBinary } kind = kNumber;
   double number = 0;
   int rule = -1;  // index into the rules vector, -1 = unknown name (0)
-  std::string op;
+  enum Op { kOr, kAnd, kEq, kNe, kLt, kGt, kLe, kGe, kAdd, kSub, kMul, kDiv } op = kOr;
   std::unique_ptr<MetaNode> left, right;
 };
+
+// A meta expression in postfix order: evaluating a flat program avoids the tree's pointer
+// chasing (there are about a thousand metas per message). Every operand is evaluated; with no
+// side effects that gives the same values as Perl's short-circuit operators.
+struct MetaOp {
+  enum Kind : uint8_t { kNumber, kRule, kNot, kNeg, kBinary } kind = kNumber;
+  MetaNode::Op op = MetaNode::kOr;
+  int rule = -1;
+  double number = 0;
+};
+
+void CompileMeta(const MetaNode& n, std::vector<MetaOp>* out) {
+  MetaOp op;
+  switch (n.kind) {
+    case MetaNode::kNumber:
+      op.kind = MetaOp::kNumber;
+      op.number = n.number;
+      break;
+    case MetaNode::kRule:
+      op.kind = MetaOp::kRule;
+      op.rule = n.rule;
+      break;
+    case MetaNode::kNot:
+    case MetaNode::kNeg:
+      CompileMeta(*n.left, out);
+      op.kind = n.kind == MetaNode::kNot ? MetaOp::kNot : MetaOp::kNeg;
+      break;
+    case MetaNode::kBinary:
+      CompileMeta(*n.left, out);
+      CompileMeta(*n.right, out);
+      op.kind = MetaOp::kBinary;
+      op.op = n.op;
+      break;
+  }
+  out->push_back(op);
+}
 
 class MetaParser {
  public:
@@ -52,6 +89,21 @@ class MetaParser {
     if (op == "+" || op == "-") return 5;
     if (op == "*" || op == "/") return 6;
     return -1;
+  }
+
+  static MetaNode::Op OpCode(std::string_view op) {
+    if (op == "||") return MetaNode::kOr;
+    if (op == "&&") return MetaNode::kAnd;
+    if (op == "==") return MetaNode::kEq;
+    if (op == "!=") return MetaNode::kNe;
+    if (op == "<") return MetaNode::kLt;
+    if (op == ">") return MetaNode::kGt;
+    if (op == "<=") return MetaNode::kLe;
+    if (op == ">=") return MetaNode::kGe;
+    if (op == "+") return MetaNode::kAdd;
+    if (op == "-") return MetaNode::kSub;
+    if (op == "*") return MetaNode::kMul;
+    return MetaNode::kDiv;  // Precedence() admits no other operator
   }
 
   void SkipSpace() {
@@ -84,7 +136,7 @@ class MetaParser {
       if (!right) return right;
       auto node = std::make_unique<MetaNode>();
       node->kind = MetaNode::kBinary;
-      node->op = op;
+      node->op = OpCode(op);
       node->left = std::move(*left);
       node->right = std::move(*right);
       left = std::move(node);
@@ -158,6 +210,11 @@ class MetaParser {
 
 // ---- compiled rules ----------------------------------------------------------------------
 
+// Patterns up to this long run on every text, without a class window or a search for the
+// texts holding their literals: those cost about what the regex costs (measured on the parity
+// sample).
+constexpr size_t kWindowMinPattern = 100;
+
 struct CompiledRule {
   const Rule* rule = nullptr;
   bool enabled = false;
@@ -167,10 +224,15 @@ struct CompiledRule {
   double score = 0;
   std::unique_ptr<Pattern> pattern;
   std::string header_request;  // header rules: name[:mods]
+  int header_slot = -1;        // header rules: index of header_request among the distinct ones
   std::unique_ptr<MetaNode> meta;
+  std::vector<MetaOp> meta_program;  // `meta` in postfix order, for EvalMeta
   EvalFn eval;
   bool skip = false;  // capture templates: not run
   std::vector<std::string> literals;  // one of them occurs in every match (empty: unknown)
+  std::optional<ClassWindow> window;  // without literals: a byte-class window every match has
+  int literal_repeats = 0;  // every match holds this many occurrences of `literals` (0: one)
+  int literal_set = -1;     // the same literals, the same repeats: the same id (for a cache)
 };
 
 }  // namespace
@@ -180,10 +242,13 @@ struct CompiledRuleset::Impl {
   std::vector<CompiledRule> rules;
   std::unordered_map<std::string, int> index;
   std::vector<int> meta_order;  // metas in dependency order
+  size_t header_slots = 0;      // distinct header rule requests
+  size_t literal_sets = 0;      // distinct (literals, repeats) of regex rules
   CompileStats stats;
   double required = 5.0;
   std::shared_ptr<const EvalShared> eval_shared;
   mime::TldSet tlds;
+  std::unordered_set<std::string> two_level_domains, three_level_domains;
   mime::RedirectorPatterns redirectors;
 };
 
@@ -205,6 +270,13 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
     impl.required = std::atof(impl.ruleset.Setting("required_score").back().c_str());
   }
   impl.tlds = mime::TldSet(impl.ruleset.SettingWords("util_rb_tld"));
+  for (auto [key, set] : {std::pair{"util_rb_2tld", &impl.two_level_domains},
+                          std::pair{"util_rb_3tld", &impl.three_level_domains}}) {
+    for (std::string word : impl.ruleset.SettingWords(key)) {
+      for (char& ch : word) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      set->insert(std::move(word));
+    }
+  }
   {
     std::vector<std::string> patterns;
     for (const std::string& p : impl.ruleset.Setting("redirector_pattern")) patterns.push_back(p);
@@ -215,6 +287,7 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
   impl.eval_shared = BuildEvalShared(impl.ruleset);
 
   std::vector<std::string> errors;
+  std::unordered_map<std::string, int> literal_sets;
   CompileStats& st = impl.stats;
   st.rules = rules.size();
   for (size_t i = 0; i < rules.size(); ++i) {
@@ -238,6 +311,7 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
         continue;
       }
       c.meta = std::move(*node);
+      CompileMeta(*c.meta, &c.meta_program);
       continue;
     }
     if (r.is_eval) {
@@ -270,7 +344,19 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
     if (pattern->wide()) ++st.wide_regexes;
     c.pattern = std::make_unique<Pattern>(std::move(*pattern));
     c.literals = RequiredLiterals(r.regex.pattern, r.regex.flags);
-    if (!c.literals.empty()) ++st.prefiltered_regexes;
+    // A window scan costs about what a short regex costs: only for long patterns.
+    if (c.literals.empty() && r.regex.pattern.size() > kWindowMinPattern &&
+        (r.type == RuleType::kBody || r.type == RuleType::kRawBody || r.type == RuleType::kUri)) {
+      c.window = ClassWindow::ForPattern(r.regex.pattern, r.regex.flags);
+    }
+    if (!c.literals.empty()) {
+      ++st.prefiltered_regexes;
+      c.literal_repeats = RequiredRepeats(r.regex.pattern, r.regex.flags);
+      std::string key = std::to_string(c.literal_repeats);
+      for (const std::string& l : c.literals) key += '\0' + l;
+      c.literal_set =
+          literal_sets.emplace(key, static_cast<int>(literal_sets.size())).first->second;
+    }
     if (r.type == RuleType::kHeader || r.type == RuleType::kMimeHeader) {
       c.header_request = r.header.name;
       for (const std::string& m : r.header.modifiers) c.header_request += ":" + m;
@@ -297,6 +383,15 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
   for (size_t i = 0; i < rules.size(); ++i) {
     if (rules[i].type == RuleType::kMeta && impl.rules[i].enabled) visit(static_cast<int>(i));
   }
+  std::unordered_map<std::string, int> slots;
+  for (CompiledRule& c : impl.rules) {
+    if (!c.enabled || c.skip || c.meta || c.rule->is_eval || c.rule->type != RuleType::kHeader) {
+      continue;
+    }
+    c.header_slot = slots.emplace(c.header_request, static_cast<int>(slots.size())).first->second;
+  }
+  impl.header_slots = slots.size();
+  impl.literal_sets = literal_sets.size();
   impl.meta_order.erase(std::remove_if(impl.meta_order.begin(), impl.meta_order.end(),
                                        [&](int i) { return !impl.rules[i].enabled; }),
                         impl.meta_order.end());
@@ -305,41 +400,74 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
 
 namespace {
 
-double EvalMeta(const MetaNode& n, const std::vector<int>& hits) {
-  switch (n.kind) {
-    case MetaNode::kNumber:
-      return n.number;
-    case MetaNode::kRule:
-      return n.rule < 0 ? 0.0 : hits[n.rule];
-    case MetaNode::kNot:
-      return EvalMeta(*n.left, hits) != 0 ? 0.0 : 1.0;
-    case MetaNode::kNeg:
-      return -EvalMeta(*n.left, hits);
-    case MetaNode::kBinary:
-      break;
+double Binary(MetaNode::Op op, double a, double b) {
+  switch (op) {
+    case MetaNode::kOr:
+      return a != 0 ? a : b;
+    case MetaNode::kAnd:
+      return a != 0 ? b : a;
+    case MetaNode::kAdd:
+      return a + b;
+    case MetaNode::kSub:
+      return a - b;
+    case MetaNode::kMul:
+      return a * b;
+    case MetaNode::kDiv:
+      return b != 0 ? a / b : 0.0;
+    case MetaNode::kLt:
+      return a < b;
+    case MetaNode::kGt:
+      return a > b;
+    case MetaNode::kLe:
+      return a <= b;
+    case MetaNode::kGe:
+      return a >= b;
+    case MetaNode::kEq:
+      return a == b;
+    case MetaNode::kNe:
+      return a != b;
   }
-  const std::string& op = n.op;
-  double a = EvalMeta(*n.left, hits);
-  if (op == "||") return a != 0 ? a : EvalMeta(*n.right, hits);
-  if (op == "&&") return a != 0 ? EvalMeta(*n.right, hits) : a;
-  double b = EvalMeta(*n.right, hits);
-  if (op == "+") return a + b;
-  if (op == "-") return a - b;
-  if (op == "*") return a * b;
-  if (op == "/") return b != 0 ? a / b : 0.0;
-  if (op == "<") return a < b;
-  if (op == ">") return a > b;
-  if (op == "<=") return a <= b;
-  if (op == ">=") return a >= b;
-  if (op == "==") return a == b;
-  if (op == "!=") return a != b;
   return 0;
 }
 
+// Runs a postfix meta program; `stack` is scratch space.
+double EvalMeta(const std::vector<MetaOp>& program, const std::vector<double>& hits,
+                std::vector<double>& stack) {
+  stack.clear();
+  for (const MetaOp& op : program) {
+    switch (op.kind) {
+      case MetaOp::kNumber:
+        stack.push_back(op.number);
+        break;
+      case MetaOp::kRule:
+        stack.push_back(op.rule < 0 ? 0.0 : hits[op.rule]);
+        break;
+      case MetaOp::kNot:
+        stack.back() = stack.back() != 0 ? 0.0 : 1.0;
+        break;
+      case MetaOp::kNeg:
+        stack.back() = -stack.back();
+        break;
+      case MetaOp::kBinary: {
+        const double b = stack.back();
+        stack.pop_back();
+        stack.back() = Binary(op.op, stack.back(), b);
+        break;
+      }
+    }
+  }
+  return stack.empty() ? 0.0 : stack.back();
+}
+
 // Runs a regex rule over a list of texts: first hit only, or every match with `multiple`.
-int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, size_t skip_first) {
+// Only the texts listed in `only` (ascending) when not null.
+int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, size_t skip_first,
+               const std::vector<uint32_t>* only) {
   int hits = 0;
-  for (size_t i = skip_first; i < texts.size(); ++i) {
+  const size_t n = only != nullptr ? only->size() : texts.size();
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = only != nullptr ? (*only)[k] : k;
+    if (i < skip_first) continue;
     if (!c.multiple) {
       if (c.pattern->Matches(texts[i])) return 1;
       continue;
@@ -351,12 +479,54 @@ int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, siz
   return hits;
 }
 
+// Which texts of one list may hold a match, per literal set: rules sharing their literals
+// (ReplaceTags families) search for them once.
+struct CandidateCache {
+  enum State : uint8_t { kUnknown, kAll, kListed };
+  std::vector<State> state;
+  std::vector<std::vector<uint32_t>> texts;
+  explicit CandidateCache(size_t sets) : state(sets, kUnknown), texts(sets) {}
+};
+
+// Runs a regex rule over the texts that can match: those holding one of its literals (enough of
+// them for a repeated group), or an occurrence of its class window.
+int MatchIndexedTexts(const CompiledRule& c, const std::vector<std::string>& texts,
+                      size_t skip_first, const TextIndex& index, CandidateCache& cache,
+                      std::vector<uint32_t>* candidates) {
+  if (c.literals.empty()) {
+    if (!c.window) return MatchTexts(c, texts, skip_first, nullptr);
+    c.window->TextsMatching(index, candidates);
+    if (candidates->empty()) return 0;
+    return MatchTexts(c, texts, skip_first, candidates);
+  }
+  if (c.literal_repeats <= 1 &&
+      (texts.size() <= 2 || c.rule->regex.pattern.size() <= kWindowMinPattern)) {
+    // A short regex costs about what finding the texts with its literals costs.
+    return index.MayContainAny(c.literals) ? MatchTexts(c, texts, skip_first, nullptr) : 0;
+  }
+  CandidateCache::State& state = cache.state[c.literal_set];
+  std::vector<uint32_t>& listed = cache.texts[c.literal_set];
+  if (state == CandidateCache::kUnknown) {
+    if (c.literal_repeats > 1) {
+      index.TextsContainingMany(c.literals, c.literal_repeats, &listed);
+      state = CandidateCache::kListed;
+    } else {
+      state = index.TextsContainingAny(c.literals, &listed) ? CandidateCache::kListed
+                                                            : CandidateCache::kAll;
+    }
+  }
+  if (state == CandidateCache::kAll) return MatchTexts(c, texts, skip_first, nullptr);
+  if (listed.empty()) return 0;
+  return MatchTexts(c, texts, skip_first, &listed);
+}
+
 }  // namespace
 
 ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& envelope) const {
   const Impl& impl = *impl_;
   const uint64_t limit_hits_before = Pattern::LimitHits();
-  TextContext context{&impl.tlds, &impl.redirectors};
+  TextContext context{&impl.tlds, &impl.redirectors, &impl.two_level_domains,
+                      &impl.three_level_domains};
   MessageText text(message, envelope, context);
   auto cache = NewEvalCache();
   EvalEnv env{text, impl.ruleset, *impl.eval_shared, cache.get()};
@@ -364,18 +534,19 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
 
   // Lower-cased indexes of the texts, built on first use, for the literal prefilter.
   std::optional<TextIndex> body_index, rawbody_index, uri_index, full_index;
-  auto joined_index = [](std::optional<TextIndex>& index, const std::vector<std::string>& texts) {
-    if (!index) {
-      std::string joined;
-      for (const std::string& t : texts) {
-        joined += t;
-        joined.push_back('\n');
-      }
-      index.emplace(joined);
-    }
-    return &*index;
+  auto list_index = [](std::optional<TextIndex>& index,
+                       const std::vector<std::string>& texts) -> const TextIndex& {
+    if (!index) index.emplace(texts);
+    return *index;
   };
+  std::vector<uint32_t> candidates;
+  CandidateCache body_candidates(impl.literal_sets), rawbody_candidates(impl.literal_sets),
+      uri_candidates(impl.literal_sets);
+  // Per rule: how often it hit (got_hit calls), and the value metas read (SpamAssassin's
+  // tests_already_hit: the hit count, or a meta's own value).
   std::vector<int> hits(impl.rules.size(), 0);
+  std::vector<double> values(impl.rules.size(), 0.0);
+  std::vector<const std::optional<std::string>*> header_values(impl.header_slots, nullptr);
   for (size_t i = 0; i < impl.rules.size(); ++i) {
     const CompiledRule& c = impl.rules[i];
     if (!c.enabled || c.skip || c.meta) continue;
@@ -386,13 +557,16 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     } else {
       switch (r.type) {
         case RuleType::kHeader: {
-          std::optional<std::string> value = text.Get(c.header_request);
+          const std::optional<std::string>*& slot = header_values[c.header_slot];
+          if (slot == nullptr) slot = &text.GetRef(c.header_request);
+          const std::optional<std::string>& value = *slot;
           if (r.header.exists) {
             count = value.has_value() != r.header.negated ? 1 : 0;
             break;
           }
-          if (!value && r.header.if_unset) value = *r.header.if_unset;
-          const std::string subject = value.value_or(std::string());
+          static const std::string kEmpty;
+          const std::string& subject =
+              value ? *value : (r.header.if_unset ? *r.header.if_unset : kEmpty);
           if (r.header.negated) {
             count = c.pattern->Matches(subject) ? 0 : 1;
           } else if (c.multiple) {
@@ -403,30 +577,23 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           break;
         }
         case RuleType::kBody:
-          if (!c.literals.empty() &&
-              !joined_index(body_index, text.BodyLines())->MayContainAny(c.literals)) {
-            break;
-          }
-          count = MatchTexts(c, text.BodyLines(), c.nosubject ? 1 : 0);
+          count = MatchIndexedTexts(c, text.BodyLines(), c.nosubject ? 1 : 0,
+                                    list_index(body_index, text.BodyLines()), body_candidates,
+                                    &candidates);
           break;
         case RuleType::kRawBody:
-          if (!c.literals.empty() &&
-              !joined_index(rawbody_index, text.RawBodyChunks())->MayContainAny(c.literals)) {
-            break;
-          }
-          count = MatchTexts(c, text.RawBodyChunks(), 0);
+          count = MatchIndexedTexts(c, text.RawBodyChunks(), 0,
+                                    list_index(rawbody_index, text.RawBodyChunks()),
+                                    rawbody_candidates, &candidates);
           break;
         case RuleType::kUri:
-          if (!c.literals.empty() &&
-              !joined_index(uri_index, text.Uris())->MayContainAny(c.literals)) {
-            break;
-          }
-          count = MatchTexts(c, text.Uris(), 0);
+          count = MatchIndexedTexts(c, text.Uris(), 0, list_index(uri_index, text.Uris()),
+                                    uri_candidates, &candidates);
           break;
         case RuleType::kFull: {
           if (!full_index) full_index.emplace(text.Full());
           if (!c.literals.empty() && !full_index->MayContainAny(c.literals)) break;
-          std::string full(text.Full());
+          const std::string_view full = text.Full();
           count = c.multiple ? c.pattern->CountMatches(full, c.maxhits)
                              : (c.pattern->Matches(full) ? 1 : 0);
           break;
@@ -460,10 +627,15 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
       }
     }
     hits[i] = count;
+    values[i] = count;
   }
+  std::vector<double> meta_stack;
+  meta_stack.reserve(64);
   for (int i : impl.meta_order) {
-    double v = EvalMeta(*impl.rules[i].meta, hits);
+    // A true result is a hit whose value is the result (1 when not positive), as got_hit does.
+    double v = EvalMeta(impl.rules[i].meta_program, values, meta_stack);
     hits[i] = v != 0 ? 1 : 0;
+    values[i] = v == 0 ? 0.0 : v > 0 ? v : 1.0;
   }
 
   ScanResult result;
@@ -471,7 +643,8 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   for (size_t i = 0; i < impl.rules.size(); ++i) {
     if (hits[i] == 0) continue;
     const CompiledRule& c = impl.rules[i];
-    RuleHit hit{c.rule->name, hits[i], c.rule->IsSubRule() ? 0.0 : c.score};
+    // Every hit of a `multiple` rule adds its score again.
+    RuleHit hit{c.rule->name, hits[i], c.rule->IsSubRule() ? 0.0 : c.score * hits[i]};
     result.score += hit.score;
     result.hits.push_back(std::move(hit));
   }

@@ -38,7 +38,7 @@ namespace mailsift::rules {
 struct RuleHit {
   std::string name;
   int count = 0;
-  double score = 0;  // set-0 score (0 for `__` sub-rules)
+  double score = 0;  // set-0 score times the hit count (0 for `__` sub-rules)
 };
 
 struct ScanResult {

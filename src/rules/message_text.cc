@@ -363,11 +363,14 @@ MessageText::MessageText(const mime::Message& message, const Envelope& envelope,
   }
 }
 
-std::vector<std::string> MessageText::GetHeaderValues(std::string_view name, bool raw) const {
+std::vector<std::string> MessageText::GetHeaderValues(std::string_view name, bool raw,
+                                                      bool unfold_raw) const {
   std::vector<std::string> out;
   for (const SaHeader& h : headers_) {
     if (!IEquals(h.name, name)) continue;
-    if (raw) {
+    if (raw && !unfold_raw) {
+      out.push_back(h.raw);
+    } else if (raw) {
       // s/\015?\012\s+/ /gs
       std::string v;
       const std::string& r = h.raw;
@@ -514,7 +517,7 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
       }
     }
   } else {
-    results = GetHeaderValues(base, raw || addr || name);
+    results = GetHeaderValues(base, raw || addr || name, /*unfold_raw=*/false);
   }
   if (results.empty()) return results;
   if (first) {
@@ -569,11 +572,13 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
           }
         }
       } else {
-        // :host / :domain — the domain of an address, lower-cased.
+        // :host — the domain of an address as written; :domain — its registrable domain,
+        // lower-cased (RegistryBoundaries::trim_domain).
         size_t at = line.rfind('@');
         if (at != std::string::npos) {
-          std::string h = ToLower(CollapseSpaces(line.substr(at + 1)));
+          std::string h = CollapseSpaces(line.substr(at + 1));
           while (!h.empty() && (h.back() == '>' || h.back() == '\n')) h.pop_back();
+          if (domain) h = TrimDomain(ToLower(h));
           if (!h.empty()) res.push_back(h);
         }
       }
@@ -583,13 +588,44 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
   return results;
 }
 
-std::optional<std::string> MessageText::Get(std::string_view request) {
+std::string MessageText::TrimDomain(std::string_view host) const {
+  size_t end;
+  if (IsIpv4At(host, 0, &end) && end == host.size()) return std::string(host);
+  std::vector<std::string_view> labels;
+  size_t start = 0;
+  while (true) {
+    size_t dot = host.find('.', start);
+    labels.push_back(host.substr(start, dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  auto tail = [&](size_t n) {
+    std::string out;
+    for (size_t i = labels.size() - n; i < labels.size(); ++i) {
+      if (!out.empty()) out.push_back('.');
+      out += labels[i];
+    }
+    return out;
+  };
+  size_t keep = 2;
+  if (labels.size() > 3 && context_.three_level_domains &&
+      context_.three_level_domains->count(tail(3))) {
+    keep = 4;
+  } else if (labels.size() > 2 && context_.two_level_domains &&
+             context_.two_level_domains->count(tail(2))) {
+    keep = 3;
+  }
+  return labels.size() <= keep ? std::string(host) : tail(keep);
+}
+
+std::optional<std::string> MessageText::Get(std::string_view request) { return GetRef(request); }
+
+const std::optional<std::string>& MessageText::GetRef(std::string_view request) {
   auto cached = get_cache_.find(std::string(request));
   if (cached != get_cache_.end()) return cached->second;
   std::vector<std::string> values = GetAll(request);
   if (values.empty()) {
-    get_cache_.emplace(std::string(request), std::nullopt);
-    return std::nullopt;
+    return get_cache_.emplace(std::string(request), std::nullopt).first->second;
   }
   std::string joined;
   const bool has_newline = !values[0].empty() && values[0].back() == '\n';
@@ -597,8 +633,7 @@ std::optional<std::string> MessageText::Get(std::string_view request) {
     if (i > 0 && !has_newline) joined.push_back('\n');
     joined += values[i];
   }
-  get_cache_.emplace(std::string(request), joined);
-  return joined;
+  return get_cache_.emplace(std::string(request), std::move(joined)).first->second;
 }
 
 void MessageText::Render() {
@@ -753,12 +788,16 @@ const std::vector<SaEntity>& MessageText::MimeParts() {
     };
     std::stable_sort(nodes.begin(), nodes.end(),
                      [&](const Node& a, const Node& b) { return key(a.path) < key(b.path); });
-    for (const Node& n : nodes) {
+    for (size_t index = 0; index < nodes.size(); ++index) {
+      const Node& n = nodes[index];
       SaEntity e;
       for (const mime::HeaderField& f : n.headers->fields()) {
         SaHeader h;
         h.name = f.name;
         h.raw = StripCr(f.raw) + "\n";
+        // SpamAssassin keeps the blanks after the colon only in the message's own header
+        // (the root); MIME part headers are split at /:\s*/.
+        if (index > 0) h.raw.erase(0, h.raw.find_first_not_of(" \t"));
         h.decoded = SaDecodeHeaderValue(f.name, h.raw);
         e.headers.push_back(std::move(h));
       }

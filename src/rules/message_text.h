@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct Envelope {
 struct TextContext {
   const mime::TldSet* tlds = nullptr;
   const mime::RedirectorPatterns* redirectors = nullptr;
+  // util_rb_2tld / util_rb_3tld entries (lower case), for :domain (RegistryBoundaries).
+  const std::unordered_set<std::string>* two_level_domains = nullptr;
+  const std::unordered_set<std::string>* three_level_domains = nullptr;
 };
 
 // Relay facts computed by the Received parser (rules/received.h), as strings and indexes.
@@ -84,6 +88,8 @@ class MessageText {
 
   // SpamAssassin's get() as header rules use it (values joined), or nullopt when undefined.
   std::optional<std::string> Get(std::string_view request);
+  // The same, without a copy: the reference stays valid as long as this MessageText.
+  const std::optional<std::string>& GetRef(std::string_view request);
   // Every value get() found (list context).
   std::vector<std::string> GetAll(std::string_view request);
 
@@ -102,7 +108,11 @@ class MessageText {
 
  private:
   void Render();
-  std::vector<std::string> GetHeaderValues(std::string_view name, bool raw) const;
+  // Every instance of a header: decoded with "\n", or raw — as written (`unfold_raw` false,
+  // raw_header) or with folds made one space (get_header's raw form).
+  std::vector<std::string> GetHeaderValues(std::string_view name, bool raw,
+                                           bool unfold_raw = true) const;
+  std::string TrimDomain(std::string_view host) const;
 
   const mime::Message& message_;
   Envelope envelope_;

@@ -96,6 +96,7 @@ std::string StripPerlAsciiFlag(std::string_view pattern) {
 struct Pattern::Impl {
   pcre2_code_8* code8 = nullptr;
   pcre2_code_32* code32 = nullptr;
+  bool jit = false;  // JIT-compiled: matched with pcre2_jit_match (no per-call option checks)
   PatternLimits limits;
   ~Impl() {
     if (code8 != nullptr) pcre2_code_free_8(code8);
@@ -119,7 +120,8 @@ Result<Pattern> Pattern::Compile(std::string_view pattern, std::string_view flag
   out.impl_->code8 = pcre2_compile_8(reinterpret_cast<PCRE2_SPTR8>(source.data()), source.size(),
                                      options, &error, &offset, nullptr);
   if (out.impl_->code8 != nullptr) {
-    pcre2_jit_compile_8(out.impl_->code8, PCRE2_JIT_COMPLETE);  // interpreter if JIT fails
+    // The interpreter if JIT fails.
+    out.impl_->jit = pcre2_jit_compile_8(out.impl_->code8, PCRE2_JIT_COMPLETE) == 0;
     return out;
   }
   if (error != PCRE2_ERROR_PATTERN_TOO_LARGE) {
@@ -132,7 +134,7 @@ Result<Pattern> Pattern::Compile(std::string_view pattern, std::string_view flag
   if (out.impl_->code32 == nullptr) {
     return Fail(fmt::format("regex error at offset {}: {}", offset, ErrorText8(error)));
   }
-  pcre2_jit_compile_32(out.impl_->code32, PCRE2_JIT_COMPLETE);
+  out.impl_->jit = pcre2_jit_compile_32(out.impl_->code32, PCRE2_JIT_COMPLETE) == 0;
   return out;
 }
 
@@ -148,8 +150,9 @@ bool Pattern::Search(std::string_view subject, size_t start, size_t* match_start
     Scratch8& s = ThreadScratch8();
     pcre2_set_match_limit_8(s.context, impl_->limits.match_limit);
     pcre2_set_depth_limit_8(s.context, impl_->limits.depth_limit);
-    rc = pcre2_match_8(impl_->code8, reinterpret_cast<PCRE2_SPTR8>(subject.data()),
-                       subject.size(), start, 0, s.data, s.context);
+    rc = (impl_->jit ? pcre2_jit_match_8 : pcre2_match_8)(
+        impl_->code8, reinterpret_cast<PCRE2_SPTR8>(subject.data()), subject.size(), start, 0,
+        s.data, s.context);
     ovector = pcre2_get_ovector_pointer_8(s.data);
   } else {
     Scratch32& s = ThreadScratch32();
@@ -164,8 +167,9 @@ bool Pattern::Search(std::string_view subject, size_t start, size_t* match_start
     }
     pcre2_set_match_limit_32(s.context, impl_->limits.match_limit);
     pcre2_set_depth_limit_32(s.context, impl_->limits.depth_limit);
-    rc = pcre2_match_32(impl_->code32, reinterpret_cast<PCRE2_SPTR32>(s.widened.data()),
-                        s.widened.size(), start, 0, s.data, s.context);
+    rc = (impl_->jit ? pcre2_jit_match_32 : pcre2_match_32)(
+        impl_->code32, reinterpret_cast<PCRE2_SPTR32>(s.widened.data()), s.widened.size(), start, 0,
+        s.data, s.context);
     ovector = pcre2_get_ovector_pointer_32(s.data);
   }
   if (rc >= 0) {
