@@ -81,6 +81,10 @@ int RunScan(const ScanOptions& options) {
                  CpuSeconds() - cpu_start, st.rules, st.enabled, st.regexes, st.wide_regexes,
                  st.prefiltered_regexes,
                  st.evals_native, st.evals_never_hit, st.skipped_capture_templates);
+    for (const std::string& name : st.unknown_eval_functions) {
+      std::fprintf(stderr, "load: eval function %s has no native version (never hits)\n",
+                   name.c_str());
+    }
   }
   int status = EX_OK;
   for (const std::string& file : options.files) {

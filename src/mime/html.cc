@@ -1088,7 +1088,17 @@ void Renderer::Tests(const std::string& tag, const Attrs& attrs) {
       r_.form_action_mailto = true;
   }
   if (tag == "object" || tag == "embed") r_.embeds = true;
-  if (tag == "a") r_.anchors.emplace_back();
+  if (tag == "a") {
+    r_.anchors.emplace_back();
+    // The href as PushUri records it (BOMs removed, trimmed, cut), "" when there is none.
+    std::string href;
+    if (const std::string* v = FindAliasedAttr(attrs, "href")) {
+      href = *v;
+      for (size_t p; (p = href.find("\xEF\xBB\xBF")) != std::string::npos;) href.erase(p, 3);
+      href = std::string(TrimUri(href).substr(0, kMaxUriLength));
+    }
+    r_.anchor_hrefs.push_back(std::move(href));
+  }
   if (tag == "title") {
     title_index_++;
     r_.titles.emplace_back();

@@ -553,7 +553,10 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     const Rule& r = *c.rule;
     int count = 0;
     if (r.is_eval) {
-      if (c.eval) count = c.eval(env, r.eval.args);
+      if (c.eval) {
+        env.rule_type = r.type;
+        count = c.eval(env, r.eval.args);
+      }
     } else {
       switch (r.type) {
         case RuleType::kHeader: {

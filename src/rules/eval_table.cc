@@ -7,6 +7,7 @@
 
 #include "rules/header_eval.h"
 #include "rules/message_eval.h"
+#include "rules/misc_eval.h"
 #include "rules/received.h"
 #include "rules/relay_eval.h"
 
@@ -14,6 +15,7 @@ namespace mailsift::rules {
 
 struct EvalShared {
   std::shared_ptr<const HeaderEvalConfig> header_config;
+  std::shared_ptr<const MiscEvalConfig> misc_config;
   TrustOptions trust;
 };
 
@@ -23,6 +25,9 @@ struct EvalEnv::Cache {
   std::optional<std::optional<std::string>> envelope_from;
   std::optional<std::string> from_addr, envelope_from_addr;
   std::optional<HeaderEvalInput> header_input;
+  std::optional<ImageFacts> images;
+  std::optional<std::vector<std::vector<HtmlAnchor>>> html_anchors;
+  std::optional<std::string> subject;
 };
 
 namespace {
@@ -90,9 +95,42 @@ const HeaderEvalInput& HeaderInputOf(EvalEnv& env) {
   return env.cache->header_input.emplace(std::move(in));
 }
 
+int RunMiscEval(MiscEvalFunction f, EvalEnv& env, const std::vector<std::string>& args) {
+  const MessageFacts& facts = FactsOf(env);
+  EvalEnv::Cache& cache = *env.cache;
+  if (!cache.images) cache.images.emplace(ComputeImageFacts(facts));
+  if (!cache.html_anchors) {
+    std::vector<std::vector<HtmlAnchor>> anchors;
+    for (const auto& html : facts.html_all) {
+      anchors.push_back(PairAnchors(html.anchor_hrefs, html.anchors));
+    }
+    cache.html_anchors.emplace(std::move(anchors));
+  }
+  if (!cache.subject) cache.subject.emplace(env.text.Get("Subject").value_or(std::string()));
+  MiscEvalInput in;
+  in.facts = &facts;
+  in.message = &env.text.message();
+  in.config = env.shared.misc_config.get();
+  in.images = &*cache.images;
+  in.subject = &*cache.subject;
+  in.uris = &env.text.Uris();
+  in.html_anchors = &*cache.html_anchors;
+  in.body_lines = &env.text.BodyLines();
+  in.eval_text = env.rule_type == RuleType::kRawBody ? &env.text.RawBodyChunks()
+                                                     : &env.text.BodyLines();
+  return f(in, args) ? 1 : 0;
+}
+
 }  // namespace
 
 EvalFn FindEval(std::string_view name, EvalKind* kind) {
+  if (const MiscEvalFunction* fn = FindMiscEval(name)) {
+    *kind = EvalKind::kNative;
+    MiscEvalFunction f = *fn;
+    return [f](EvalEnv& env, const std::vector<std::string>& args) {
+      return RunMiscEval(f, env, args);
+    };
+  }
   if (const MessageEvalFunction* fn = FindMessageEval(name)) {
     *kind = EvalKind::kNative;
     MessageEvalFunction f = *fn;
@@ -208,6 +246,7 @@ std::shared_ptr<const EvalShared> BuildEvalShared(const Ruleset& ruleset) {
   settings.two_level_domains = words("util_rb_2tld");
   settings.three_level_domains = words("util_rb_3tld");
   shared->header_config = HeaderEvalConfig::Build(settings);
+  shared->misc_config = MiscEvalConfig::Build(MiscEvalSettingsFromRuleset(ruleset));
   shared->trust.trusted_networks = words("trusted_networks");
   shared->trust.internal_networks = words("internal_networks");
   shared->trust.msa_networks = words("msa_networks");

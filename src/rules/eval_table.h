@@ -27,6 +27,7 @@ struct EvalEnv {
   const EvalShared& shared;
   struct Cache;  // per-message facts shared by several evals
   Cache* cache;
+  RuleType rule_type = RuleType::kBody;  // the type of the rule calling the eval
 };
 
 using EvalFn = std::function<int(EvalEnv& env, const std::vector<std::string>& args)>;
