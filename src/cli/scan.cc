@@ -74,13 +74,12 @@ int RunScan(const ScanOptions& options) {
     std::fprintf(stderr,
                  "load: %.3f s wall, %.3f s CPU; %zu rules, %zu enabled, %zu regexes (%zu wide, %zu "
                  "prefiltered), "
-                 "%zu native evals, %zu evals that never hit locally, %zu capture-template rules "
-                 "skipped\n",
+                 "%zu native evals, %zu evals that never hit locally, %zu capture-template rules\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start)
                      .count(),
                  CpuSeconds() - cpu_start, st.rules, st.enabled, st.regexes, st.wide_regexes,
                  st.prefiltered_regexes,
-                 st.evals_native, st.evals_never_hit, st.skipped_capture_templates);
+                 st.evals_native, st.evals_never_hit, st.capture_template_rules);
     for (const std::string& name : st.unknown_eval_functions) {
       std::fprintf(stderr, "load: eval function %s has no native version (never hits)\n",
                    name.c_str());

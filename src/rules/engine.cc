@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <functional>
 #include <optional>
 #include <unordered_map>
@@ -228,7 +229,8 @@ struct CompiledRule {
   std::unique_ptr<MetaNode> meta;
   std::vector<MetaOp> meta_program;  // `meta` in postfix order, for EvalMeta
   EvalFn eval;
-  bool skip = false;  // capture templates: not run
+  bool skip = false;
+  bool templated = false;  // uses %{NAME}: built per message from the captures
   std::vector<std::string> literals;  // one of them occurs in every match (empty: unknown)
   std::optional<ClassWindow> window;  // without literals: a byte-class window every match has
   int literal_repeats = 0;  // every match holds this many occurrences of `literals` (0: one)
@@ -242,6 +244,7 @@ struct CompiledRuleset::Impl {
   std::vector<CompiledRule> rules;
   std::unordered_map<std::string, int> index;
   std::vector<int> meta_order;  // metas in dependency order
+  std::vector<int> run_order;   // non-meta rules: capture-defining rules first
   size_t header_slots = 0;      // distinct header rule requests
   size_t literal_sets = 0;      // distinct (literals, repeats) of regex rules
   CompileStats stats;
@@ -326,8 +329,8 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
       continue;
     }
     if (!r.capture_templates.empty()) {
-      c.skip = true;
-      ++st.skipped_capture_templates;
+      c.templated = true;
+      ++st.capture_template_rules;
       continue;
     }
     if (r.type == RuleType::kHeader && r.header.exists) {
@@ -395,6 +398,15 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
   impl.meta_order.erase(std::remove_if(impl.meta_order.begin(), impl.meta_order.end(),
                                        [&](int i) { return !impl.rules[i].enabled; }),
                         impl.meta_order.end());
+  // SpamAssassin gives rules that define captures priority -10000: they run before the rules
+  // whose templates read them.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const CompiledRule& c = impl.rules[i];
+      if (!c.enabled || c.meta) continue;
+      if (rules[i].defines_captures == (pass == 0)) impl.run_order.push_back(static_cast<int>(i));
+    }
+  }
   return std::shared_ptr<const CompiledRuleset>(std::move(out));
 }
 
@@ -522,6 +534,68 @@ int MatchIndexedTexts(const CompiledRule& c, const std::vector<std::string>& tex
 
 }  // namespace
 
+namespace {
+
+// Perl's quotemeta: every byte other than [A-Za-z0-9_] is escaped.
+std::string QuoteMeta(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    if (!std::isalnum(u) && ch != '_') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out;
+}
+
+// A rule with %{NAME} templates: each replaced by the captured values as alternatives; not run
+// when a name has no value.
+int RunTemplated(const CompiledRule& c,
+                 const std::map<std::string, std::vector<std::string>, std::less<>>& captures,
+                 MessageText& text) {
+  const Rule& r = *c.rule;
+  std::string pattern = r.regex.pattern;
+  for (const std::string& name : r.capture_templates) {
+    auto it = captures.find(name);
+    if (it == captures.end() || it->second.empty()) return 0;
+    std::string alternatives = "(?:";
+    for (size_t k = 0; k < it->second.size(); ++k) {
+      if (k) alternatives += '|';
+      alternatives += QuoteMeta(it->second[k]);
+    }
+    alternatives += ')';
+    const std::string tag = "%{" + name + "}";
+    for (size_t pos = 0; (pos = pattern.find(tag, pos)) != std::string::npos;) {
+      if (pos > 0 && pattern[pos - 1] == '\\') {
+        pos += tag.size();
+        continue;
+      }
+      pattern.replace(pos, tag.size(), alternatives);
+      pos += alternatives.size();
+    }
+  }
+  auto compiled = Pattern::Compile(pattern, r.regex.flags, {}, /*jit=*/false);
+  if (!compiled) return 0;
+  const std::vector<std::string>* texts = nullptr;
+  switch (r.type) {
+    case RuleType::kUri: texts = &text.Uris(); break;
+    case RuleType::kBody: texts = &text.BodyLines(); break;
+    case RuleType::kRawBody: texts = &text.RawBodyChunks(); break;
+    default: return 0;  // SpamAssassin's shipped templates are all uri rules
+  }
+  int count = 0;
+  for (const std::string& t : *texts) {
+    if (!c.multiple) {
+      if (compiled->Matches(t)) return 1;
+      continue;
+    }
+    count += compiled->CountMatches(t, c.maxhits > 0 ? c.maxhits - count : 0);
+    if (c.maxhits > 0 && count >= c.maxhits) break;
+  }
+  return count;
+}
+
+}  // namespace
+
 ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& envelope) const {
   const Impl& impl = *impl_;
   const uint64_t limit_hits_before = Pattern::LimitHits();
@@ -547,12 +621,17 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   std::vector<int> hits(impl.rules.size(), 0);
   std::vector<double> values(impl.rules.size(), 0.0);
   std::vector<const std::optional<std::string>*> header_values(impl.header_slots, nullptr);
-  for (size_t i = 0; i < impl.rules.size(); ++i) {
+  // Named captures of the rules that define them (SpamAssassin's capture tags).
+  std::map<std::string, std::vector<std::string>, std::less<>> captures;
+  std::vector<std::pair<std::string, std::string>> named;
+  for (int i : impl.run_order) {
     const CompiledRule& c = impl.rules[i];
-    if (!c.enabled || c.skip || c.meta) continue;
+    if (c.skip) continue;
     const Rule& r = *c.rule;
     int count = 0;
-    if (r.is_eval) {
+    if (c.templated) {
+      count = RunTemplated(c, captures, text);
+    } else if (r.is_eval) {
       if (c.eval) {
         env.rule_type = r.type;
         count = c.eval(env, r.eval.args);
@@ -570,7 +649,18 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           static const std::string kEmpty;
           const std::string& subject =
               value ? *value : (r.header.if_unset ? *r.header.if_unset : kEmpty);
-          if (r.header.negated) {
+          if (r.defines_captures && !r.header.negated) {
+            if (c.pattern->SearchCaptures(subject, &named)) {
+              count = 1;
+              for (auto& [name, value] : named) {
+                auto& values = captures[name];
+                if (!value.empty() &&
+                    std::find(values.begin(), values.end(), value) == values.end()) {
+                  values.push_back(std::move(value));
+                }
+              }
+            }
+          } else if (r.header.negated) {
             count = c.pattern->Matches(subject) ? 0 : 1;
           } else if (c.multiple) {
             count = c.pattern->CountMatches(subject, c.maxhits);

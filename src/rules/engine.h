@@ -15,7 +15,9 @@
 //   - metas last, on the hit counts of the rules they name (unknown or disabled rules count 0),
 //     with Perl's arithmetic, comparison and boolean operators;
 //   - the score is the sum of the set-0 scores of the rules that hit, `__` sub-rules excluded.
-// Rules with capture templates (%{NAME}, six uri rules) are not run yet.
+//   - capture templates: a rule defining (?<NAME>…) runs first; a rule using %{NAME} is built per
+//     message with the captured values (quoted, as alternatives) and skipped when none was
+//     captured (Check.pm capture_rules_replace).
 //
 // Thread-safety: a CompiledRuleset is immutable after Compile and is shared read-only by all
 // scan threads (it is part of a generation's snapshot). Scan() is reentrant.
@@ -57,7 +59,7 @@ struct CompileStats {
   size_t prefiltered_regexes = 0;  // with required literals (skipped when none occurs)
   size_t evals_native = 0;
   size_t evals_never_hit = 0;  // network, Bayes and other evals without a native version
-  size_t skipped_capture_templates = 0;
+  size_t capture_template_rules = 0;  // %{NAME} rules, compiled per message from captures
   std::vector<std::string> unknown_eval_functions;
 };
 

@@ -110,7 +110,7 @@ Pattern::Pattern(Pattern&&) noexcept = default;
 Pattern& Pattern::operator=(Pattern&&) noexcept = default;
 
 Result<Pattern> Pattern::Compile(std::string_view pattern, std::string_view flags,
-                                 const PatternLimits& limits) {
+                                 const PatternLimits& limits, bool jit) {
   Pattern out;
   out.impl_->limits = limits;
   const std::string source = StripPerlAsciiFlag(pattern);
@@ -121,7 +121,7 @@ Result<Pattern> Pattern::Compile(std::string_view pattern, std::string_view flag
                                      options, &error, &offset, nullptr);
   if (out.impl_->code8 != nullptr) {
     // The interpreter if JIT fails.
-    out.impl_->jit = pcre2_jit_compile_8(out.impl_->code8, PCRE2_JIT_COMPLETE) == 0;
+    out.impl_->jit = jit && pcre2_jit_compile_8(out.impl_->code8, PCRE2_JIT_COMPLETE) == 0;
     return out;
   }
   if (error != PCRE2_ERROR_PATTERN_TOO_LARGE) {
@@ -134,7 +134,7 @@ Result<Pattern> Pattern::Compile(std::string_view pattern, std::string_view flag
   if (out.impl_->code32 == nullptr) {
     return Fail(fmt::format("regex error at offset {}: {}", offset, ErrorText8(error)));
   }
-  out.impl_->jit = pcre2_jit_compile_32(out.impl_->code32, PCRE2_JIT_COMPLETE) == 0;
+  out.impl_->jit = jit && pcre2_jit_compile_32(out.impl_->code32, PCRE2_JIT_COMPLETE) == 0;
   return out;
 }
 

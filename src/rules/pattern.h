@@ -47,8 +47,10 @@ class Pattern {
 
   // Compiles `pattern` with Perl flags `flags` (SpamAssassin allows [a-df-z]; i m s x count).
   // The error names PCRE2's reason and the offset in the pattern.
+  // `jit` false: the interpreter only (for patterns built per message, where JIT compiling
+  // costs more than it saves).
   static Result<Pattern> Compile(std::string_view pattern, std::string_view flags,
-                                 const PatternLimits& limits = {});
+                                 const PatternLimits& limits = {}, bool jit = true);
 
   // Finds the first match at or after `start`; on success sets [match_start, match_end).
   // A limit hit or an error is no match (and is counted).
