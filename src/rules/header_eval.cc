@@ -1117,7 +1117,8 @@ int64_t DateDiff(const mime::Headers& h) {
 }
 
 bool CheckForShiftedDate(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  double diff = static_cast<double>(DateDiff(*in.headers));
+  if (!in.date_diff) in.date_diff = DateDiff(*in.headers);
+  double diff = static_cast<double>(*in.date_diff);
   std::string_view min = Arg(args, 0), max = Arg(args, 1);
   return (min == "undef" || diff >= 3600 * PerlNumber(min)) &&
          (max == "undef" || diff < 3600 * PerlNumber(max));

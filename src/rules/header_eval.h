@@ -106,6 +106,9 @@ struct HeaderEvalInput {
   // anchors (uri_detail_list entries with type "a" and not "parsed").
   std::vector<std::string> body_text;
   std::vector<std::string> anchor_uris;
+  // The Date/Received time difference check_for_shifted_date computes, kept for the other
+  // calls on the same message (twelve rules call it).
+  mutable std::optional<int64_t> date_diff;
 };
 
 // An eval: (input, arguments as split by the rule parser) -> hit.
