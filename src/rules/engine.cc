@@ -251,7 +251,7 @@ struct CompiledRuleset::Impl {
   double required = 5.0;
   std::shared_ptr<const EvalShared> eval_shared;
   mime::TldSet tlds;
-  std::unordered_set<std::string> two_level_domains, three_level_domains;
+  RegistryBoundaries boundaries;
   mime::RedirectorPatterns redirectors;
 };
 
@@ -273,13 +273,9 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
     impl.required = std::atof(impl.ruleset.Setting("required_score").back().c_str());
   }
   impl.tlds = mime::TldSet(impl.ruleset.SettingWords("util_rb_tld"));
-  for (auto [key, set] : {std::pair{"util_rb_2tld", &impl.two_level_domains},
-                          std::pair{"util_rb_3tld", &impl.three_level_domains}}) {
-    for (std::string word : impl.ruleset.SettingWords(key)) {
-      for (char& ch : word) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      set->insert(std::move(word));
-    }
-  }
+  impl.boundaries = RegistryBoundaries(impl.ruleset.SettingWords("util_rb_tld"),
+                                       impl.ruleset.SettingWords("util_rb_2tld"),
+                                       impl.ruleset.SettingWords("util_rb_3tld"));
   {
     std::vector<std::string> patterns;
     for (const std::string& p : impl.ruleset.Setting("redirector_pattern")) patterns.push_back(p);
@@ -599,8 +595,7 @@ int RunTemplated(const CompiledRule& c,
 ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& envelope) const {
   const Impl& impl = *impl_;
   const uint64_t limit_hits_before = Pattern::LimitHits();
-  TextContext context{&impl.tlds, &impl.redirectors, &impl.two_level_domains,
-                      &impl.three_level_domains};
+  TextContext context{&impl.tlds, &impl.redirectors, &impl.boundaries};
   MessageText text(message, envelope, context);
   auto cache = NewEvalCache();
   EvalEnv env{text, impl.ruleset, *impl.eval_shared, cache.get()};

@@ -3,6 +3,8 @@
 // PerMsgStatus.pm, Message/Node.pm, Util.pm, RegistryBoundaries.pm).
 #include "rules/header_eval.h"
 
+#include "rules/registry_boundaries.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -149,15 +151,6 @@ std::string_view Arg(const std::vector<std::string>& args, size_t i) {
 // ---------------------------------------------------------------------------------------------
 // RegistryBoundaries (split_domain / trim_domain / is_domain_valid) and FreeMail state.
 
-// RegistryBoundaries' %US_STATES.
-bool IsUsState(std::string_view s) {
-  static constexpr std::array<std::string_view, 54> kUsStates = {
-      "ak", "al", "ar", "az", "ca", "co", "ct", "dc", "de", "fl", "ga", "gu", "hi", "ia",
-      "id", "il", "in", "ks", "ky", "la", "ma", "md", "me", "mi", "mn", "mo", "ms", "mt",
-      "nc", "nd", "ne", "nh", "nj", "nm", "nv", "ny", "oh", "ok", "or", "pa", "pr", "ri",
-      "sc", "sd", "tn", "tx", "ut", "va", "vi", "vt", "wa", "wi", "wv", "wy"};
-  return std::find(kUsStates.begin(), kUsStates.end(), s) != kUsStates.end();
-}
 
 }  // namespace
 
@@ -179,10 +172,7 @@ struct HeaderEvalConfig::Impl {
   std::vector<AddressWithRelay> def_welcomelist_from_rcvd;
   std::vector<std::string> welcomelist_allows_relays;
   std::vector<std::string> ok_locales;
-  // RegistryBoundaries
-  std::unordered_set<std::string> valid_tlds;
-  std::unordered_set<std::string> two_level_domains;
-  std::unordered_set<std::string> three_level_domains;
+  RegistryBoundaries boundaries;
 
   const std::vector<std::string>* List(std::string_view name) const {
     auto it = address_lists.find(std::string(name));
@@ -195,78 +185,15 @@ HeaderEvalConfig::~HeaderEvalConfig() = default;
 
 namespace {
 
-// RegistryBoundaries::split_domain (is_ascii: lower-casing stands in for idn_to_ascii).
+// RegistryBoundaries::split_domain; without a config, no multi-level suffixes are known.
 std::pair<std::string, std::string> SplitDomain(const HeaderEvalConfig::Impl* rb,
                                                 std::string_view fqdn) {
-  std::string domain = ToLowerAscii(fqdn);
-  if (domain.empty()) return {"", ""};
-  // tr/././s, strip leading and trailing dots
-  std::string squeezed;
-  for (char c : domain) {
-    if (c == '.' && !squeezed.empty() && squeezed.back() == '.') continue;
-    squeezed += c;
-  }
-  while (!squeezed.empty() && squeezed.front() == '.') squeezed.erase(0, 1);
-  while (!squeezed.empty() && squeezed.back() == '.') squeezed.pop_back();
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos <= squeezed.size()) {
-    size_t dot = squeezed.find('.', pos);
-    if (dot == std::string::npos) dot = squeezed.size();
-    parts.push_back(squeezed.substr(pos, dot - pos));
-    pos = dot + 1;
-  }
-  // Perl's split drops trailing empty fields.
-  while (!parts.empty() && parts.back().empty()) parts.pop_back();
-  std::vector<std::string> host;
-  size_t first = 0;
-  auto join = [&](size_t from) {
-    std::string out;
-    for (size_t i = from; i < parts.size(); ++i) {
-      if (i > from) out += '.';
-      out += parts[i];
-    }
-    return out;
-  };
-  while (parts.size() - first > 1) {
-    size_t n = parts.size() - first;
-    if (n == 2) {
-      if (rb != nullptr && rb->two_level_domains.count(join(first))) break;
-    } else if (n == 3) {
-      if (parts[first + 2] == "us") {
-        if (IsUsState(parts[first + 1])) break;
-      } else if (rb != nullptr && rb->three_level_domains.count(join(first))) {
-        break;
-      }
-    } else if (n == 4) {
-      if (parts[first + 3] == "us" &&
-          ((parts[first] == "pvt" && parts[first + 1] == "k12") ||
-           parts[first] == "ci" || parts[first] == "co")) {
-        if (IsUsState(parts[first + 2])) break;
-      }
-    }
-    host.push_back(parts[first]);
-    ++first;
-  }
-  if (!host.empty()) {
-    --first;
-    host.pop_back();
-  }
-  std::string hostname;
-  for (size_t i = 0; i < host.size(); ++i) {
-    if (i > 0) hostname += '.';
-    hostname += host[i];
-  }
-  return {hostname, join(first)};
+  static const RegistryBoundaries kNone;
+  return (rb != nullptr ? rb->boundaries : kNone).SplitDomain(fqdn);
 }
 
 bool IsDomainValid(const HeaderEvalConfig::Impl* rb, std::string_view dom) {
-  if (rb == nullptr) return false;
-  std::string d = ToLowerAscii(dom);
-  if (HasSpace(d)) return false;
-  size_t dot = d.rfind('.');
-  if (dot == std::string::npos || dot + 1 == d.size()) return false;
-  return rb->valid_tlds.count(d.substr(dot + 1)) > 0;
+  return rb != nullptr && rb->boundaries.IsDomainValid(dom);
 }
 
 // Glob where `*` matches a run of non-dots and `?` any one character (FreeMail wildcards).
@@ -318,16 +245,11 @@ std::shared_ptr<const HeaderEvalConfig> HeaderEvalConfig::Build(
   impl.freemail_skip_when_over_max = settings.freemail_skip_when_over_max;
   impl.freemail_skip_bulk_envfrom = settings.freemail_skip_bulk_envfrom;
 
-  for (const std::string& t : settings.valid_tlds) impl.valid_tlds.insert(ToLowerAscii(t));
-  for (const std::string& t : settings.two_level_domains) {
-    impl.two_level_domains.insert(ToLowerAscii(t));
-  }
-  for (const std::string& t : settings.three_level_domains) {
-    impl.three_level_domains.insert(ToLowerAscii(t));
-  }
+  impl.boundaries = RegistryBoundaries(settings.valid_tlds, settings.two_level_domains,
+                                       settings.three_level_domains);
   // RegistryBoundaries' valid_tlds_re, inside FreeMail's email_regex.
   std::vector<std::string> tlds;
-  for (const std::string& t : impl.valid_tlds) {
+  for (const std::string& t : impl.boundaries.valid_tlds()) {
     bool plain = !t.empty() && std::all_of(t.begin(), t.end(), [](char c) {
       unsigned char u = static_cast<unsigned char>(c);
       return (u < 0x80 && std::isalnum(u)) || c == '-';

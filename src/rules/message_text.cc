@@ -578,7 +578,10 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
         if (at != std::string::npos) {
           std::string h = CollapseSpaces(line.substr(at + 1));
           while (!h.empty() && (h.back() == '>' || h.back() == '\n')) h.pop_back();
-          if (domain) h = TrimDomain(ToLower(h));
+          if (domain) {
+            static const RegistryBoundaries kNone;
+            h = (context_.boundaries ? *context_.boundaries : kNone).TrimDomain(h);
+          }
           if (!h.empty()) res.push_back(h);
         }
       }
@@ -586,36 +589,6 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
     results = std::move(res);
   }
   return results;
-}
-
-std::string MessageText::TrimDomain(std::string_view host) const {
-  size_t end;
-  if (IsIpv4At(host, 0, &end) && end == host.size()) return std::string(host);
-  std::vector<std::string_view> labels;
-  size_t start = 0;
-  while (true) {
-    size_t dot = host.find('.', start);
-    labels.push_back(host.substr(start, dot - start));
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  auto tail = [&](size_t n) {
-    std::string out;
-    for (size_t i = labels.size() - n; i < labels.size(); ++i) {
-      if (!out.empty()) out.push_back('.');
-      out += labels[i];
-    }
-    return out;
-  };
-  size_t keep = 2;
-  if (labels.size() > 3 && context_.three_level_domains &&
-      context_.three_level_domains->count(tail(3))) {
-    keep = 4;
-  } else if (labels.size() > 2 && context_.two_level_domains &&
-             context_.two_level_domains->count(tail(2))) {
-    keep = 3;
-  }
-  return labels.size() <= keep ? std::string(host) : tail(keep);
 }
 
 std::optional<std::string> MessageText::Get(std::string_view request) { return GetRef(request); }

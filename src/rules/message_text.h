@@ -35,6 +35,7 @@
 #include "mime/html.h"
 #include "mime/message.h"
 #include "mime/uri.h"
+#include "rules/registry_boundaries.h"
 
 namespace mailsift::rules {
 
@@ -48,9 +49,7 @@ struct Envelope {
 struct TextContext {
   const mime::TldSet* tlds = nullptr;
   const mime::RedirectorPatterns* redirectors = nullptr;
-  // util_rb_2tld / util_rb_3tld entries (lower case), for :domain (RegistryBoundaries).
-  const std::unordered_set<std::string>* two_level_domains = nullptr;
-  const std::unordered_set<std::string>* three_level_domains = nullptr;
+  const RegistryBoundaries* boundaries = nullptr;  // for :domain; none: two labels
 };
 
 // Relay facts computed by the Received parser (rules/received.h), as strings and indexes.
@@ -112,7 +111,6 @@ class MessageText {
   // raw_header) or with folds made one space (get_header's raw form).
   std::vector<std::string> GetHeaderValues(std::string_view name, bool raw,
                                            bool unfold_raw = true) const;
-  std::string TrimDomain(std::string_view host) const;
 
   const mime::Message& message_;
   Envelope envelope_;

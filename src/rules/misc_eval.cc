@@ -3,6 +3,8 @@
 // WelcomeListSubject.pm, RegistryBoundaries.pm and Util.pm (base64_decode).
 #include "rules/misc_eval.h"
 
+#include "rules/registry_boundaries.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -292,9 +294,7 @@ struct MiscEvalConfig::Impl {
   std::vector<std::string> blocklist_subject;
   std::vector<std::string> bounce_relays;                                       // lower-cased globs
   std::map<std::string, std::unordered_map<std::string, bool>> uri_host_lists;  // sorted names
-  std::unordered_set<std::string> valid_tlds;
-  std::unordered_set<std::string> two_level_domains;
-  std::unordered_set<std::string> three_level_domains;
+  RegistryBoundaries boundaries;
 };
 
 MiscEvalConfig::MiscEvalConfig() : impl_(std::make_unique<Impl>()) {}
@@ -417,13 +417,8 @@ std::shared_ptr<const MiscEvalConfig> MiscEvalConfig::Build(const MiscEvalSettin
       }
     }
   }
-  for (const std::string& t : settings.valid_tlds) c.valid_tlds.insert(ToLowerAscii(t));
-  for (const std::string& t : settings.two_level_domains) {
-    c.two_level_domains.insert(ToLowerAscii(t));
-  }
-  for (const std::string& t : settings.three_level_domains) {
-    c.three_level_domains.insert(ToLowerAscii(t));
-  }
+  c.boundaries = RegistryBoundaries(settings.valid_tlds, settings.two_level_domains,
+                                    settings.three_level_domains);
   return config;
 }
 
@@ -431,24 +426,6 @@ std::shared_ptr<const MiscEvalConfig> MiscEvalConfig::Build(const MiscEvalSettin
 // RegistryBoundaries
 
 namespace {
-
-bool IsUsState(std::string_view s) {
-  static constexpr std::array<std::string_view, 54> kStates = {
-      "ak", "al", "ar", "az", "ca", "co", "ct", "dc", "de", "fl", "ga", "gu", "hi", "ia",
-      "id", "il", "in", "ks", "ky", "la", "ma", "md", "me", "mi", "mn", "mo", "ms", "mt",
-      "nc", "nd", "ne", "nh", "nj", "nm", "nv", "ny", "oh", "ok", "or", "pa", "pr", "ri",
-      "sc", "sd", "tn", "tx", "ut", "va", "vi", "vt", "wa", "wi", "wv", "wy"};
-  return std::find(kStates.begin(), kStates.end(), s) != kStates.end();
-}
-
-std::string JoinLabels(const std::vector<std::string>& labels, size_t from) {
-  std::string out;
-  for (size_t i = from; i < labels.size(); ++i) {
-    if (i > from) out += '.';
-    out += labels[i];
-  }
-  return out;
-}
 
 bool IsIpv4(std::string_view s) {
   int octets = 0;
@@ -467,58 +444,12 @@ bool IsIpv4(std::string_view s) {
 
 }  // namespace
 
-std::string TrimDomain(const MiscEvalConfig& config, std::string_view domain_in) {
-  const MiscEvalConfig::Impl& rb = config.impl();
-  std::string domain = ToLowerAscii(domain_in);
-  if (domain.empty()) return domain;
-  std::string squeezed;  // tr/././s, then leading and trailing dots removed
-  for (char c : domain) {
-    if (c == '.' && !squeezed.empty() && squeezed.back() == '.') continue;
-    squeezed += c;
-  }
-  size_t b = squeezed.find_first_not_of('.');
-  if (b == std::string::npos) return "";
-  size_t e = squeezed.find_last_not_of('.');
-  squeezed = squeezed.substr(b, e - b + 1);
-  std::vector<std::string> parts;
-  for (size_t pos = 0;;) {
-    size_t dot = squeezed.find('.', pos);
-    parts.push_back(squeezed.substr(pos, dot - pos));
-    if (dot == std::string::npos) break;
-    pos = dot + 1;
-  }
-  size_t first = 0, host_labels = 0;
-  while (parts.size() - first > 1) {
-    size_t n = parts.size() - first;
-    if (n == 2) {
-      if (rb.two_level_domains.count(JoinLabels(parts, first))) break;
-    } else if (n == 3) {
-      if (parts[first + 2] == "us") {
-        if (IsUsState(parts[first + 1])) break;
-      } else if (rb.three_level_domains.count(JoinLabels(parts, first))) {
-        break;
-      }
-    } else if (n == 4) {
-      if (parts[first + 3] == "us" &&
-          ((parts[first] == "pvt" && parts[first + 1] == "k12") || parts[first] == "ci" ||
-           parts[first] == "co") &&
-          IsUsState(parts[first + 2])) {
-        break;
-      }
-    }
-    ++first;
-    ++host_labels;
-  }
-  if (host_labels > 0) --first;  // the last host label belongs to the domain
-  return JoinLabels(parts, first);
+std::string TrimDomain(const MiscEvalConfig& config, std::string_view domain) {
+  return config.impl().boundaries.TrimDomain(domain);
 }
 
-bool IsDomainValid(const MiscEvalConfig& config, std::string_view domain_in) {
-  std::string dom = ToLowerAscii(domain_in);
-  if (std::any_of(dom.begin(), dom.end(), IsPerlSpace)) return false;
-  size_t dot = dom.rfind('.');
-  if (dot == std::string::npos || dot + 1 == dom.size()) return false;
-  return config.impl().valid_tlds.count(dom.substr(dot + 1)) > 0;
+bool IsDomainValid(const MiscEvalConfig& config, std::string_view domain) {
+  return config.impl().boundaries.IsDomainValid(domain);
 }
 
 bool IsIpAddress(std::string_view text) {
