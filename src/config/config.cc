@@ -80,6 +80,19 @@ class TableReader {
     }
   }
 
+  // A number (integer or floating point), e.g. a spam score level.
+  void Number(std::string_view key, double& out) {
+    if (const auto* node = Get(key)) {
+      if (node->is_integer()) {
+        out = static_cast<double>(*node->value<int64_t>());
+      } else if (node->is_floating_point()) {
+        out = *node->value<double>();
+      } else {
+        problems_.push_back(fmt::format("{}: must be a number", Name(key)));
+      }
+    }
+  }
+
   // A duration: a number of seconds, or a string with a unit ("45s", "8m", "1h", "250ms").
   // Returns true if the key was present and valid.
   bool Duration(std::string_view key, Seconds& out) {
@@ -366,6 +379,18 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       spam.String("site_dir", config.spam.site_dir);
       spam.Integer("scan_threads", config.spam.scan_threads, 0, 256);
       spam.Integer("max_scan_size", config.spam.max_scan_size, 0, int64_t{1} << 32);
+      spam.Number("tag_level", config.spam.tag_level);
+      spam.Number("tag2_level", config.spam.tag2_level);
+      spam.Number("kill_level", config.spam.kill_level);
+      spam.String("subject_tag", config.spam.subject_tag);
+    }
+    {
+      TableReader actions(root.Table("actions"), "actions", problems);
+      actions.String("spam", config.spam.spam_action);
+      const std::string& a = config.spam.spam_action;
+      if (a != "pass" && a != "reject" && a != "discard" && a != "tempfail") {
+        problems.push_back("actions.spam: one of \"pass\", \"reject\", \"discard\", \"tempfail\"");
+      }
     }
     {
       TableReader spool(root.Table("spool"), "spool", problems);

@@ -80,6 +80,16 @@ struct Spam {
   std::string site_dir = "/etc/spamassassin";
   int scan_threads = 0;              // 0: one per core
   uint64_t max_scan_size = 409600;   // larger messages pass unscanned (amavisd's default)
+  // amavisd's spam levels (Debian's defaults): X-Spam-* headers from tag_level, SPAMMY with
+  // X-Spam-Flag: YES and the Subject tag from tag2_level, SPAM (the spam action) from
+  // kill_level.
+  double tag_level = 2.0;
+  double tag2_level = 6.31;
+  double kill_level = 6.31;
+  std::string subject_tag = "***SPAM*** ";
+  // [actions] spam: what happens to SPAM — pass, reject (554 5.7.0), discard (250 2.7.0,
+  // not delivered), tempfail (451).
+  std::string spam_action = "pass";
 };
 
 struct Control {

@@ -213,7 +213,7 @@ asio::awaitable<RelayReplies> RelayClient::SendCommands(const std::vector<std::s
 asio::awaitable<RelayReplies> RelayClient::SendMessage(std::string_view header,
                                                        const spool::Spool& content,
                                                        size_t lmtp_recipients,
-                                                       net::Deadline deadline) {
+                                                       net::Deadline deadline, size_t skip) {
   RelayReplies result;
   if (!is_open()) {
     result.failure = RelayFailure::kLost;
@@ -250,7 +250,14 @@ asio::awaitable<RelayReplies> RelayClient::SendMessage(std::string_view header,
       co_return result;
     }
     if (chunk->empty()) break;
-    stuffer.Stuff(*chunk, out);
+    std::string_view data = *chunk;
+    if (skip > 0) {
+      const size_t n = std::min(skip, data.size());
+      data.remove_prefix(n);
+      skip -= n;
+      if (data.empty()) continue;
+    }
+    stuffer.Stuff(data, out);
     if (out.size() >= kWriteChunk) {
       if (net::IoStatus status = co_await stream_->Flush(); status != net::IoStatus::kOk) {
         result.failure = FailureFrom(status);

@@ -62,8 +62,10 @@ class RelayClient {
                                              net::Deadline deadline);
   // DATA, `header` + `content` (canonical CRLF lines) with transparency dots, ".".
   // `lmtp_recipients` is the number of replies to expect after "." in LMTP (accepted RCPTs).
+  // The first `skip` bytes of `content` are left out (`header` then carries their rewrite).
   asio::awaitable<RelayReplies> SendMessage(std::string_view header, const spool::Spool& content,
-                                            size_t lmtp_recipients, net::Deadline deadline);
+                                            size_t lmtp_recipients, net::Deadline deadline,
+                                            size_t skip = 0);
   // Politely ends the connection: QUIT without waiting for the answer.
   void Quit();
   void Abort();

@@ -67,6 +67,9 @@ enum class ReplyId {
   kLocalError,
   kXforwardOk,
   kScanTimeout,
+  kRejectSpam,
+  kDiscardSpam,
+  kTempfailSpam,
   kCount
 };
 

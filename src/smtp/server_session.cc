@@ -1,6 +1,7 @@
 #include "smtp/server_session.h"
 
 #include "scan/pipeline.h"
+#include "scan/verdict.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -658,7 +659,7 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
   // The per-message deadline runs from here to our reply: the scan, then the relay.
   net::Deadline deadline = After(config_.timeouts.message_deadline);
   std::string hits = "-";
-  bool spam = false;
+  scan::Verdict verdict;
   if (env_.pipeline != nullptr) {
     auto raw = ReadMessageForScan();
     const bool readable = raw != nullptr;
@@ -691,8 +692,29 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     }
     for (const scan::CheckResult& r : *results) {
       if (r.check != "spam" || !r.scanned) continue;
-      hits = fmt::format("{:.3f}", r.score);
-      spam = r.score >= r.required;
+      hits = scan::FormatScore(r.score);
+      verdict = scan::Decide(r, config_.spam);
+    }
+    if (verdict.action != scan::Action::kPass) {
+      // Blocked: the client gets our reply, the next hop's open transaction is dropped.
+      const ReplyId id = verdict.action == scan::Action::kReject    ? ReplyId::kRejectSpam
+                         : verdict.action == scan::Action::kDiscard ? ReplyId::kDiscardSpam
+                                                                    : ReplyId::kTempfailSpam;
+      for (size_t i = 0; i < replies_due; ++i) Say(id, mail_id_);
+      const char* how = verdict.action == scan::Action::kReject    ? "RejectedInbound"
+                        : verdict.action == scan::Action::kDiscard ? "DiscardedInbound"
+                                                                   : "TempFailedInbound";
+      auto& counter = verdict.action == scan::Action::kTempfail
+                          ? env_.counters->messages_tempfailed
+                          : env_.counters->messages_rejected;
+      counter.fetch_add(1, std::memory_order_relaxed);
+      LogTransaction(fmt::format("Blocked {} {{{}}}", scan::CategoryName(verdict.category), how),
+                     "-", size, hits);
+      if (relay_) relay_->Abort();
+      relay_.reset();
+      relay_in_transaction_ = false;
+      ResetTransaction();
+      co_return Next::kContinue;
     }
   }
   RelayReplies result;
@@ -711,14 +733,27 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
                         mail_id_,
                         single,
                         std::chrono::system_clock::now()};
-    std::string header = ReceivedHeader(facts);
-    result = co_await relay_->SendMessage(header, spool_, accepted_, deadline);
+    // What goes before the message: the X-Spam-* fields, our Received: header, and, when the
+    // header section needs edits (incoming X-Spam-* fields removed, Subject tagged) and is
+    // held in memory, its rewrite in place of the original.
+    std::string header = verdict.added_headers + ReceivedHeader(facts);
+    size_t skip = 0;
+    std::string_view head = spool_.Head();
+    if (size_t end = head.find("\r\n\r\n"); end != std::string_view::npos) {
+      std::string_view section = head.substr(0, end + 2);
+      std::string edited = scan::EditHeaderSection(section, verdict.subject_tag);
+      if (edited != section) {
+        header += edited;
+        skip = section.size();
+      }
+    }
+    result = co_await relay_->SendMessage(header, spool_, accepted_, deadline, skip);
     relay_in_transaction_ = false;
   }
 
   const bool before_queue = config_.relay.mode == RelayMode::kBeforeQueue;
   std::string relay_name = relay_ ? relay_->name() : std::string();
-  std::string verdict;
+  std::string log_verdict;
   std::string queued_as;
   if (result.failure != RelayFailure::kNone || result.replies.empty()) {
     RelayFailure failure =
@@ -726,7 +761,7 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     if (Clock::now() >= deadline) failure = RelayFailure::kTimeout;
     ReplyRelayFailure(failure, replies_due);
     env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
-    verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
+    log_verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
     queued_as = std::string(Describe(failure));
     if (relay_) relay_->Abort();
     relay_.reset();
@@ -763,16 +798,19 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     queued_as = queued != std::string::npos ? text.substr(queued + 10) : text;
     if (worst->Class() == 2) {
       env_.counters->messages_relayed.fetch_add(1, std::memory_order_relaxed);
-      verdict = spam ? "Passed SPAM {RelayedInbound}" : "Passed CLEAN {RelayedInbound}";
+      log_verdict = verdict.category == scan::Category::kClean
+                        ? std::string("Passed CLEAN {RelayedInbound}")
+                        : fmt::format("Passed {} {{RelayedTaggedInbound}}",
+                                      scan::CategoryName(verdict.category));
     } else if (worst->Class() == 4) {
       env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
-      verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
+      log_verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
     } else {
       env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
-      verdict = "Blocked MTA-BLOCKED {RejectedInbound}";
+      log_verdict = "Blocked MTA-BLOCKED {RejectedInbound}";
     }
   }
-  LogTransaction(verdict, queued_as, size, hits);
+  LogTransaction(log_verdict, queued_as, size, hits);
   ResetTransaction();
   co_return Next::kContinue;
 }

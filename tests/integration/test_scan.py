@@ -31,7 +31,7 @@ from harness import check, check_eq  # noqa: E402
 
 BIN = None
 RULES = "/usr/share/spamassassin"
-SPAM = "spam-2.00002.9438920e9a55591b18e60d1ed37d992b.eml"
+SPAM = "spam-2.00003.590eff932f8704d8b0fcbe69d023b54d.eml"
 HAM = "easy-ham-1.00001.7c53336b37003a9286aba55d2945844c.eml"
 
 
@@ -199,11 +199,101 @@ def test_reload_picks_up_changed_rules():
         site.cleanup()
 
 
+def spam_data(path, extra_header=b""):
+    """smtp_data() of a corpus file with a header line put first."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(b"From "):
+        raw = raw.split(b"\n", 1)[1]
+    return h.dot_stuff((extra_header + raw).rstrip(b"\n").split(b"\n"))
+
+
+def test_spam_is_tagged_with_amavisd_headers():
+    site = SiteDir()
+    try:
+        with h.SmtpSink() as sink, h.Mailsift(BIN, spam_config(sink, site.path)) as ms:
+            path = corpus_file(SPAM)
+            expected = offline_score(path, site.path)
+            with h.SmtpClient(ms.port) as c:
+                c.greeting()
+                replies = c.send_message(
+                    "sender@example.com", ["rcpt@example.net"],
+                    spam_data(path, b"X-Spam-Status: No, score=-100 forged upstream\n"))
+                check(replies[-1].code == 250, "the spam is relayed (action pass)",
+                      replies[-1].text)
+                c.cmd("QUIT")
+            ts = sink.wait_transactions(1)
+            check_eq(len(ts), 1, "one message at the next hop")
+            text = ts[0].text.decode("latin-1") if ts else ""
+            head = text.split("\n\n", 1)[0]
+            score = h_score = None
+            m = re.search(r"^X-Spam-Score: (\S+)$", head, re.M)
+            if m:
+                h_score = float(m.group(1))
+            check(head.startswith("X-Spam-Flag: YES\n"), "X-Spam-Flag: YES comes first",
+                  head[:300])
+            check(h_score is not None and abs(h_score - expected["score"]) < 0.001,
+                  "X-Spam-Score is the score (%s)" % h_score, head[:400])
+            stars = "*" * int(expected["score"])
+            check(re.search(r"^X-Spam-Level: %s$" % re.escape(stars), head, re.M) is not None,
+                  "X-Spam-Level has %d stars" % len(stars), head[:400])
+            m = re.search(r"^X-Spam-Status: Yes, score=\S+ tagged_above=2 required=6.31\n"
+                          r" tests=\[(.*?)\]\n autolearn=disabled$", head, re.M | re.S)
+            check(m is not None, "X-Spam-Status in amavisd's format", head[:800])
+            if m:
+                listed = sorted(t.split("=")[0] for t in m.group(1).replace("\n ", " ").split(", "))
+                scored = sorted(k for k in expected["hits"] if not k.startswith("__"))
+                check_eq(listed, scored, "X-Spam-Status lists every scored rule that hit")
+            check("score=-100" not in head, "the forged X-Spam-Status from outside is gone")
+            check(re.search(r"^Subject: \*\*\*SPAM\*\*\* ", head, re.M) is not None,
+                  "the Subject is tagged at tag2_level", head[:800])
+            lines = ms.wait_log_lines(1, "Passed")
+            check(len(lines) == 1 and "Passed SPAM {RelayedTaggedInbound}" in lines[0],
+                  "log: Passed SPAM {RelayedTaggedInbound}", "\n".join(lines))
+    finally:
+        site.cleanup()
+
+
+def test_spam_actions_reject_and_discard():
+    site = SiteDir()
+    try:
+        for action, code, enh, log in (("reject", 554, "5.7.0", "Blocked SPAM {RejectedInbound}"),
+                                       ("discard", 250, "2.7.0",
+                                        "Blocked SPAM {DiscardedInbound}")):
+            with h.SmtpSink() as sink, h.Mailsift(
+                    BIN, spam_config(sink, site.path, actions={"spam": action})) as ms:
+                with h.SmtpClient(ms.port) as c:
+                    c.greeting()
+                    replies = c.send_message("sender@example.com", ["rcpt@example.net"],
+                                             spam_data(corpus_file(SPAM)))
+                    final = replies[-1]
+                    check(final.code == code and enh in final.text,
+                          "%s: the client gets %d %s  [%s]" % (action, code, enh, final.text),
+                          final.text)
+                    with h.SmtpClient(ms.port) as c2:
+                        c2.greeting()
+                        r = c2.send_message("sender@example.com", ["rcpt@example.net"],
+                                            spam_data(corpus_file(HAM)))
+                        check(r[-1].code == 250, "%s: the ham still passes" % action, r[-1].text)
+                        c2.cmd("QUIT")
+                    c.cmd("QUIT")
+                time.sleep(0.5)
+                ts = sink.transactions()
+                check_eq(len(ts), 1, "%s: only the ham reached the next hop" % action)
+                lines = ms.wait_log_lines(1, "Blocked")
+                check(len(lines) == 1 and log in lines[0], "%s: log says %s" % (action, log),
+                      "\n".join(lines))
+    finally:
+        site.cleanup()
+
+
 TESTS = [
     test_spam_and_ham_are_scored_and_relayed,
     test_scan_past_the_deadline_tempfails,
     test_broken_rules_are_refused_and_the_running_generation_serves,
     test_reload_picks_up_changed_rules,
+    test_spam_is_tagged_with_amavisd_headers,
+    test_spam_actions_reject_and_discard,
 ]
 
 if __name__ == "__main__":
