@@ -235,6 +235,7 @@ struct CompiledRule {
   std::optional<ClassWindow> window;  // without literals: a byte-class window every match has
   int literal_repeats = 0;  // every match holds this many occurrences of `literals` (0: one)
   int literal_set = -1;     // the same literals, the same repeats: the same id (for a cache)
+  std::vector<int> literal_ids;  // `literals` numbered among the ruleset's distinct literals
 };
 
 }  // namespace
@@ -247,6 +248,7 @@ struct CompiledRuleset::Impl {
   std::vector<int> run_order;   // non-meta rules: capture-defining rules first
   size_t header_slots = 0;      // distinct header rule requests
   size_t literal_sets = 0;      // distinct (literals, repeats) of regex rules
+  size_t literal_count = 0;     // distinct literals of regex rules
   CompileStats stats;
   double required = 5.0;
   std::shared_ptr<const EvalShared> eval_shared;
@@ -287,6 +289,7 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
 
   std::vector<std::string> errors;
   std::unordered_map<std::string, int> literal_sets;
+  std::unordered_map<std::string, int> literal_ids;
   CompileStats& st = impl.stats;
   st.rules = rules.size();
   for (size_t i = 0; i < rules.size(); ++i) {
@@ -355,6 +358,10 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
       for (const std::string& l : c.literals) key += '\0' + l;
       c.literal_set =
           literal_sets.emplace(key, static_cast<int>(literal_sets.size())).first->second;
+      for (const std::string& l : c.literals) {
+        c.literal_ids.push_back(
+            literal_ids.emplace(l, static_cast<int>(literal_ids.size())).first->second);
+      }
     }
     if (r.type == RuleType::kHeader || r.type == RuleType::kMimeHeader) {
       c.header_request = r.header.name;
@@ -391,6 +398,7 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
   }
   impl.header_slots = slots.size();
   impl.literal_sets = literal_sets.size();
+  impl.literal_count = literal_ids.size();
   impl.meta_order.erase(std::remove_if(impl.meta_order.begin(), impl.meta_order.end(),
                                        [&](int i) { return !impl.rules[i].enabled; }),
                         impl.meta_order.end());
@@ -488,12 +496,25 @@ int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, siz
 }
 
 // Which texts of one list may hold a match, per literal set: rules sharing their literals
-// (ReplaceTags families) search for them once.
+// (ReplaceTags families) search for them once. Likewise whether each distinct literal occurs
+// at all: many rules share a literal ("http", "click"), each is searched for once per text kind.
 struct CandidateCache {
   enum State : uint8_t { kUnknown, kAll, kListed };
   std::vector<State> state;
   std::vector<std::vector<uint32_t>> texts;
-  explicit CandidateCache(size_t sets) : state(sets, kUnknown), texts(sets) {}
+  std::vector<int8_t> literal_found;  // per distinct literal: -1 unknown, 0 absent, 1 may occur
+  CandidateCache(size_t sets, size_t literals)
+      : state(sets, kUnknown), texts(sets), literal_found(literals, -1) {}
+
+  // index.MayContainAny(c.literals), each literal's answer kept for the next rule.
+  bool MayContainAny(const CompiledRule& c, const TextIndex& index) {
+    for (size_t k = 0; k < c.literals.size(); ++k) {
+      int8_t& found = literal_found[c.literal_ids[k]];
+      if (found < 0) found = index.MayContain(c.literals[k]) ? 1 : 0;
+      if (found != 0) return true;
+    }
+    return false;
+  }
 };
 
 // Runs a regex rule over the texts that can match: those holding one of its literals (enough of
@@ -510,7 +531,7 @@ int MatchIndexedTexts(const CompiledRule& c, const std::vector<std::string>& tex
   if (c.literal_repeats <= 1 &&
       (texts.size() <= 2 || c.rule->regex.pattern.size() <= kWindowMinPattern)) {
     // A short regex costs about what finding the texts with its literals costs.
-    return index.MayContainAny(c.literals) ? MatchTexts(c, texts, skip_first, nullptr) : 0;
+    return cache.MayContainAny(c, index) ? MatchTexts(c, texts, skip_first, nullptr) : 0;
   }
   CandidateCache::State& state = cache.state[c.literal_set];
   std::vector<uint32_t>& listed = cache.texts[c.literal_set];
@@ -609,8 +630,9 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     return *index;
   };
   std::vector<uint32_t> candidates;
-  CandidateCache body_candidates(impl.literal_sets), rawbody_candidates(impl.literal_sets),
-      uri_candidates(impl.literal_sets);
+  CandidateCache body_candidates(impl.literal_sets, impl.literal_count),
+      rawbody_candidates(impl.literal_sets, impl.literal_count),
+      uri_candidates(impl.literal_sets, impl.literal_count), full_candidates(0, impl.literal_count);
   // Per rule: how often it hit (got_hit calls), and the value metas read (SpamAssassin's
   // tests_already_hit: the hit count, or a meta's own value).
   std::vector<int> hits(impl.rules.size(), 0);
@@ -680,7 +702,7 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           break;
         case RuleType::kFull: {
           if (!full_index) full_index.emplace(text.Full());
-          if (!c.literals.empty() && !full_index->MayContainAny(c.literals)) break;
+          if (!c.literals.empty() && !full_candidates.MayContainAny(c, *full_index)) break;
           const std::string_view full = text.Full();
           count = c.multiple ? c.pattern->CountMatches(full, c.maxhits)
                              : (c.pattern->Matches(full) ? 1 : 0);

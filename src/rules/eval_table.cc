@@ -49,7 +49,9 @@ bool IsNetworkOrBayes(std::string_view name) {
 
 const MessageFacts& FactsOf(EvalEnv& env) {
   if (!env.cache->message_facts) {
-    env.cache->message_facts.emplace(ComputeMessageFacts(env.text.message()));
+    MessageText& text = env.text;
+    env.cache->message_facts.emplace(ComputeMessageFacts(
+        text.message(), [&text](std::string_view html) { return text.RenderedHtml(html); }));
   }
   return *env.cache->message_facts;
 }

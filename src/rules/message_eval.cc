@@ -819,7 +819,7 @@ std::string EffectiveType(const SaMimeNode& n) {
 }
 
 // Node::rendered() for every leaf, and $pms->{html_all}.
-void RenderLeaves(MessageFacts& f) {
+void RenderLeaves(MessageFacts& f, const RenderedHtmlLookup& rendered) {
   for (size_t i : f.dfs) {
     SaMimeNode& n = f.nodes[i];
     if (!n.leaf) continue;
@@ -831,7 +831,8 @@ void RenderLeaves(MessageFacts& f) {
     n.rendered = true;
     n.rendered_type = type;
     if (!decoded.empty() && type == "text/html") {
-      mime::HtmlResult html = mime::RenderHtml(text);
+      const mime::HtmlResult* known = rendered ? rendered(text) : nullptr;
+      mime::HtmlResult html = known != nullptr ? *known : mime::RenderHtml(text);
       n.rendered_text = html.text;
       // non_space_len with Perl's Unicode \s (the rendered text is in characters).
       std::u32string u = ToU32(html.text);
@@ -1387,7 +1388,7 @@ std::optional<double> MimeFlags::Get(std::string_view name) const {
   return std::nullopt;
 }
 
-MessageFacts ComputeMessageFacts(const mime::Message& message) {
+MessageFacts ComputeMessageFacts(const mime::Message& message, const RenderedHtmlLookup& rendered) {
   MessageFacts f;
   SaTreeBuilder(f).Run(message.raw());
   Dfs(f, 0, f.dfs, 0);
@@ -1395,7 +1396,7 @@ MessageFacts ComputeMessageFacts(const mime::Message& message) {
     if (name == "content-type") f.top_content_type += value + "\n";
     if (name == "subject") f.subject += value + "\n";
   }
-  RenderLeaves(f);
+  RenderLeaves(f, rendered);
   CheckAttachments(f);
   ComputeBase64Length(f);
   ComputeMadiff(f);

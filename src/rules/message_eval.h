@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -100,8 +101,14 @@ struct MessageFacts {
   std::string subject;           // $pms->get('Subject') likewise
 };
 
+// Looks up an already rendered HTML text: the RenderHtml result of exactly `html`, or null.
+// RenderHtml is pure, so a result rendered elsewhere from the same input can stand in for it.
+using RenderedHtmlLookup = std::function<const mime::HtmlResult*(std::string_view html)>;
+
 // Builds SA's tree and all shared facts from a parsed message (uses only message.raw()).
-MessageFacts ComputeMessageFacts(const mime::Message& message);
+// `rendered` (optional) spares rendering an HTML leaf whose input was rendered before.
+MessageFacts ComputeMessageFacts(const mime::Message& message,
+                                 const RenderedHtmlLookup& rendered = {});
 
 // SA's rendered body array (PerMsgStatus get_decoded_stripped_body_text_array): the last
 // decoded Subject + "\n", then the rendered text of every leaf joined with "\n", blank-line

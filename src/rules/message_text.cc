@@ -639,6 +639,18 @@ const std::vector<std::pair<size_t, mime::HtmlResult>>& MessageText::HtmlParts()
   return html_;
 }
 
+const mime::HtmlResult* MessageText::RenderedHtml(std::string_view html) {
+  Render();
+  const auto& parts = message_.parts();
+  for (const auto& [i, result] : html_) {
+    const mime::Part& p = parts[i];
+    // The input Render() gave RenderHtml for this leaf.
+    const std::string& text = p.is_text() ? p.text_utf8() : p.decoded();
+    if (text == html) return &result;
+  }
+  return nullptr;
+}
+
 namespace {
 std::vector<std::string> BuildBodyLines(const std::string& subject,
                                         const std::vector<std::string>& rendered,

@@ -103,6 +103,9 @@ class MessageText {
   const std::vector<std::string>& Uris();
   // Rendered HTML of each text/html (or HTML-looking text/plain) leaf: (leaf index, result).
   const std::vector<std::pair<size_t, mime::HtmlResult>>& HtmlParts();
+  // The RenderHtml result of a leaf whose input text is exactly `html`, or null (renders the
+  // leaves first).
+  const mime::HtmlResult* RenderedHtml(std::string_view html);
   const std::vector<SaEntity>& MimeParts();
 
  private:
