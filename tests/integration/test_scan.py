@@ -287,6 +287,29 @@ def test_spam_actions_reject_and_discard():
         site.cleanup()
 
 
+def test_sa_update_hook_reloads():
+    hook = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging",
+                        "sa-update-hooks.d", "mailsift")
+    site = SiteDir()
+    try:
+        with h.SmtpSink() as sink, h.Mailsift(BIN, spam_config(sink, site.path)) as ms:
+            env = dict(os.environ, MAILSIFT_CONFIG=ms.config_path, MAILSIFT=os.path.abspath(BIN))
+            r = subprocess.run(["sh", hook], env=env, capture_output=True, timeout=120)
+            check(r.returncode == 0, "the sa-update hook exits 0", (r.stdout + r.stderr).decode())
+            status = subprocess.run([BIN, "status", "--config", ms.config_path],
+                                    capture_output=True, timeout=30).stdout.decode()
+            check(re.search(r"reloads=1\b", status) is not None,
+                  "and the service reloaded once (new rules loaded)", status)
+        # Nothing running: the hook does nothing and succeeds.
+        env = dict(os.environ, MAILSIFT_CONFIG="/nonexistent/mailsift.toml",
+                   MAILSIFT=os.path.abspath(BIN))
+        r = subprocess.run(["sh", hook], env=env, capture_output=True, timeout=60)
+        check(r.returncode == 0, "with no service running the hook exits 0",
+              (r.stdout + r.stderr).decode())
+    finally:
+        site.cleanup()
+
+
 TESTS = [
     test_spam_and_ham_are_scored_and_relayed,
     test_scan_past_the_deadline_tempfails,
@@ -294,6 +317,7 @@ TESTS = [
     test_reload_picks_up_changed_rules,
     test_spam_is_tagged_with_amavisd_headers,
     test_spam_actions_reject_and_discard,
+    test_sa_update_hook_reloads,
 ]
 
 if __name__ == "__main__":
