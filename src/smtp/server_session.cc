@@ -734,12 +734,14 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
                         single,
                         std::chrono::system_clock::now()};
     // What goes before the message: the X-Spam-* fields, our Received: header, and, when the
-    // header section needs edits (incoming X-Spam-* fields removed, Subject tagged) and is
-    // held in memory, its rewrite in place of the original.
+    // spam check ran and the header section needs edits (incoming X-Spam-* fields removed,
+    // Subject tagged) and is held in memory, its rewrite in place of the original. Without a
+    // verdict the message goes on unchanged.
     std::string header = verdict.added_headers + ReceivedHeader(facts);
     size_t skip = 0;
     std::string_view head = spool_.Head();
-    if (size_t end = head.find("\r\n\r\n"); end != std::string_view::npos) {
+    size_t end = head.find("\r\n\r\n");
+    if (verdict.scanned && end != std::string_view::npos) {
       std::string_view section = head.substr(0, end + 2);
       std::string edited = scan::EditHeaderSection(section, verdict.subject_tag);
       if (edited != section) {
