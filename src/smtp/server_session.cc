@@ -682,6 +682,7 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
         }
       }
       env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+      if (readable) env_.counters->scan_timeouts.fetch_add(1, std::memory_order_relaxed);
       LogTransaction("Blocked UNCHECKED {TempFailedInbound}",
                      readable ? "scan timed out" : "spool read error", size);
       if (relay_) relay_->Abort();
@@ -694,6 +695,15 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       if (r.check != "spam" || !r.scanned) continue;
       hits = scan::FormatScore(r.score);
       verdict = scan::Decide(r, config_.spam);
+      if (verdict.category != scan::Category::kClean) {
+        env_.counters->messages_spam.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (r.regex_limit_hits > 0) {
+        // Each counts as no match (SpamAssassin would have been stuck instead).
+        env_.counters->regex_limit_hits.fetch_add(r.regex_limit_hits, std::memory_order_relaxed);
+        log::Warn("spam check: {} rule regex(es) stopped at their match limit, mail_id: {}",
+                  r.regex_limit_hits, mail_id_);
+      }
     }
     if (verdict.action != scan::Action::kPass) {
       // Blocked: the client gets our reply, the next hop's open transaction is dropped.

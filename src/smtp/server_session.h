@@ -38,6 +38,9 @@ struct SessionCounters {
   std::atomic<uint64_t> messages_relayed{0};
   std::atomic<uint64_t> messages_tempfailed{0};
   std::atomic<uint64_t> messages_rejected{0};
+  std::atomic<uint64_t> messages_spam{0};       // SPAM or SPAMMY by the spam check
+  std::atomic<uint64_t> scan_timeouts{0};       // scans that missed the message deadline
+  std::atomic<uint64_t> regex_limit_hits{0};    // rule regexes stopped by their match limit
 };
 
 // The sessions of one I/O thread, so that a drain can reach the idle ones at once.

@@ -137,6 +137,10 @@ def test_scan_past_the_deadline_tempfails():
             check_eq(len(sink.transactions()), 0, "nothing reached the next hop")
             check(len(ms.log_lines("UNCHECKED")) == 1, "log line says UNCHECKED",
                   ms.read_stderr()[-2000:])
+            status = subprocess.run([BIN, "status", "--config", ms.config_path],
+                                    capture_output=True, timeout=30).stdout.decode()
+            check(re.search(r"\bscan_timeouts=1\b", status) is not None,
+                  "status counts the scan timeout", status)
     finally:
         site.cleanup()
 
@@ -250,6 +254,10 @@ def test_spam_is_tagged_with_amavisd_headers():
             lines = ms.wait_log_lines(1, "Passed")
             check(len(lines) == 1 and "Passed SPAM {RelayedTaggedInbound}" in lines[0],
                   "log: Passed SPAM {RelayedTaggedInbound}", "\n".join(lines))
+            status = subprocess.run([BIN, "status", "--config", ms.config_path],
+                                    capture_output=True, timeout=30).stdout.decode()
+            check(re.search(r"\bspam=1\b", status) is not None, "status counts the spam",
+                  status)
     finally:
         site.cleanup()
 
