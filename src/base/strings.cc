@@ -63,4 +63,12 @@ std::optional<uint64_t> ParseUnsigned(std::string_view text) {
   return value;
 }
 
+uint64_t Fnv1a(std::string_view text, uint64_t hash) {
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
 }  // namespace mailsift

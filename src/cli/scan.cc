@@ -16,6 +16,7 @@
 #include "rules/cf_parser.h"
 #include "rules/engine.h"
 #include "rules/message_text.h"
+#include "scan/verdict.h"
 
 namespace mailsift::cli {
 namespace {
@@ -42,12 +43,6 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
-std::string FormatScore(double score) {
-  std::string s = fmt::format("{:.3f}", score);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s == "-0" ? "0" : s;
-}
 
 }  // namespace
 
@@ -110,8 +105,8 @@ int RunScan(const ScanOptions& options) {
     }
     if (options.json) {
       std::string line = "{\"file\": " + JsonString(file) + ", \"score\": " +
-                         FormatScore(result.score) +
-                         ", \"required\": " + FormatScore(result.required) + ", \"hits\": {";
+                         scan::FormatScore(result.score) +
+                         ", \"required\": " + scan::FormatScore(result.required) + ", \"hits\": {";
       for (size_t i = 0; i < result.hits.size(); ++i) {
         line += (i ? ", " : "") + JsonString(result.hits[i].name) + ": " +
                 std::to_string(result.hits[i].count);
@@ -120,8 +115,8 @@ int RunScan(const ScanOptions& options) {
       std::fputs(line.c_str(), stdout);
     } else {
       std::printf("%s: %s, score=%s required=%s\n", file.c_str(),
-                  result.IsSpam() ? "SPAM" : "ham", FormatScore(result.score).c_str(),
-                  FormatScore(result.required).c_str());
+                  result.IsSpam() ? "SPAM" : "ham", scan::FormatScore(result.score).c_str(),
+                  scan::FormatScore(result.required).c_str());
       std::printf(" pts rule name              description\n");
       std::printf("---- ---------------------- --------------------------------------------\n");
       for (const rules::RuleHit& hit : result.hits) {

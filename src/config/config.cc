@@ -173,14 +173,6 @@ std::string DefaultListenerName(std::string_view address) {
   return name;
 }
 
-uint64_t Fnv1a(std::string_view text) {
-  uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 void ReadListeners(TableReader& root, Config& config, std::vector<std::string>& problems) {
   const auto* node = root.Get("listen");

@@ -1,6 +1,8 @@
 // rules/literal_prefilter.cc — see literal_prefilter.h.
 #include "rules/literal_prefilter.h"
 
+#include "base/strings.h"
+
 #include <string.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 namespace mailsift::rules {
 namespace {
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
 // What a regex node guarantees: `exact` when it always matches exactly that string, else a set
 // of literals one of which every match contains (`any`, empty = nothing known).
@@ -173,7 +174,7 @@ class Reader {
       char e = p_[pos_ + 1];
       pos_ += 2;
       auto literal = [&](char ch) {
-        facts = Facts{std::string(1, Lower(ch)), {}};
+        facts = Facts{std::string(1, ToLowerAscii(ch)), {}};
         return true;
       };
       switch (e) {
@@ -195,7 +196,7 @@ class Reader {
           if (pos_ < p_.size() && p_[pos_] == '{') return false;
           int value = 0, digits = 0;
           while (digits < 2 && pos_ < p_.size() && std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-            char h = Lower(p_[pos_++]);
+            char h = ToLowerAscii(p_[pos_++]);
             value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
             ++digits;
           }
@@ -223,7 +224,7 @@ class Reader {
     }
     if (c == '*' || c == '+' || c == '?' || c == '{' || c == ')' || c == '|') return false;
     ++pos_;
-    facts = Facts{std::string(1, Lower(c)), {}};
+    facts = Facts{std::string(1, ToLowerAscii(c)), {}};
     return true;
   }
 
@@ -421,7 +422,7 @@ TextIndex::TextIndex(const std::vector<std::string>& texts) {
 }
 
 void TextIndex::BuildGrams() {
-  for (char& c : lowered_) c = Lower(c);
+  for (char& c : lowered_) c = ToLowerAscii(c);
   for (size_t i = 0; i + 2 <= lowered_.size(); ++i) {
     bigrams_.set(static_cast<unsigned char>(lowered_[i]) << 8 |
                  static_cast<unsigned char>(lowered_[i + 1]));
@@ -534,7 +535,7 @@ struct Shape {
     Shape s;
     s.present[1] = true;
     for (int c = 0; c < 256; ++c) {
-      if (b.test(c)) s.cls[1][0].set(static_cast<unsigned char>(Lower(static_cast<char>(c))));
+      if (b.test(c)) s.cls[1][0].set(static_cast<unsigned char>(ToLowerAscii(static_cast<char>(c))));
     }
     return s;
   }
@@ -924,7 +925,7 @@ class ShapeReader {
           int value = 0, digits = 0;
           while (digits < 2 && pos_ < p_.size() &&
                  std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-            char h = Lower(p_[pos_++]);
+            char h = ToLowerAscii(p_[pos_++]);
             value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
             ++digits;
           }
@@ -1024,7 +1025,7 @@ class ShapeReader {
             int value = 0, digits = 0;
             while (digits < 2 && pos_ < p_.size() &&
                    std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-              char h = Lower(p_[pos_++]);
+              char h = ToLowerAscii(p_[pos_++]);
               value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
               ++digits;
             }
@@ -1055,7 +1056,7 @@ class ShapeReader {
             int value = 0, digits = 0;
             while (digits < 2 && pos_ < p_.size() &&
                    std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-              char x = Lower(p_[pos_++]);
+              char x = ToLowerAscii(p_[pos_++]);
               value = value * 16 + (x <= '9' ? x - '0' : x - 'a' + 10);
               ++digits;
             }

@@ -1,6 +1,8 @@
 // rules/message_eval.cc — see message_eval.h.
 #include "rules/message_eval.h"
 
+#include "base/strings.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -32,19 +34,6 @@ constexpr int kSubparse = 20;
 
 bool IsPerlSpace(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  return Lower(s.substr(0, prefix.size())) == Lower(prefix);
 }
 
 std::string_view TrimPerlSpace(std::string_view s) {
@@ -103,8 +92,8 @@ bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '_'; }
 
 // Case-insensitive search for `word` preceded by a \b (start or a non-word byte).
 size_t FindWordNoCase(std::string_view s, std::string_view word, size_t from) {
-  std::string ls = Lower(s);
-  std::string lw = Lower(word);
+  std::string ls = ToLowerAscii(s);
+  std::string lw = ToLowerAscii(word);
   for (size_t pos = ls.find(lw, from); pos != std::string::npos; pos = ls.find(lw, pos + 1)) {
     if (pos == 0 || !IsWordByte(static_cast<unsigned char>(ls[pos - 1]))) return pos;
   }
@@ -204,7 +193,7 @@ SaContentType ParseSaContentType(const std::string* value) {
     while (k < t.size() && t[k] != '/' && !IsPerlSpace(t[k])) ++k;
     kept = t.substr(0, k);
   }
-  std::string type = Lower(kept);
+  std::string type = ToLowerAscii(kept);
   if (type.empty()) r.missing = true;
   bool text_word = type.size() >= 4 && type.compare(0, 4, "text") == 0 &&
                    (type.size() == 4 || !IsWordByte(static_cast<unsigned char>(type[4])));
@@ -244,7 +233,7 @@ std::string DecodeHeaderValue(std::string_view name, std::string_view raw) {
     if (t[i] == '\n') continue;
     u.push_back(t[i]);
   }
-  std::string lname = Lower(name);
+  std::string lname = ToLowerAscii(name);
   bool skip = lname == "received" || lname == "message-id" || lname == "resent-message-id" ||
               lname == "date" || lname == "resent-date" || lname == "mime-version" ||
               lname == "references" || lname == "in-reply-to" || lname.rfind("list-", 0) == 0;
@@ -312,7 +301,7 @@ std::string DecodeNode(const SaMimeNode& node) {
   std::string raw;
   for (const auto& l : node.raw_lines) raw += l;
   const std::string* cte = node.Header("content-transfer-encoding");
-  std::string enc = cte ? Lower(*cte) : "";
+  std::string enc = cte ? ToLowerAscii(*cte) : "";
   if (enc == "quoted-printable") return CrlfToLf(SaQpDecode(raw));
   if (enc == "base64") {
     std::string out;
@@ -483,7 +472,7 @@ class SaTreeBuilder {
   void Flag(const char* name) { f_.parse_flags[name] = true; }
 
   static void AddHeader(SaMimeNode& node, std::string_view key, std::string_view value) {
-    node.headers.emplace_back(Lower(key), DecodeHeaderValue(key, value));
+    node.headers.emplace_back(ToLowerAscii(key), DecodeHeaderValue(key, value));
   }
 
   // Mail::SpamAssassin::Message->new: header section, body lines, parse queue entry.
@@ -716,7 +705,7 @@ class SaTreeBuilder {
         }
         if (header) {
           std::string key = StoreSplitHeader(part, *header);
-          if (boundary && Lower(key) == "content-type") {
+          if (boundary && ToLowerAscii(key) == "content-type") {
             SaContentType nct = ParseSaContentType(part.Header("content-type"));
             if (nct.boundary && *nct.boundary == *boundary) nested_boundary = true;
           }
@@ -765,7 +754,7 @@ class SaTreeBuilder {
       bool named = false;
       if (disp != nullptr) {
         // /name=\s*"?([^";]+)"?/i
-        std::string ld = Lower(*disp);
+        std::string ld = ToLowerAscii(*disp);
         for (size_t p = ld.find("name="); p != std::string::npos; p = ld.find("name=", p + 1)) {
           size_t i = p + 5;
           while (i < ld.size() && IsPerlSpace(ld[i])) ++i;
@@ -809,7 +798,7 @@ void Dfs(const MessageFacts& f, size_t i, std::vector<size_t>& out, size_t depth
 }
 
 std::string EffectiveType(const SaMimeNode& n) {
-  std::string ln = Lower(n.name);
+  std::string ln = ToLowerAscii(n.name);
   // /\.s?html?$/i
   for (const char* suf : {".html", ".htm", ".shtml", ".shtm"}) {
     size_t sl = std::char_traits<char>::length(suf);
@@ -862,17 +851,17 @@ void CheckAttachments(MessageFacts& f) {
     const std::string& ctype = ct.type;
     if (ctype == "multipart/alternative") m.multipart_alternative = 1;
     const std::string* cte_h = p.Header("content-transfer-encoding");
-    std::string cte = cte_h ? Lower(*cte_h) : "";
+    std::string cte = cte_h ? ToLowerAscii(*cte_h) : "";
     const std::string* cd_h = p.Header("content-disposition");
-    std::string cd = cd_h ? Lower(*cd_h) : "";
+    std::string cd = cd_h ? ToLowerAscii(*cd_h) : "";
     std::optional<std::string> charset = ct.charset;
-    if (charset && !charset->empty() && *charset != "0") charset = Lower(*charset);
+    if (charset && !charset->empty() && *charset != "0") charset = ToLowerAscii(*charset);
     std::string cs = charset.value_or("");
     if (cs == "0") cs.clear();
     // _check_mime_header
     if (ctype == "text/html") {
       m.body_html_count++;
-    } else if (StartsWithNoCase(ctype, "text")) {
+    } else if (StartsWithIgnoreCase(ctype, "text")) {
       m.body_text_count++;
     }
     if (cte.find("base64") != std::string::npos) {
@@ -1006,7 +995,7 @@ void ComputeBase64Length(MessageFacts& f) {
     if (!p.leaf) continue;
     if (ParseSaContentType(p.Header("content-type")).type == "application/ics") continue;
     const std::string* cte = p.Header("content-transfer-encoding");
-    if (cte == nullptr || Lower(*cte) != "base64") continue;
+    if (cte == nullptr || ToLowerAscii(*cte) != "base64") continue;
     for (const auto& l : p.raw_lines) f.base64_length = std::max(f.base64_length, l.size());
   }
 }
@@ -1618,13 +1607,13 @@ bool CheckForMime(const MessageEvalInput& in, const std::vector<std::string>& ar
 
 bool CheckForMimeHtml(const MessageEvalInput& in, const std::vector<std::string>&) {
   if (in.facts == nullptr) return false;
-  if (StartsWithNoCase(in.facts->top_content_type, "text/html")) return true;
+  if (StartsWithIgnoreCase(in.facts->top_content_type, "text/html")) return true;
   return in.facts->mime.body_html_count > 0;
 }
 
 bool CheckForMimeHtmlOnly(const MessageEvalInput& in, const std::vector<std::string>&) {
   if (in.facts == nullptr) return false;
-  if (StartsWithNoCase(in.facts->top_content_type, "text/html")) return true;
+  if (StartsWithIgnoreCase(in.facts->top_content_type, "text/html")) return true;
   return in.facts->mime.body_html_count > 0 && in.facts->mime.body_text_count == 0;
 }
 
@@ -1713,7 +1702,7 @@ bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>&)
       const SaMimeNode& p = f.nodes[c];
       if (!p.leaf) continue;
       if (p.type == "multipart/related" || p.type == "application/rtf") continue;
-      if (StartsWithNoCase(p.type, "text/")) continue;
+      if (StartsWithIgnoreCase(p.type, "text/")) continue;
       return true;
     }
   }

@@ -15,21 +15,6 @@ constexpr size_t kRawBodyPartScanSize = 500'000;
 constexpr size_t kMaxBodyLineLength = 2048;
 constexpr size_t kMaxUriLength = 8192;
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x += 32;
-    if (y >= 'A' && y <= 'Z') y += 32;
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool IStartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && IEquals(s.substr(0, prefix.size()), prefix);
-}
-
 std::string StripCr(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -100,13 +85,6 @@ void TruncateRendered(std::string& text, size_t limit, bool try_gt) {
   text.resize(limit);
 }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c += 32;
-  }
-  return out;
-}
 
 // Trim, collapse blanks.
 std::string CollapseSpaces(std::string_view s) {
@@ -151,7 +129,7 @@ bool HasValidDomain(std::string_view uri, const mime::TldSet& tlds) {
   std::string_view host;
   size_t colon = uri.find(':');
   if (colon == std::string_view::npos) return false;
-  std::string scheme = ToLower(uri.substr(0, colon));
+  std::string scheme = ToLowerAscii(uri.substr(0, colon));
   std::string_view rest = uri.substr(colon + 1);
   if (scheme == "mailto") {
     size_t at = rest.find('@');
@@ -168,7 +146,7 @@ bool HasValidDomain(std::string_view uri, const mime::TldSet& tlds) {
   if (host.empty()) return false;
   size_t end;
   if (IsIpv4At(host, 0, &end) && end == host.size()) return true;
-  return tlds.IsDomainValid(ToLower(host));
+  return tlds.IsDomainValid(ToLowerAscii(host));
 }
 
 }  // namespace
@@ -191,11 +169,11 @@ std::string SaDecodeHeaderValue(std::string_view name, std::string_view raw) {
   value = value.substr(b, e - b);
   // Remaining line ends (bare, not folds) are removed.
   value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
-  const bool undecoded = IEquals(name, "Received") || IEquals(name, "Message-ID") ||
-                         IEquals(name, "Resent-Message-ID") || IEquals(name, "Date") ||
-                         IEquals(name, "Resent-Date") || IEquals(name, "MIME-Version") ||
-                         IEquals(name, "References") || IEquals(name, "In-Reply-To") ||
-                         IStartsWith(name, "List-");
+  const bool undecoded = EqualsIgnoreCase(name, "Received") || EqualsIgnoreCase(name, "Message-ID") ||
+                         EqualsIgnoreCase(name, "Resent-Message-ID") || EqualsIgnoreCase(name, "Date") ||
+                         EqualsIgnoreCase(name, "Resent-Date") || EqualsIgnoreCase(name, "MIME-Version") ||
+                         EqualsIgnoreCase(name, "References") || EqualsIgnoreCase(name, "In-Reply-To") ||
+                         StartsWithIgnoreCase(name, "List-");
   if (undecoded || value.find("=?") == std::string::npos) return value;
   return mime::DecodeEncodedWords(value);
 }
@@ -367,7 +345,7 @@ std::vector<std::string> MessageText::GetHeaderValues(std::string_view name, boo
                                                       bool unfold_raw) const {
   std::vector<std::string> out;
   for (const SaHeader& h : headers_) {
-    if (!IEquals(h.name, name)) continue;
+    if (!EqualsIgnoreCase(h.name, name)) continue;
     if (raw && !unfold_raw) {
       out.push_back(h.raw);
     } else if (raw) {
@@ -400,7 +378,7 @@ const std::string& MessageText::EnvelopeFrom() {
       // then the Return-Path header (when not "<>"), cleaned of "<>" and blanks.
       for (std::string_view name : {"X-Envelope-From", "Return-Path"}) {
         for (const SaHeader& h : headers_) {
-          if (!IEquals(h.name, name)) continue;
+          if (!EqualsIgnoreCase(h.name, name)) continue;
           from = h.decoded;
           break;
         }
@@ -453,7 +431,7 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
     // from the top) to before the end-th; -1 = open end.
     int received = -1;
     for (const SaHeader& h : headers_) {
-      if (IEquals(h.name, "Received")) ++received;
+      if (EqualsIgnoreCase(h.name, "Received")) ++received;
       int index = received;
       if (start >= 0 && index < start) continue;
       if (end >= 0 && index >= end) break;
@@ -496,17 +474,17 @@ std::vector<std::string> MessageText::GetAll(std::string_view request) {
     all_headers_in_range(relays_.last_internal_relay_index + 1, -1);
     return results;
   }
-  if (IEquals(base, "EnvelopeFrom")) {
+  if (EqualsIgnoreCase(base, "EnvelopeFrom")) {
     if (!EnvelopeFrom().empty()) results.push_back(EnvelopeFrom());
-  } else if (IEquals(base, "X-Spam-Relays-Untrusted")) {
+  } else if (EqualsIgnoreCase(base, "X-Spam-Relays-Untrusted")) {
     results.push_back(relays_.untrusted);
-  } else if (IEquals(base, "X-Spam-Relays-Trusted")) {
+  } else if (EqualsIgnoreCase(base, "X-Spam-Relays-Trusted")) {
     results.push_back(relays_.trusted);
-  } else if (IEquals(base, "X-Spam-Relays-External")) {
+  } else if (EqualsIgnoreCase(base, "X-Spam-Relays-External")) {
     results.push_back(relays_.external);
-  } else if (IEquals(base, "X-Spam-Relays-Internal")) {
+  } else if (EqualsIgnoreCase(base, "X-Spam-Relays-Internal")) {
     results.push_back(relays_.internal);
-  } else if (IEquals(base, "ToCc")) {
+  } else if (EqualsIgnoreCase(base, "ToCc")) {
     for (auto& v : GetHeaderValues("To", raw)) results.push_back(std::move(v));
     for (auto& v : GetHeaderValues("Cc", raw)) results.push_back(std::move(v));
   } else if (base == "MESSAGEID") {

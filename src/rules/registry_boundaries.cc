@@ -4,16 +4,10 @@
 #include <algorithm>
 #include <array>
 
+#include "base/strings.h"
+
 namespace mailsift::rules {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
 
 // RegistryBoundaries' %US_STATES.
 bool IsUsState(std::string_view s) {
@@ -39,14 +33,14 @@ std::string JoinLabels(const std::vector<std::string>& labels, size_t from, size
 RegistryBoundaries::RegistryBoundaries(const std::vector<std::string>& valid_tlds,
                                        const std::vector<std::string>& two_level_domains,
                                        const std::vector<std::string>& three_level_domains) {
-  for (const std::string& t : valid_tlds) valid_tlds_.insert(Lower(t));
-  for (const std::string& t : two_level_domains) two_level_domains_.insert(Lower(t));
-  for (const std::string& t : three_level_domains) three_level_domains_.insert(Lower(t));
+  for (const std::string& t : valid_tlds) valid_tlds_.insert(ToLowerAscii(t));
+  for (const std::string& t : two_level_domains) two_level_domains_.insert(ToLowerAscii(t));
+  for (const std::string& t : three_level_domains) three_level_domains_.insert(ToLowerAscii(t));
 }
 
 std::pair<std::string, std::string> RegistryBoundaries::SplitDomain(std::string_view fqdn) const {
   std::string squeezed;  // tr/././s, then leading and trailing dots removed
-  for (char c : Lower(fqdn)) {
+  for (char c : ToLowerAscii(fqdn)) {
     if (c == '.' && !squeezed.empty() && squeezed.back() == '.') continue;
     squeezed += c;
   }
@@ -87,7 +81,7 @@ std::pair<std::string, std::string> RegistryBoundaries::SplitDomain(std::string_
 }
 
 bool RegistryBoundaries::IsDomainValid(std::string_view domain) const {
-  std::string d = Lower(domain);
+  std::string d = ToLowerAscii(domain);
   if (std::any_of(d.begin(), d.end(), [](char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
       })) {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "base/strings.h"
 #include "mime/message.h"
 #include "rules/cf_parser.h"
 
@@ -17,13 +18,8 @@ namespace {
 // FNV-1a over the names and contents of the files LoadRules reads from `paths` (directories:
 // their *.pre / *.cf files in name order).
 std::string DigestOf(const rules::RulePaths& paths) {
-  uint64_t hash = 14695981039346656037ull;
-  auto mix = [&](std::string_view bytes) {
-    for (unsigned char c : bytes) {
-      hash ^= c;
-      hash *= 1099511628211ull;
-    }
-  };
+  uint64_t hash = kFnv1aOffset;
+  auto mix = [&](std::string_view bytes) { hash = Fnv1a(bytes, hash); };
   auto add_path = [&](const std::filesystem::path& path, std::string_view extension) {
     std::error_code ec;
     std::vector<std::filesystem::path> files;

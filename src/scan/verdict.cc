@@ -7,21 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "base/strings.h"
+
 namespace mailsift::scan {
 namespace {
 
 constexpr size_t kWrapColumn = 78;
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i], b = prefix[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a + 32);
-    if (b >= 'A' && b <= 'Z') b = static_cast<char>(b + 32);
-    if (a != b) return false;
-  }
-  return true;
-}
 
 // The header fields amavisd inserts itself, removed when they arrive from outside.
 bool IsOwnedField(std::string_view field) {
