@@ -1,8 +1,8 @@
 // cli/scan.cc — see scan.h.
 #include "cli/scan.h"
 
-#include <sys/resource.h>
 #include <sysexits.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>

@@ -3,8 +3,6 @@
 // PerMsgStatus.pm, Message/Node.pm, Util.pm, RegistryBoundaries.pm).
 #include "rules/header_eval.h"
 
-#include "rules/registry_boundaries.h"
-
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -18,6 +16,8 @@
 #include <utility>
 
 #include "base/strings.h"
+#include "rules/perl_regex.h"
+#include "rules/registry_boundaries.h"
 
 namespace mailsift::rules {
 namespace {
@@ -25,64 +25,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // A compiled Perl-compatible regex (byte semantics, ASCII classes, as SA's byte strings).
 
-struct Span {
-  size_t begin = PCRE2_UNSET;
-  size_t end = PCRE2_UNSET;
-  bool set() const { return begin != PCRE2_UNSET; }
-};
-
-class Regex {
- public:
-  Regex(std::string_view pattern, uint32_t options) {
-    int err = 0;
-    PCRE2_SIZE offset = 0;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
-                          &err, &offset, nullptr);
-    if (code_ != nullptr) {
-      pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // best effort
-      context_ = pcre2_match_context_create(nullptr);
-      if (context_ != nullptr) {
-        pcre2_set_match_limit(context_, 1000000);
-        pcre2_set_depth_limit(context_, 10000);
-      }
-    }
-  }
-  ~Regex() {
-    pcre2_match_context_free(context_);
-    pcre2_code_free(code_);
-  }
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-  Regex(Regex&& other) noexcept : code_(other.code_), context_(other.context_) {
-    other.code_ = nullptr;
-    other.context_ = nullptr;
-  }
-
-  bool ok() const { return code_ != nullptr; }
-
-  // Searches `subject` from `start`; on a match fills `groups` (0 = whole match).
-  bool Search(std::string_view subject, size_t start, std::vector<Span>* groups) const {
-    if (code_ == nullptr || start > subject.size()) return false;
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
-    if (md == nullptr) return false;
-    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
-                         start, 0, md, context_);
-    bool found = rc >= 0;
-    if (found && groups != nullptr) {
-      uint32_t n = pcre2_get_ovector_count(md);
-      PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-      groups->assign(n, Span{});
-      for (uint32_t i = 0; i < n; ++i) (*groups)[i] = Span{ov[2 * i], ov[2 * i + 1]};
-    }
-    pcre2_match_data_free(md);
-    return found;
-  }
-  bool Matches(std::string_view subject) const { return Search(subject, 0, nullptr); }
-
- private:
-  pcre2_code* code_ = nullptr;
-  pcre2_match_context* context_ = nullptr;
-};
+using Regex = PerlRegex;
 
 constexpr uint32_t kI = PCRE2_CASELESS;
 constexpr uint32_t kX = PCRE2_EXTENDED;

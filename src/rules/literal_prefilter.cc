@@ -1,8 +1,6 @@
 // rules/literal_prefilter.cc — see literal_prefilter.h.
 #include "rules/literal_prefilter.h"
 
-#include "base/strings.h"
-
 #include <string.h>
 
 #include <algorithm>
@@ -10,6 +8,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <optional>
+
+#include "base/strings.h"
 
 namespace mailsift::rules {
 namespace {

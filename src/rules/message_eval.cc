@@ -1,7 +1,8 @@
 // rules/message_eval.cc — see message_eval.h.
 #include "rules/message_eval.h"
 
-#include "base/strings.h"
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,9 +13,7 @@
 #include <set>
 #include <unordered_map>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
+#include "base/strings.h"
 #include "mime/charset.h"
 #include "mime/codec.h"
 #include "mime/header.h"

@@ -3,8 +3,6 @@
 // WelcomeListSubject.pm, RegistryBoundaries.pm and Util.pm (base64_decode).
 #include "rules/misc_eval.h"
 
-#include "rules/registry_boundaries.h"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -19,6 +17,7 @@
 #include "base/strings.h"
 #include "mime/uri.h"
 #include "rules/header_eval.h"
+#include "rules/registry_boundaries.h"
 
 namespace mailsift::rules {
 

@@ -3,9 +3,6 @@
 // a partial match may leave fields set for later ones (as in SA).
 #include "rules/received.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -17,6 +14,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "rules/perl_regex.h"
 
 namespace mailsift::rules {
 namespace {
@@ -105,52 +103,27 @@ std::string ExpandPattern(std::string_view pattern) {
 
 class Re {
  public:
-  explicit Re(std::string_view pattern) {
-    std::string expanded = ExpandPattern(pattern);
-    int err = 0;
-    PCRE2_SIZE offset = 0;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(expanded.data()), expanded.size(), 0, &err,
-                          &offset, nullptr);
-    if (code_ != nullptr) {
-      pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // falls back to the interpreter on failure
-      context_ = pcre2_match_context_create(nullptr);
-      pcre2_set_match_limit(context_, 2000000);
-      pcre2_set_depth_limit(context_, 10000);
-    }
-  }
-  ~Re() {
-    pcre2_match_context_free(context_);
-    pcre2_code_free(code_);
-  }
-  Re(const Re&) = delete;
-  Re& operator=(const Re&) = delete;
+  explicit Re(std::string_view pattern) : re_(ExpandPattern(pattern), 0, 2000000) {}
 
-  bool ok() const { return code_ != nullptr; }
+  bool ok() const { return re_.ok(); }
 
   // Searches `text` from `start`. A pattern that failed to compile, or a match that hits the
   // resource limits, counts as no match.
   bool Find(std::string_view text, Caps* caps = nullptr, size_t start = 0) const {
-    if (code_ == nullptr || start > text.size()) return false;
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
-    if (md == nullptr) return false;
-    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, 0,
-                         md, context_);
-    bool matched = rc >= 0;
-    if (matched && caps != nullptr) {
-      uint32_t pairs = pcre2_get_ovector_count(md);
-      PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-      caps->group.assign(pairs, std::string());
-      caps->set.assign(pairs, false);
-      for (uint32_t i = 0; i < pairs; ++i) {
-        if (ov[2 * i] == PCRE2_UNSET || i >= static_cast<uint32_t>(rc == 0 ? pairs : rc)) continue;
-        caps->group[i] = std::string(text.substr(ov[2 * i], ov[2 * i + 1] - ov[2 * i]));
+    std::vector<Span> spans;
+    if (!re_.Search(text, start, caps != nullptr ? &spans : nullptr)) return false;
+    if (caps != nullptr) {
+      caps->group.assign(spans.size(), std::string());
+      caps->set.assign(spans.size(), false);
+      for (size_t i = 0; i < spans.size(); ++i) {
+        if (!spans[i].set()) continue;
+        caps->group[i] = std::string(text.substr(spans[i].begin, spans[i].end - spans[i].begin));
         caps->set[i] = true;
       }
-      caps->start = ov[0];
-      caps->end = ov[1];
+      caps->start = spans[0].begin;
+      caps->end = spans[0].end;
     }
-    pcre2_match_data_free(md);
-    return matched;
+    return true;
   }
 
   // Perl's `s/re/replacement/` (first match, literal replacement). Returns whether it matched;
@@ -164,8 +137,7 @@ class Re {
   }
 
  private:
-  pcre2_code* code_ = nullptr;
-  pcre2_match_context* context_ = nullptr;
+  PerlRegex re_;
 };
 
 // One compiled pattern per use site, initialised once (thread-safe function-local static).

@@ -2,9 +2,6 @@
 // Plugin/RelayEval.pm and Plugin/HeaderEval.pm; the patterns are SA's, in PCRE2 syntax.
 #include "rules/relay_eval.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +9,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "rules/perl_regex.h"
 
 namespace mailsift::rules {
 namespace {
@@ -20,7 +18,24 @@ namespace {
 // compile (only possible for patterns built from message text) never matches.
 class Re {
  public:
-  explicit Re(std::string_view pattern) {
+  explicit Re(std::string_view pattern) : re_(Expand(pattern), 0, 2000000, /*jit=*/false) {}
+
+  // Searches `text`; on a match stores capture group 1 in *group1 (when given).
+  bool Find(std::string_view text, std::string* group1 = nullptr) const {
+    std::vector<Span> spans;
+    if (!re_.Search(text, 0, group1 != nullptr ? &spans : nullptr)) return false;
+    if (group1 != nullptr) {
+      if (spans.size() > 1 && spans[1].set()) {
+        *group1 = std::string(text.substr(spans[1].begin, spans[1].end - spans[1].begin));
+      } else {
+        group1->clear();
+      }
+    }
+    return true;
+  }
+
+ private:
+  static std::string Expand(std::string_view pattern) {
     std::string expanded;
     for (size_t i = 0; i < pattern.size();) {
       if (pattern.substr(i, 4) == "{IP}") {
@@ -30,46 +45,9 @@ class Re {
         expanded += pattern[i++];
       }
     }
-    int err = 0;
-    PCRE2_SIZE offset = 0;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(expanded.data()), expanded.size(), 0, &err,
-                          &offset, nullptr);
-    if (code_ != nullptr) {
-      context_ = pcre2_match_context_create(nullptr);
-      pcre2_set_match_limit(context_, 2000000);
-      pcre2_set_depth_limit(context_, 10000);
-    }
+    return expanded;
   }
-  ~Re() {
-    pcre2_match_context_free(context_);
-    pcre2_code_free(code_);
-  }
-  Re(const Re&) = delete;
-  Re& operator=(const Re&) = delete;
-
-  // Searches `text`; on a match stores capture group 1 in *group1 (when given).
-  bool Find(std::string_view text, std::string* group1 = nullptr) const {
-    if (code_ == nullptr) return false;
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
-    if (md == nullptr) return false;
-    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, md,
-                         context_);
-    bool matched = rc >= 0;
-    if (matched && group1 != nullptr) {
-      PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-      if (pcre2_get_ovector_count(md) > 1 && ov[2] != PCRE2_UNSET) {
-        *group1 = std::string(text.substr(ov[2], ov[3] - ov[2]));
-      } else {
-        group1->clear();
-      }
-    }
-    pcre2_match_data_free(md);
-    return matched;
-  }
-
- private:
-  pcre2_code* code_ = nullptr;
-  pcre2_match_context* context_ = nullptr;
+  PerlRegex re_;
 };
 
 #define EVAL_RE(pattern)          \
