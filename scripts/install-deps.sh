@@ -29,6 +29,11 @@ packages=(
   # Email::Address::XS is how SpamAssassin parses addresses where it is installed (as the
   # package recommends), and the references are made with it.
   spamd spamc libemail-address-xs-perl
+  # the verdict's checks: clamd for viruses (tests start their own with a database they write),
+  # libmagic and libarchive for banned files, logwatch's amavis analyser reads our log line
+  clamav-daemon clamav libmagic-dev libarchive-dev logwatch
+  # the multi-pattern prefilter of the rule engine
+  libvectorscan-dev
 )
 
 apt-get update
@@ -43,6 +48,8 @@ fi
 # The packages may have started system instances; mailsift's tests run private instances.
 if command -v systemctl >/dev/null; then
   systemctl disable --now spamd >/dev/null 2>&1 || true
+  # The tests run their own clamd on a database they write; freshclam would download.
+  systemctl disable --now clamav-daemon clamav-freshclam >/dev/null 2>&1 || true
 fi
 if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then
   postfix stop >/dev/null 2>&1 || true

@@ -148,6 +148,26 @@ class TableReader {
     problems_.push_back(fmt::format("{}: \"{}\" is not one of {}", Name(key), text, names));
   }
 
+  // A list of strings; present, it replaces the default list.
+  void StringList(std::string_view key, std::vector<std::string>& out) {
+    const auto* node = Get(key);
+    if (!node) return;
+    const auto* array = node->as_array();
+    if (!array) {
+      problems_.push_back(fmt::format("{}: must be a list of strings", Name(key)));
+      return;
+    }
+    out.clear();
+    for (const auto& item : *array) {
+      if (auto text = item.value<std::string>(); text && item.is_string()) {
+        out.push_back(*text);
+      } else {
+        problems_.push_back(fmt::format("{}: every entry must be a string", Name(key)));
+        return;
+      }
+    }
+  }
+
   const toml::table* Table(std::string_view key) {
     const auto* node = Get(key);
     if (!node) return nullptr;
@@ -226,6 +246,16 @@ Config DefaultConfig() {
 std::string_view ToString(Protocol protocol) {
   return protocol == Protocol::kLmtp ? "lmtp" : "smtp";
 }
+std::string_view ToString(Action action) {
+  switch (action) {
+    case Action::kPass: return "pass";
+    case Action::kReject: return "reject";
+    case Action::kDiscard: return "discard";
+    case Action::kTempfail: return "tempfail";
+  }
+  return "pass";
+}
+
 std::string_view ToString(RelayMode mode) {
   return mode == RelayMode::kBeforeQueue ? "before-queue" : "after-queue";
 }
@@ -353,21 +383,7 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
     {
       TableReader spam(root.Table("spam"), "spam", problems);
       spam.Boolean("enabled", config.spam.enabled);
-      if (const auto* node = spam.Get("rule_dirs")) {
-        config.spam.rule_dirs.clear();
-        const auto* array = node->as_array();
-        if (!array) {
-          problems.push_back("spam.rule_dirs: must be a list of directories");
-        } else {
-          for (const auto& item : *array) {
-            if (auto text = item.value<std::string>()) {
-              config.spam.rule_dirs.push_back(*text);
-            } else {
-              problems.push_back("spam.rule_dirs: every entry must be a string");
-            }
-          }
-        }
-      }
+      spam.StringList("rule_dirs", config.spam.rule_dirs);
       spam.String("site_dir", config.spam.site_dir);
       spam.Integer("scan_threads", config.spam.scan_threads, 0, 256);
       spam.Integer("max_scan_size", config.spam.max_scan_size, 0, int64_t{1} << 32);
@@ -377,12 +393,43 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       spam.String("subject_tag", config.spam.subject_tag);
     }
     {
-      TableReader actions(root.Table("actions"), "actions", problems);
-      actions.String("spam", config.spam.spam_action);
-      const std::string& a = config.spam.spam_action;
-      if (a != "pass" && a != "reject" && a != "discard" && a != "tempfail") {
-        problems.push_back("actions.spam: one of \"pass\", \"reject\", \"discard\", \"tempfail\"");
+      TableReader virus(root.Table("virus"), "virus", problems);
+      virus.String("clamd", config.virus.clamd);
+      virus.Duration("timeout", config.virus.timeout);
+      virus.Integer("max_stream_size", config.virus.max_stream_size, 1024, int64_t{1} << 32);
+      if (!config.virus.clamd.empty()) {
+        if (auto endpoint = net::ParseEndpoint(config.virus.clamd)) {
+          config.virus.clamd_address = *endpoint;
+        } else {
+          problems.push_back("virus.clamd: " + endpoint.error().message);
+        }
       }
+    }
+    {
+      TableReader banned(root.Table("banned"), "banned", problems);
+      banned.Boolean("enabled", config.banned.enabled);
+      banned.StringList("patterns", config.banned.patterns);
+      banned.Integer("max_archive_depth", config.banned.max_archive_depth, 0, 100);
+      banned.Integer("max_archive_files", config.banned.max_archive_files, 1, 1000000);
+      banned.Integer("max_expanded_size", config.banned.max_expanded_size, 1024,
+                     int64_t{1} << 40);
+    }
+    {
+      TableReader bad_header(root.Table("bad_header"), "bad_header", problems);
+      bad_header.Boolean("enabled", config.bad_header.enabled);
+    }
+    {
+      TableReader actions(root.Table("actions"), "actions", problems);
+      const std::initializer_list<std::pair<std::string_view, Action>> choices = {
+          {"pass", Action::kPass},
+          {"reject", Action::kReject},
+          {"discard", Action::kDiscard},
+          {"tempfail", Action::kTempfail}};
+      actions.Choice("virus", config.actions.virus, choices);
+      actions.Choice("banned", config.actions.banned, choices);
+      actions.Choice("unchecked", config.actions.unchecked, choices);
+      actions.Choice("spam", config.actions.spam, choices);
+      actions.Choice("bad_header", config.actions.bad_header, choices);
     }
     {
       TableReader spool(root.Table("spool"), "spool", problems);

@@ -87,9 +87,53 @@ struct Spam {
   double tag2_level = 6.31;
   double kill_level = 6.31;
   std::string subject_tag = "***SPAM*** ";
-  // [actions] spam: what happens to SPAM — pass, reject (554 5.7.0), discard (250 2.7.0,
-  // not delivered), tempfail (451).
-  std::string spam_action = "pass";
+};
+
+// The virus check: clamd over its socket (INSTREAM).
+struct Virus {
+  // "unix:/run/clamav/clamd.ctl", "127.0.0.1:3310"; "" = no virus check.
+  std::string clamd;
+  net::Endpoint clamd_address;
+  Seconds timeout{30};  // connect, send and verdict; past it the message is UNCHECKED
+  // clamd's StreamMaxLength default; a larger message is UNCHECKED (over limits).
+  uint64_t max_stream_size = 26214400;
+};
+
+// Banned files: amavisd-new's $banned_filename_re, matched against each MIME part's (and each
+// archive member's) file name, declared MIME type and type detected from its content
+// (".exe-ms", ".zip", … as amavisd names them), case-insensitively. Defaults: Debian's
+// amavisd-new defaults.
+struct Banned {
+  bool enabled = true;
+  std::vector<std::string> patterns = {
+      R"(\.[^./]*\.(exe|vbs|pif|scr|bat|cmd|com|cpl|dll)\.?$)",  // double extensions
+      R"(\{[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\}?$)",      // Windows class id
+      R"(^application/x-msdownload$)",
+      R"(^application/x-msdos-program$)",
+      R"(^application/hta$)",
+      R"(.\.(exe|vbs|pif|scr|bat|cmd|com|cpl)$)",  // banned extensions
+      R"(^\.(exe-ms)$)",                          // detected: Windows executables
+  };
+  // Archives (zip, rar, 7z, tar, gzip, …) are opened to these limits (Debian's amavisd
+  // $MAXLEVELS, $MAXFILES, $MAX_EXPANSION_QUOTA); past one the message is UNCHECKED-2.
+  int max_archive_depth = 14;
+  int max_archive_files = 1500;
+  uint64_t max_expanded_size = 314572800;
+};
+
+// Header syntax (amavisd's bad-header check).
+struct BadHeader {
+  bool enabled = true;
+};
+
+// What happens to each content category: amavisd's final destinies.
+enum class Action { kPass, kReject, kDiscard, kTempfail };
+struct Actions {
+  Action virus = Action::kDiscard;      // Debian amavisd: D_DISCARD (quarantined)
+  Action banned = Action::kDiscard;     // D_DISCARD
+  Action unchecked = Action::kTempfail; // never passed silently
+  Action spam = Action::kPass;          // D_PASS (tagged)
+  Action bad_header = Action::kPass;    // D_PASS
 };
 
 struct Control {
@@ -117,6 +161,10 @@ struct Config {
   std::vector<net::Network> client_networks;
   Spool spool;
   Spam spam;
+  Virus virus;
+  Banned banned;
+  BadHeader bad_header;
+  Actions actions;
   Control control;
   Supervisor supervisor;
   int io_threads = 0;  // 0: one per core
@@ -140,5 +188,6 @@ Config DefaultConfig();
 
 std::string_view ToString(Protocol protocol);
 std::string_view ToString(RelayMode mode);
+std::string_view ToString(Action action);  // "pass", "reject", "discard", "tempfail"
 
 }  // namespace mailsift::config

@@ -2,8 +2,9 @@
 //
 // A check looks at one message and says what it found. The pipeline (pipeline.h) runs the
 // generation's checks on its scan thread pool under the message's deadline; the SMTP session
-// only sees the combined result. Today there is the SpamAssassin rule check (spam_check.h);
-// clamd, banned files and bad headers come with the verdict.
+// only sees the combined result. The checks: SpamAssassin's rules (spam_check.h), clamd
+// (virus_check.h), banned file names and types (banned_check.h), header syntax
+// (bad_header_check.h). verdict.h combines their results into amavisd's content category.
 //
 // Thread-safety: a Check is immutable after construction and Run() may be called from several
 // scan threads at once.
@@ -24,10 +25,27 @@ struct MessageInput {
   rules::Envelope envelope;
 };
 
+// What a check found, in amavisd-new's content categories (verdict.h orders them).
+enum class Finding {
+  kNothing,
+  kVirus,      // clamd named a virus (details: the virus names)
+  kBanned,     // a banned name or type (details: amavisd's part descriptions)
+  kUnchecked,  // the check could not finish: clamd down or erroring, archive over the limits
+               // (details: why) — tempfailed by default, never passed silently
+  kBadHeader,  // header syntax (details: what is wrong, one item per problem)
+};
+
 struct CheckResult {
   std::string check;  // the check's name
   bool scanned = false;
   std::string skipped_reason;  // why not scanned ("size", …)
+  Finding finding = Finding::kNothing;
+  std::vector<std::string> details;
+  // Sub-category, numbered as amavisd-new's (Amavis/Conf.pm): BAD-HEADER-n (1 MIME error,
+  // 2 non-encoded 8-bit character, 3 invalid control character, 4 line of only whitespace,
+  // 5 line longer than 998, 6 syntax error, 7 missing required field, 8 duplicate field),
+  // UNCHECKED-n (1 encrypted, 2 over limits). 0 = none.
+  int subcategory = 0;
   // The spam check's findings.
   double score = 0;
   double required = 0;

@@ -47,17 +47,15 @@ std::string FormatScore(double score) {
   return s == "-0" ? "0" : s;
 }
 
-Verdict Decide(const CheckResult& spam, const config::Spam& config) {
+Verdict Decide(const CheckResult& spam, const config::Config& full_config) {
+  const config::Spam& config = full_config.spam;
   Verdict v;
   if (!spam.scanned) return v;
   v.scanned = true;
   v.score = spam.score;
   if (spam.score >= config.kill_level) {
     v.category = Category::kSpam;
-    v.action = config.spam_action == "reject"     ? Action::kReject
-               : config.spam_action == "discard"  ? Action::kDiscard
-               : config.spam_action == "tempfail" ? Action::kTempfail
-                                                  : Action::kPass;
+    v.action = full_config.actions.spam;
   } else if (spam.score >= config.tag2_level) {
     v.category = Category::kSpammy;
   }

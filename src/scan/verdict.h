@@ -23,7 +23,7 @@
 namespace mailsift::scan {
 
 enum class Category { kClean, kSpammy, kSpam };
-enum class Action { kPass, kReject, kDiscard, kTempfail };
+using Action = config::Action;
 
 struct Verdict {
   Category category = Category::kClean;
@@ -38,7 +38,7 @@ std::string_view CategoryName(Category category);  // "CLEAN", "SPAMMY", "SPAM"
 
 // The verdict for one message from the spam check's result (a result not scanned: CLEAN, no
 // headers).
-Verdict Decide(const CheckResult& spam, const config::Spam& config);
+Verdict Decide(const CheckResult& spam, const config::Config& config);
 
 // amavisd's score format: three decimals, trailing zeros and point removed ("9.222", "1").
 std::string FormatScore(double score);

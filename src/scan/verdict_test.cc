@@ -26,8 +26,8 @@ TEST(Verdict, ScoreFormatAsAmavisd) {
 }
 
 TEST(Verdict, HeadersInAmavisdFormatWithTestsWrappedAt78Columns) {
-  config::Spam config;
-  config.tag_level = -999;
+  config::Config config;
+  config.spam.tag_level = -999;
   CheckResult r = Spam(9.222, {{"RDNS_NONE", 1, 2.399},
                                {"END_FUTURE_EMAILS", 1, 1},
                                {"EXCUSE_REMOVE", 1, 2.907},
@@ -50,9 +50,9 @@ TEST(Verdict, HeadersInAmavisdFormatWithTestsWrappedAt78Columns) {
 }
 
 TEST(Verdict, LevelsDecideCategoryHeadersAndAction) {
-  config::Spam config;  // tag 2.0, tag2 6.31, kill 6.31
-  config.kill_level = 10;
-  config.spam_action = "reject";
+  config::Config config;  // tag 2.0, tag2 6.31, kill 6.31
+  config.spam.kill_level = 10;
+  config.actions.spam = Action::kReject;
   Verdict low = Decide(Spam(1.5, {}), config);
   EXPECT_EQ(low.category, Category::kClean);
   EXPECT_EQ(low.added_headers, "");  // below tag_level

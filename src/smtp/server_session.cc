@@ -694,7 +694,7 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     for (const scan::CheckResult& r : *results) {
       if (r.check != "spam" || !r.scanned) continue;
       hits = scan::FormatScore(r.score);
-      verdict = scan::Decide(r, config_.spam);
+      verdict = scan::Decide(r, config_);
       if (verdict.category != scan::Category::kClean) {
         env_.counters->messages_spam.fetch_add(1, std::memory_order_relaxed);
       }
