@@ -184,15 +184,7 @@ int Generation(const std::string& path) {
       }
     }
   });
-  auto status_line = [&server] {
-    const auto& c = server.counters();
-    return fmt::format(
-        "STATUS active={} sessions={} relayed={} tempfailed={} rejected={} spam={} "
-        "scan_timeouts={} regex_limit_hits={}",
-        c.active.load(), c.sessions.load(), c.messages_relayed.load(),
-        c.messages_tempfailed.load(), c.messages_rejected.load(), c.messages_spam.load(),
-        c.scan_timeouts.load(), c.regex_limit_hits.load());
-  };
+  auto status_line = [&server] { return "STATUS " + smtp::StatusFields(server.counters()); };
   if (channel >= 0) {
     if (!rules_digest.empty()) supervisor::WriteLine(channel, "RULES " + rules_digest);
     supervisor::WriteLine(channel, "READY");

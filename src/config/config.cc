@@ -397,6 +397,7 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       virus.String("clamd", config.virus.clamd);
       virus.Duration("timeout", config.virus.timeout);
       virus.Integer("max_stream_size", config.virus.max_stream_size, 1024, int64_t{1} << 32);
+      virus.String("header_line", config.virus.header_line);
       if (!config.virus.clamd.empty()) {
         if (auto endpoint = net::ParseEndpoint(config.virus.clamd)) {
           config.virus.clamd_address = *endpoint;
@@ -430,6 +431,25 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       actions.Choice("unchecked", config.actions.unchecked, choices);
       actions.Choice("spam", config.actions.spam, choices);
       actions.Choice("bad_header", config.actions.bad_header, choices);
+      actions.Choice("after_queue_reject", config.actions.after_queue_reject_bounces,
+                     {{"bounce", true}, {"discard", false}});
+    }
+    {
+      TableReader quarantine(root.Table("quarantine"), "quarantine", problems);
+      quarantine.String("directory", config.quarantine.directory);
+      quarantine.StringList("categories", config.quarantine.categories);
+      for (const std::string& name : config.quarantine.categories) {
+        if (name != "virus" && name != "banned" && name != "unchecked" && name != "spam" &&
+            name != "bad_header") {
+          problems.push_back(fmt::format(
+              "quarantine.categories: \"{}\" is not one of virus, banned, unchecked, spam, "
+              "bad_header",
+              name));
+        }
+      }
+      if (!config.quarantine.directory.empty() && config.quarantine.directory.front() != '/') {
+        problems.push_back("quarantine.directory: must be an absolute path (or \"\" for none)");
+      }
     }
     {
       TableReader spool(root.Table("spool"), "spool", problems);

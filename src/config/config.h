@@ -97,6 +97,9 @@ struct Virus {
   Seconds timeout{30};  // connect, send and verdict; past it the message is UNCHECKED
   // clamd's StreamMaxLength default; a larger message is UNCHECKED (over limits).
   uint64_t max_stream_size = 26214400;
+  // The X-Virus-Scanned value added when the virus check ran (amavisd's $X_HEADER_LINE);
+  // "" = "mailsift at <the host name's domain>".
+  std::string header_line;
 };
 
 // Banned files: amavisd-new's $banned_filename_re, matched against each MIME part's (and each
@@ -134,6 +137,21 @@ struct Actions {
   Action unchecked = Action::kTempfail; // never passed silently
   Action spam = Action::kPass;          // D_PASS (tagged)
   Action bad_header = Action::kPass;    // D_PASS
+  // A reject after-queue (the message is already queued at the MTA): "bounce" answers the MTA
+  // with the 554, and the MTA returns the message to its sender (amavisd's D_REJECT there);
+  // "discard" answers 250 2.7.0 and drops it (kept in the quarantine).
+  bool after_queue_reject_bounces = true;
+};
+
+// Blocked and suspicious messages kept on disk, as amavisd's local quarantine: one file per
+// message (the bytes as received) in <directory>/<first letter of the mail id>/, and an
+// index of what each is and whom it was for (`mailsift quarantine list|show|release`).
+struct Quarantine {
+  std::string directory = "/var/lib/mailsift/quarantine";  // "" = no quarantine
+  // Which categories are kept (amavisd's defaults: virus, banned, spam at kill level, bad
+  // header), whatever their action — a passed SPAM is quarantined and relayed with
+  // X-Quarantine-ID, as amavisd does. Also possible: "unchecked".
+  std::vector<std::string> categories = {"virus", "banned", "spam", "bad_header"};
 };
 
 struct Control {
@@ -165,6 +183,7 @@ struct Config {
   Banned banned;
   BadHeader bad_header;
   Actions actions;
+  Quarantine quarantine;
   Control control;
   Supervisor supervisor;
   int io_threads = 0;  // 0: one per core

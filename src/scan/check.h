@@ -10,6 +10,7 @@
 // scan threads at once.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@ namespace mailsift::scan {
 struct MessageInput {
   std::shared_ptr<const std::string> raw;
   rules::Envelope envelope;
+  bool smtputf8 = false;  // MAIL FROM said SMTPUTF8: UTF-8 in headers is allowed (RFC 6532)
 };
 
 // What a check found, in amavisd-new's content categories (verdict.h orders them).
@@ -51,6 +53,8 @@ struct CheckResult {
   double required = 0;
   std::vector<rules::RuleHit> hits;
   uint64_t regex_limit_hits = 0;
+  // How long the check ran (set by the pipeline), for the scan-time metrics.
+  std::chrono::nanoseconds elapsed{0};
 };
 
 class Check {

@@ -28,7 +28,11 @@ Pipeline::~Pipeline() { pool_.join(); }
 std::vector<CheckResult> Pipeline::RunNow(const MessageInput& message) const {
   std::vector<CheckResult> results;
   results.reserve(checks_.size());
-  for (const auto& check : checks_) results.push_back(check->Run(message));
+  for (const auto& check : checks_) {
+    auto start = std::chrono::steady_clock::now();
+    results.push_back(check->Run(message));
+    results.back().elapsed = std::chrono::steady_clock::now() - start;
+  }
   return results;
 }
 

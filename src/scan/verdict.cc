@@ -28,14 +28,28 @@ bool IsOwnedField(std::string_view field) {
 
 std::string_view CategoryName(Category category) {
   switch (category) {
-    case Category::kSpam:
-      return "SPAM";
-    case Category::kSpammy:
-      return "SPAMMY";
-    case Category::kClean:
-      break;
+    case Category::kVirus: return "VIRUS";
+    case Category::kBanned: return "BANNED";
+    case Category::kUnchecked: return "UNCHECKED";
+    case Category::kSpam: return "SPAM";
+    case Category::kSpammy: return "SPAMMY";
+    case Category::kBadHeader: return "BAD-HEADER";
+    case Category::kClean: break;
   }
   return "CLEAN";
+}
+
+std::string_view CategoryKey(Category category) {
+  switch (category) {
+    case Category::kVirus: return "virus";
+    case Category::kBanned: return "banned";
+    case Category::kUnchecked: return "unchecked";
+    case Category::kSpam: return "spam";
+    case Category::kBadHeader: return "bad_header";
+    case Category::kSpammy:
+    case Category::kClean: break;
+  }
+  return "";
 }
 
 std::string FormatScore(double score) {
@@ -47,23 +61,45 @@ std::string FormatScore(double score) {
   return s == "-0" ? "0" : s;
 }
 
-Verdict Decide(const CheckResult& spam, const config::Config& full_config) {
-  const config::Spam& config = full_config.spam;
-  Verdict v;
-  if (!spam.scanned) return v;
-  v.scanned = true;
-  v.score = spam.score;
-  if (spam.score >= config.kill_level) {
-    v.category = Category::kSpam;
-    v.action = full_config.actions.spam;
-  } else if (spam.score >= config.tag2_level) {
-    v.category = Category::kSpammy;
-  }
-  const bool tagged2 = spam.score >= config.tag2_level;
-  if (tagged2) v.subject_tag = config.subject_tag;
-  if (spam.score < config.tag_level) return v;
+namespace {
 
-  std::string& h = v.added_headers;
+std::string Joined(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// amavisd's %smtp_reason_by_ccat (Amavis/Conf.pm), without its "id=%n - ".
+std::string BadHeaderReason(int subcategory) {
+  static constexpr std::string_view kReasons[] = {
+      "",
+      "MIME error",
+      "nonencoded 8-bit character",
+      "contains invalid control character",
+      "line made up entirely of whitespace",
+      "line longer than RFC 5322 limit",
+      "syntax error",
+      "missing required header field",
+      "duplicate header field"};
+  if (subcategory <= 0 || subcategory > 8) return "BAD HEADER";
+  return fmt::format("BAD HEADER: {}", kReasons[subcategory]);
+}
+
+// "mailsift at example.com" from the host name "mx1.example.com", as amavisd's
+// "$myproduct_name at $mydomain".
+std::string DefaultHeaderLine(const std::string& hostname) {
+  size_t dot = hostname.find('.');
+  return fmt::format("mailsift at {}",
+                     dot == std::string::npos ? hostname : hostname.substr(dot + 1));
+}
+
+// The spam check's X-Spam-* fields (at or above tag_level).
+std::string SpamHeaders(const CheckResult& spam, const config::Spam& config) {
+  const bool tagged2 = spam.score >= config.tag2_level;
+  std::string h;
   h += fmt::format("X-Spam-Flag: {}\r\n", tagged2 ? "YES" : "NO");
   h += fmt::format("X-Spam-Score: {}\r\n", FormatScore(spam.score));
   int stars = std::min(64, static_cast<int>(std::floor(std::max(0.0, spam.score))));
@@ -93,6 +129,89 @@ Verdict Decide(const CheckResult& spam, const config::Config& full_config) {
   }
   status += line + "]\r\n autolearn=disabled\r\n";
   h += status;
+  return h;
+}
+
+}  // namespace
+
+Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config) {
+  Verdict v;
+  auto raise = [&v](Category category, int subcategory, std::string log_name,
+                    std::string reason, const std::vector<std::string>& details) {
+    if (category <= v.category) return;  // the first of a category stands
+    v.category = category;
+    v.subcategory = subcategory;
+    v.log_name = std::move(log_name);
+    v.reason = std::move(reason);
+    v.details = details;
+  };
+  for (const CheckResult& r : results) {
+    if (r.check == "virus" && r.scanned && r.finding != Finding::kUnchecked) {
+      v.virus_scanned = true;
+    }
+    if (r.check == "spam" && r.scanned) {
+      v.spam_scanned = true;
+      v.score = r.score;
+      if (r.score >= config.spam.kill_level) {
+        raise(Category::kSpam, 0, "SPAM", "spam", {});
+      } else if (r.score >= config.spam.tag2_level) {
+        raise(Category::kSpammy, 0, "SPAMMY", "spammy", {});
+      }
+      if (r.score >= config.spam.tag_level) v.added_headers += SpamHeaders(r, config.spam);
+    }
+    switch (r.finding) {
+      case Finding::kNothing:
+        break;
+      case Finding::kVirus: {
+        std::string names = Joined(r.details, ", ");
+        raise(Category::kVirus, 0, fmt::format("INFECTED ({})", names),
+              fmt::format("INFECTED: {}", names), r.details);
+        break;
+      }
+      case Finding::kBanned: {
+        std::string parts = Joined(r.details, ",");
+        raise(Category::kBanned, 0, fmt::format("BANNED ({})", parts),
+              fmt::format("BANNED: {}", parts), r.details);
+        break;
+      }
+      case Finding::kUnchecked:
+        raise(Category::kUnchecked, r.subcategory,
+              r.subcategory == 1 ? "UNCHECKED-ENCRYPTED" : "UNCHECKED",
+              r.subcategory == 1   ? "UNCHECKED: encrypted"
+              : r.subcategory == 2 ? "UNCHECKED: over limits"
+                                   : "UNCHECKED",
+              r.details);
+        break;
+      case Finding::kBadHeader:
+        raise(Category::kBadHeader, r.subcategory,
+              r.subcategory > 0 ? fmt::format("BAD-HEADER-{}", r.subcategory) : "BAD-HEADER",
+              BadHeaderReason(r.subcategory), r.details);
+        break;
+    }
+  }
+  if (v.log_name.empty()) v.log_name = "CLEAN";
+  switch (v.category) {
+    case Category::kVirus: v.action = config.actions.virus; break;
+    case Category::kBanned: v.action = config.actions.banned; break;
+    case Category::kUnchecked: v.action = config.actions.unchecked; break;
+    case Category::kSpam: v.action = config.actions.spam; break;
+    case Category::kBadHeader: v.action = config.actions.bad_header; break;
+    case Category::kSpammy:
+    case Category::kClean: v.action = Action::kPass; break;
+  }
+  // amavisd's %subject_tag_maps_by_ccat: ***INFECTED*** for a passed virus, the spam tag from
+  // tag2_level.
+  if (v.category == Category::kVirus) {
+    v.subject_tag = "***INFECTED*** ";
+  } else if (v.spam_scanned && v.score >= config.spam.tag2_level) {
+    v.subject_tag = config.spam.subject_tag;
+  }
+  if (v.virus_scanned) {
+    v.added_headers.insert(0, fmt::format("X-Virus-Scanned: {}\r\n",
+                                          config.virus.header_line.empty()
+                                              ? DefaultHeaderLine(config.hostname)
+                                              : config.virus.header_line));
+  }
   return v;
 }
 

@@ -1,11 +1,15 @@
-// scan/verdict.h — from the spam check's score to amavisd-new's category, action and headers.
+// scan/verdict.h — from the checks' results to amavisd-new's content category, action and
+// headers.
 //
-// Decide() applies amavisd's spam levels: at or above kill_level the message is SPAM and gets
-// the configured spam action (pass, reject, discard, tempfail); at or above tag2_level it is
-// SPAMMY (headers say X-Spam-Flag: YES and the Subject gets the spam tag); otherwise CLEAN.
-// X-Spam-* headers are added at or above tag_level, in amavisd-new 2.13's exact format
-// (X-Spam-Flag, X-Spam-Score, X-Spam-Level, X-Spam-Status with the tests and their scores,
-// wrapped as amavisd wraps them).
+// Decide() combines every check's result. The category is the most serious thing found, in
+// amavisd's precedence (Amavis/Conf.pm CC_*): VIRUS, BANNED, UNCHECKED, SPAM, SPAMMY,
+// BAD-HEADER, CLEAN. Spam levels are amavisd's: at or above kill_level SPAM, at or above
+// tag2_level SPAMMY (X-Spam-Flag: YES, Subject tag), X-Spam-* headers from tag_level, in
+// amavisd-new 2.13's exact format (X-Spam-Flag, X-Spam-Score, X-Spam-Level, X-Spam-Status
+// with the tests and their scores, wrapped as amavisd wraps them). The action is the
+// category's ([actions]); SPAMMY, BAD-HEADER and CLEAN pass unless configured otherwise.
+// X-Virus-Scanned is added when clamd gave an answer. (OVERSIZED never arises: a message over
+// the size limit is refused during the SMTP dialogue.)
 //
 // EditHeaderSection() rewrites the header section of a message in SMTP form (CRLF lines): the
 // X-Spam-* fields that arrived from outside are removed and the Subject is tagged.
@@ -22,23 +26,41 @@
 
 namespace mailsift::scan {
 
-enum class Category { kClean, kSpammy, kSpam };
+// In amavisd's order of precedence: a later one wins.
+enum class Category { kClean, kBadHeader, kSpammy, kSpam, kUnchecked, kBanned, kVirus };
 using Action = config::Action;
 
 struct Verdict {
   Category category = Category::kClean;
+  int subcategory = 0;  // BAD-HEADER-n, UNCHECKED-n (check.h)
   Action action = Action::kPass;
-  bool scanned = false;
+  bool spam_scanned = false;  // the spam check gave a score
   double score = 0;
-  std::string added_headers;  // X-Spam-* fields, CRLF-terminated, to put before the message
-  std::string subject_tag;    // prepended to the Subject ("" = none)
+  bool virus_scanned = false;  // clamd answered
+  // What goes before the message when it is relayed: X-Virus-Scanned and the X-Spam-*
+  // fields, CRLF-terminated.
+  std::string added_headers;
+  std::string subject_tag;  // prepended to the Subject ("" = none)
+  // For the main log line: "CLEAN", "SPAM", "BAD-HEADER-2", "UNCHECKED",
+  // "INFECTED (Eicar-Test-Signature)", "BANNED (P=p003,L=1,M=…,T=exe-ms,N=evil.exe)".
+  std::string log_name;
+  // For the client's reply, after "id=<mail_id> - ": "spam", "INFECTED: Eicar-Test-Signature",
+  // "BANNED: …", "UNCHECKED: over limits", "BAD HEADER: duplicate header field" (amavisd's
+  // %smtp_reason_by_ccat).
+  std::string reason;
+  std::vector<std::string> details;  // what the deciding check said (virus names, …)
+  // The header section must be rewritten (incoming X-Spam-* removed, Subject tagged).
+  bool edit_headers() const { return spam_scanned || !subject_tag.empty(); }
 };
 
-std::string_view CategoryName(Category category);  // "CLEAN", "SPAMMY", "SPAM"
+// "CLEAN", "BAD-HEADER", "SPAMMY", "SPAM", "UNCHECKED", "BANNED", "VIRUS".
+std::string_view CategoryName(Category category);
+// The [actions] and [quarantine] key of a category: "virus", "banned", "unchecked", "spam",
+// "bad_header"; "" for CLEAN and SPAMMY (always passed, never quarantined).
+std::string_view CategoryKey(Category category);
 
-// The verdict for one message from the spam check's result (a result not scanned: CLEAN, no
-// headers).
-Verdict Decide(const CheckResult& spam, const config::Config& config);
+// The verdict for one message from every check's result. Results not scanned add nothing.
+Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config);
 
 // amavisd's score format: three decimals, trailing zeros and point removed ("9.222", "1").
 std::string FormatScore(double score);

@@ -61,9 +61,10 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = 
     {451, "4.3.0", "Error: local error in processing"},                // kLocalError
     {250, "2.0.0", "Ok"},                                              // kXforwardOk
     {451, "4.5.0", "id={} - Error in processing: content scan timed out"},  // kScanTimeout
-    {554, "5.7.0", "Reject, id={} - spam"},                            // kRejectSpam
-    {250, "2.7.0", "Ok, discarded, id={} - spam"},                     // kDiscardSpam
-    {451, "4.7.0", "Temporary failure, id={} - spam"},                 // kTempfailSpam
+    // The content verdicts, as amavisd's: "id=<mail id> - <reason>" (%smtp_reason_by_ccat).
+    {554, "5.7.0", "Reject, id={}"},                                   // kRejectContent
+    {250, "2.7.0", "Ok, discarded, id={}"},                            // kDiscardContent
+    {451, "4.7.0", "Temporary failure, id={}"},                        // kTempfailContent
 }};
 
 }  // namespace

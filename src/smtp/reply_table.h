@@ -67,9 +67,9 @@ enum class ReplyId {
   kLocalError,
   kXforwardOk,
   kScanTimeout,
-  kRejectSpam,
-  kDiscardSpam,
-  kTempfailSpam,
+  kRejectContent,
+  kDiscardContent,
+  kTempfailContent,
   kCount
 };
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "base/strings.h"
@@ -22,6 +23,7 @@
 #include "smtp/data_framer.h"
 #include "smtp/reply_table.h"
 #include "smtp/trace.h"
+#include "quarantine/quarantine.h"
 #include "spool/spool.h"
 
 namespace mailsift::smtp {
@@ -91,6 +93,11 @@ class Session {
                       std::string_view hits = "-");
   // The spooled message with LF line ends, for the checks; null when the spool cannot be read.
   std::shared_ptr<const std::string> ReadMessageForScan();
+  // Keeps the message in the quarantine when its category is quarantined (sets
+  // quarantine_file_); false when it should be and cannot be.
+  bool Quarantine(const scan::Verdict& verdict);
+  // Drops the next hop's open transaction (and its connection).
+  void AbandonRelay();
   void ResetTransaction();
 
   // Data intake shared by DATA and BDAT.
@@ -129,6 +136,7 @@ class Session {
   bool too_big_ = false;
   bool spool_failed_ = false;
   Clock::time_point started_;
+  std::string quarantine_file_;  // where this message was quarantined ("" = not)
 
   // The next hop.
   std::unique_ptr<RelayClient> relay_;
@@ -626,6 +634,9 @@ void Session::ReplyRelayFailure(RelayFailure failure, size_t count) {
                : failure == RelayFailure::kLocal     ? ReplyId::kLocalError
                                                      : ReplyId::kRelayProtocolError;
   for (size_t i = 0; i < count; ++i) Say(id, mail_id_);
+  if (failure != RelayFailure::kLocal) {
+    env_.counters->relay_errors.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
@@ -666,7 +677,10 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     std::optional<std::vector<scan::CheckResult>> results;
     if (readable) {
       scan::MessageInput input{std::move(raw), {}};
-      if (mail_) input.envelope.mail_from = mail_->address;
+      if (mail_) {
+        input.envelope.mail_from = mail_->address;
+        input.smtputf8 = mail_->Find("SMTPUTF8") != nullptr;
+      }
       for (const auto& r : recipients_) {
         if (r.accepted) input.envelope.rcpt_to.push_back(r.rcpt.address);
       }
@@ -685,19 +699,20 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       if (readable) env_.counters->scan_timeouts.fetch_add(1, std::memory_order_relaxed);
       LogTransaction("Blocked UNCHECKED {TempFailedInbound}",
                      readable ? "scan timed out" : "spool read error", size);
-      if (relay_) relay_->Abort();
-      relay_.reset();
-      relay_in_transaction_ = false;
+      AbandonRelay();
       ResetTransaction();
       co_return Next::kContinue;
     }
     for (const scan::CheckResult& r : *results) {
-      if (r.check != "spam" || !r.scanned) continue;
-      hits = scan::FormatScore(r.score);
-      verdict = scan::Decide(r, config_);
-      if (verdict.category != scan::Category::kClean) {
-        env_.counters->messages_spam.fetch_add(1, std::memory_order_relaxed);
+      for (size_t i = 0; i < kTimedChecks.size(); ++i) {
+        if (r.check == kTimedChecks[i]) env_.counters->check_time[i].Add(r.elapsed);
       }
+      if (r.check == "virus" && r.finding == scan::Finding::kUnchecked) {
+        env_.counters->clamd_errors.fetch_add(1, std::memory_order_relaxed);
+        log::Warn("virus check: {}, mail_id: {}", r.details.empty() ? "failed" : r.details[0],
+                  mail_id_);
+      }
+      if (r.check == "spam" && r.scanned) hits = scan::FormatScore(r.score);
       if (r.regex_limit_hits > 0) {
         // Each counts as no match (SpamAssassin would have been stuck instead).
         env_.counters->regex_limit_hits.fetch_add(r.regex_limit_hits, std::memory_order_relaxed);
@@ -705,24 +720,44 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
                   r.regex_limit_hits, mail_id_);
       }
     }
-    if (verdict.action != scan::Action::kPass) {
+    verdict = scan::Decide(*results, config_);
+    if (verdict.category == scan::Category::kSpam || verdict.category == scan::Category::kSpammy) {
+      env_.counters->messages_spam.fetch_add(1, std::memory_order_relaxed);
+    }
+    env_.counters->verdicts[static_cast<size_t>(verdict.category)]
+                           [static_cast<size_t>(verdict.action)]
+                               .fetch_add(1, std::memory_order_relaxed);
+    if (!Quarantine(verdict)) {
+      // amavisd's rule: a message that should be quarantined and cannot be stays with the MTA.
+      for (size_t i = 0; i < replies_due; ++i) Say(ReplyId::kLocalError);
+      env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+      LogTransaction(fmt::format("Blocked {} {{TempFailedInbound}}", verdict.log_name),
+                     "quarantine failed", size, hits);
+      AbandonRelay();
+      ResetTransaction();
+      co_return Next::kContinue;
+    }
+    const bool bounce = config_.relay.mode == RelayMode::kBeforeQueue ||
+                        config_.actions.after_queue_reject_bounces;
+    scan::Action action = verdict.action;
+    if (action == scan::Action::kReject && !bounce) action = scan::Action::kDiscard;
+    if (action != scan::Action::kPass) {
       // Blocked: the client gets our reply, the next hop's open transaction is dropped.
-      const ReplyId id = verdict.action == scan::Action::kReject    ? ReplyId::kRejectSpam
-                         : verdict.action == scan::Action::kDiscard ? ReplyId::kDiscardSpam
-                                                                    : ReplyId::kTempfailSpam;
-      for (size_t i = 0; i < replies_due; ++i) Say(id, mail_id_);
-      const char* how = verdict.action == scan::Action::kReject    ? "RejectedInbound"
-                        : verdict.action == scan::Action::kDiscard ? "DiscardedInbound"
-                                                                   : "TempFailedInbound";
-      auto& counter = verdict.action == scan::Action::kTempfail
-                          ? env_.counters->messages_tempfailed
-                          : env_.counters->messages_rejected;
+      const ReplyId id = action == scan::Action::kReject    ? ReplyId::kRejectContent
+                         : action == scan::Action::kDiscard ? ReplyId::kDiscardContent
+                                                            : ReplyId::kTempfailContent;
+      const std::string reason = fmt::format("{} - {}", mail_id_, verdict.reason);
+      for (size_t i = 0; i < replies_due; ++i) Say(id, reason);
+      const char* how = action == scan::Action::kReject    ? "RejectedInbound"
+                        : action == scan::Action::kDiscard ? "DiscardedInbound"
+                                                           : "TempFailedInbound";
+      auto& counter = action == scan::Action::kTempfail ? env_.counters->messages_tempfailed
+                                                        : env_.counters->messages_rejected;
       counter.fetch_add(1, std::memory_order_relaxed);
-      LogTransaction(fmt::format("Blocked {} {{{}}}", scan::CategoryName(verdict.category), how),
-                     "-", size, hits);
-      if (relay_) relay_->Abort();
-      relay_.reset();
-      relay_in_transaction_ = false;
+      LogTransaction(fmt::format("Blocked {} {{{}{}}}", verdict.log_name, how,
+                                 quarantine_file_.empty() ? "" : ",Quarantined"),
+                     "", size, hits);
+      AbandonRelay();
       ResetTransaction();
       co_return Next::kContinue;
     }
@@ -747,11 +782,13 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     // spam check ran and the header section needs edits (incoming X-Spam-* fields removed,
     // Subject tagged) and is held in memory, its rewrite in place of the original. Without a
     // verdict the message goes on unchanged.
-    std::string header = verdict.added_headers + ReceivedHeader(facts);
+    std::string header = verdict.added_headers;
+    if (!quarantine_file_.empty()) header += fmt::format("X-Quarantine-ID: <{}>\r\n", mail_id_);
+    header += ReceivedHeader(facts);
     size_t skip = 0;
     std::string_view head = spool_.Head();
     size_t end = head.find("\r\n\r\n");
-    if (verdict.scanned && end != std::string_view::npos) {
+    if (verdict.edit_headers() && end != std::string_view::npos) {
       std::string_view section = head.substr(0, end + 2);
       std::string edited = scan::EditHeaderSection(section, verdict.subject_tag);
       if (edited != section) {
@@ -810,12 +847,14 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     queued_as = queued != std::string::npos ? text.substr(queued + 10) : text;
     if (worst->Class() == 2) {
       env_.counters->messages_relayed.fetch_add(1, std::memory_order_relaxed);
-      log_verdict = verdict.category == scan::Category::kClean
-                        ? std::string("Passed CLEAN {RelayedInbound}")
-                        : fmt::format("Passed {} {{RelayedTaggedInbound}}",
-                                      scan::CategoryName(verdict.category));
+      log_verdict = fmt::format("Passed {} {{{}{}}}",
+                                verdict.log_name.empty() ? "CLEAN" : verdict.log_name,
+                                verdict.subject_tag.empty() ? "RelayedInbound"
+                                                            : "RelayedTaggedInbound",
+                                quarantine_file_.empty() ? "" : ",Quarantined");
     } else if (worst->Class() == 4) {
       env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
+      env_.counters->relay_errors.fetch_add(1, std::memory_order_relaxed);
       log_verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
     } else {
       env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -863,13 +902,55 @@ void Session::LogTransaction(std::string_view verdict, std::string_view queued_a
                                           : fmt::format("[{}]:{}", peer_addr_, peer_port_);
   std::string queue_id =
       xforward_.ident ? fmt::format(", Queue-ID: {}", *xforward_.ident) : std::string();
+  if (!quarantine_file_.empty()) queue_id.insert(0, ", quarantine: " + quarantine_file_);
   std::string message_id = FindHeaderValue(spool_.Head(), "Message-ID");
   if (!message_id.empty()) message_id = ", Message-ID: " + message_id;
   auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
-  log::Info("{}, {}{} <{}> -> {}{}{}, mail_id: {}, Hits: {}, size: {}, queued_as: {}, {} ms",
-            verdict, client, origin, mail_ ? mail_->address : "", recipients, queue_id,
-            message_id, mail_id_, hits, size, queued_as, elapsed);
+  // A blocked message has no next-hop reply, and amavisd's line then no queued_as field.
+  std::string queued =
+      queued_as.empty() ? std::string() : fmt::format(", queued_as: {}", queued_as);
+  log::Info("{}, {}{} <{}> -> {}{}{}, mail_id: {}, Hits: {}, size: {}{}, {} ms", verdict, client,
+            origin, mail_ ? mail_->address : "", recipients, queue_id, message_id, mail_id_, hits,
+            size, queued, elapsed);
+}
+
+bool Session::Quarantine(const scan::Verdict& verdict) {
+  std::string_view key = scan::CategoryKey(verdict.category);
+  const auto& kept = config_.quarantine.categories;
+  if (key.empty() || config_.quarantine.directory.empty() ||
+      std::find(kept.begin(), kept.end(), key) == kept.end()) {
+    return true;
+  }
+  quarantine::Entry entry;
+  entry.mail_id = mail_id_;
+  entry.time = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+  entry.category = verdict.log_name;
+  entry.action = std::string(config::ToString(verdict.action));
+  if (mail_) entry.sender = mail_->address;
+  for (const auto& r : recipients_) {
+    if (r.accepted) entry.recipients.push_back(r.rcpt.address);
+  }
+  entry.size = spool_.size();
+  entry.message_id = FindHeaderValue(spool_.Head(), "Message-ID");
+  entry.subject = FindHeaderValue(spool_.Head(), "Subject");
+  // amavisd's file names: virus-, banned-, spam-, badh-, unchecked-<mail id>.
+  std::string_view kind = key == "bad_header" ? std::string_view("badh") : key;
+  auto file = quarantine::Store(config_.quarantine.directory).Put(entry, kind, spool_);
+  if (!file) {
+    env_.counters->quarantine_errors.fetch_add(1, std::memory_order_relaxed);
+    log::Error("{}, mail_id: {}", file.error().message, mail_id_);
+    return false;
+  }
+  env_.counters->quarantined.fetch_add(1, std::memory_order_relaxed);
+  quarantine_file_ = *file;
+  return true;
+}
+
+void Session::AbandonRelay() {
+  if (relay_) relay_->Abort();
+  relay_.reset();
+  relay_in_transaction_ = false;
 }
 
 void Session::ResetTransaction() {
@@ -880,6 +961,7 @@ void Session::ResetTransaction() {
   bdat_framer_.reset();
   too_big_ = false;
   spool_failed_ = false;
+  quarantine_file_.clear();
   spool_.Clear();
   relay_broken_ = false;
   // XFORWARD attributes hold for one transaction (Postfix XFORWARD_README).
@@ -894,6 +976,51 @@ void Session::OnRset() {
 }
 
 }  // namespace
+
+void CheckTimeHistogram::Add(std::chrono::nanoseconds elapsed) {
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  size_t bucket = 0;
+  while (bucket < kBounds.size() && seconds > kBounds[bucket]) ++bucket;
+  counts[bucket].fetch_add(1, std::memory_order_relaxed);
+  sum_us.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+std::string StatusFields(const SessionCounters& c) {
+  std::string out = fmt::format(
+      "active={} sessions={} relayed={} tempfailed={} rejected={} spam={} scan_timeouts={} "
+      "regex_limit_hits={} relay_errors={} clamd_errors={} quarantined={} quarantine_errors={}",
+      c.active.load(), c.sessions.load(), c.messages_relayed.load(),
+      c.messages_tempfailed.load(), c.messages_rejected.load(), c.messages_spam.load(),
+      c.scan_timeouts.load(), c.regex_limit_hits.load(), c.relay_errors.load(),
+      c.clamd_errors.load(), c.quarantined.load(), c.quarantine_errors.load());
+  for (size_t category = 0; category < c.verdicts.size(); ++category) {
+    for (size_t action = 0; action < c.verdicts[category].size(); ++action) {
+      uint64_t n = c.verdicts[category][action].load();
+      if (n == 0) continue;
+      out += fmt::format(" verdict.{}.{}={}",
+                         scan::CategoryName(static_cast<scan::Category>(category)),
+                         config::ToString(static_cast<config::Action>(action)), n);
+    }
+  }
+  for (size_t check = 0; check < c.check_time.size(); ++check) {
+    const CheckTimeHistogram& h = c.check_time[check];
+    uint64_t total = 0;
+    for (const auto& n : h.counts) total += n.load();
+    if (total == 0) continue;
+    // Cumulative, as Prometheus buckets are.
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < h.counts.size(); ++b) {
+      cumulative += h.counts[b].load();
+      std::string bound =
+          b < CheckTimeHistogram::kBounds.size() ? fmt::format("{}", CheckTimeHistogram::kBounds[b])
+                                                 : std::string("+Inf");
+      out += fmt::format(" check_time.{}.{}={}", kTimedChecks[check], bound, cumulative);
+    }
+    out += fmt::format(" check_time_us.{}={} check_count.{}={}", kTimedChecks[check],
+                       h.sum_us.load(), kTimedChecks[check], total);
+  }
+  return out;
+}
 
 asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment) {
   Session session(std::move(socket), environment);

@@ -15,9 +15,13 @@
 // SessionEnvironment is read-only apart from its atomics.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <asio/awaitable.hpp>
@@ -32,6 +36,19 @@ class Pipeline;
 
 namespace mailsift::smtp {
 
+// Time spent in one check, as a Prometheus histogram (bucket bounds in seconds).
+struct CheckTimeHistogram {
+  static constexpr std::array<double, 12> kBounds = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                                     0.1,   0.2,   0.5,   1,    2,    5};
+  std::array<std::atomic<uint64_t>, kBounds.size() + 1> counts{};  // the last one: +Inf
+  std::atomic<uint64_t> sum_us{0};
+  void Add(std::chrono::nanoseconds elapsed);
+};
+
+// The checks whose time is measured, in this order.
+inline constexpr std::array<std::string_view, 4> kTimedChecks = {"spam", "virus", "banned",
+                                                                  "bad_header"};
+
 struct SessionCounters {
   std::atomic<int> active{0};
   std::atomic<uint64_t> sessions{0};
@@ -41,7 +58,18 @@ struct SessionCounters {
   std::atomic<uint64_t> messages_spam{0};       // SPAM or SPAMMY by the spam check
   std::atomic<uint64_t> scan_timeouts{0};       // scans that missed the message deadline
   std::atomic<uint64_t> regex_limit_hits{0};    // rule regexes stopped by their match limit
+  std::atomic<uint64_t> relay_errors{0};        // next hop unreachable, timing out, lost, 4xx
+  std::atomic<uint64_t> clamd_errors{0};        // clamd unreachable, timing out or erroring
+  std::atomic<uint64_t> quarantined{0};
+  std::atomic<uint64_t> quarantine_errors{0};   // could not quarantine: the message tempfailed
+  // Scanned messages by content category (scan::Category) and action (config::Action).
+  std::array<std::array<std::atomic<uint64_t>, 4>, 7> verdicts{};
+  std::array<CheckTimeHistogram, kTimedChecks.size()> check_time{};
 };
+
+// The counters as "key=value" fields for the supervisor's STATUS line (supervisor/protocol.h):
+// "active=1 sessions=20 … verdict.CLEAN.pass=18 … check_time.spam.le_0.005=17 …".
+std::string StatusFields(const SessionCounters& counters);
 
 // The sessions of one I/O thread, so that a drain can reach the idle ones at once.
 // Single-threaded: used only on its thread.

@@ -525,6 +525,11 @@ class Mailsift:
         # Content checks are off unless the test asks for them: the proxy tests measure the
         # proxy (tests/integration/test_scan.py runs the checks).
         self.config.setdefault("spam", {"enabled": False})
+        self.config.setdefault("banned", {"enabled": False})
+        self.config.setdefault("bad_header", {"enabled": False})
+        quarantine = dict(self.config.get("quarantine", {}))
+        quarantine.setdefault("directory", os.path.join(self.dir, "quarantine"))
+        self.config["quarantine"] = quarantine
         with open(self.config_path, "w") as f:
             f.write(to_toml(self.config))
         self._stderr_path = os.path.join(self.dir, "stderr")

@@ -212,6 +212,15 @@ def spam_data(path, extra_header=b""):
     return h.dot_stuff((extra_header + raw).rstrip(b"\n").split(b"\n"))
 
 
+def as_received(path):
+    """The message bytes mailsift received for spam_data(path): CRLF lines, dots unstuffed."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(b"From "):
+        raw = raw.split(b"\n", 1)[1]
+    return b"".join(line + b"\r\n" for line in raw.rstrip(b"\n").split(b"\n"))
+
+
 def test_spam_is_tagged_with_amavisd_headers():
     site = SiteDir()
     try:
@@ -252,8 +261,17 @@ def test_spam_is_tagged_with_amavisd_headers():
             check(re.search(r"^Subject: \*\*\*SPAM\*\*\* ", head, re.M) is not None,
                   "the Subject is tagged at tag2_level", head[:800])
             lines = ms.wait_log_lines(1, "Passed")
-            check(len(lines) == 1 and "Passed SPAM {RelayedTaggedInbound}" in lines[0],
-                  "log: Passed SPAM {RelayedTaggedInbound}", "\n".join(lines))
+            check(len(lines) == 1 and
+                  "Passed SPAM {RelayedTaggedInbound,Quarantined}" in lines[0],
+                  "log: Passed SPAM {RelayedTaggedInbound,Quarantined} (amavisd quarantines "
+                  "spam at kill level even when it passes)", "\n".join(lines))
+            m = re.search(r"quarantine: (\S)/spam-(\S+), .*mail_id: (\S+),", lines[0] if lines else "")
+            check(m is not None and m.group(1) == m.group(3)[0] and m.group(2) == m.group(3),
+                  "the log names the quarantine file <first letter>/spam-<mail_id>",
+                  lines[0] if lines else "")
+            if m:
+                check(re.search(r"^X-Quarantine-ID: <%s>$" % re.escape(m.group(3)), head, re.M)
+                      is not None, "the relayed spam carries X-Quarantine-ID", head[:400])
             status = subprocess.run([BIN, "status", "--config", ms.config_path],
                                     capture_output=True, timeout=30).stdout.decode()
             check(re.search(r"\bspam=1\b", status) is not None, "status counts the spam",
@@ -265,9 +283,10 @@ def test_spam_is_tagged_with_amavisd_headers():
 def test_spam_actions_reject_and_discard():
     site = SiteDir()
     try:
-        for action, code, enh, log in (("reject", 554, "5.7.0", "Blocked SPAM {RejectedInbound}"),
+        for action, code, enh, log in (("reject", 554, "5.7.0",
+                                        "Blocked SPAM {RejectedInbound,Quarantined}"),
                                        ("discard", 250, "2.7.0",
-                                        "Blocked SPAM {DiscardedInbound}")):
+                                        "Blocked SPAM {DiscardedInbound,Quarantined}")):
             with h.SmtpSink() as sink, h.Mailsift(
                     BIN, spam_config(sink, site.path, actions={"spam": action})) as ms:
                 with h.SmtpClient(ms.port) as c:
@@ -291,6 +310,13 @@ def test_spam_actions_reject_and_discard():
                 lines = ms.wait_log_lines(1, "Blocked")
                 check(len(lines) == 1 and log in lines[0], "%s: log says %s" % (action, log),
                       "\n".join(lines))
+                check(len(lines) == 1 and "queued_as" not in lines[0],
+                      "%s: a blocked line has no queued_as (as amavisd's)" % action)
+                m = re.search(r"quarantine: (\S+),", lines[0] if lines else "")
+                kept = os.path.join(ms.config["quarantine"]["directory"], m.group(1)) if m else ""
+                check(m is not None and os.path.isfile(kept) and
+                      open(kept, "rb").read() == as_received(corpus_file(SPAM)),
+                      "%s: the quarantine holds the message as received" % action, kept)
     finally:
         site.cleanup()
 
