@@ -33,6 +33,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/quarantine.h"
 #include "cli/scan.h"
 #include "scan/spam_check.h"
 #include "config/config.h"
@@ -108,6 +109,16 @@ bool DropPrivileges(const config::Config& config, std::string& error) {
   return true;
 }
 
+// The config's [log] settings: syslog with its ident and facility when asked for (or when the
+// supervisor runs detached, MAILSIFT_LOG=syslog), stderr unless detached.
+void ConfigureLog(const config::Config& config) {
+  const char* where = std::getenv("MAILSIFT_LOG");
+  const bool detached = where != nullptr && std::string_view(where) == "syslog";
+  if (!detached && !config.log.syslog) return;
+  log::Configure({log::Level::kInfo, !detached, true, config.log.syslog_ident,
+                  config.log.syslog_facility});
+}
+
 int Generation(const std::string& path) {
   int channel = -1;
   if (const char* fd = std::getenv(std::string(supervisor::kControlFdVariable).c_str())) {
@@ -135,6 +146,7 @@ int Generation(const std::string& path) {
   }
   config::Config config = std::move(*loaded);
   config::Seconds drain_timeout = config.supervisor.drain_timeout;
+  ConfigureLog(config);
 
   // The rules are read and compiled before anything is served: a broken ruleset fails this
   // generation, and on a reload the running one keeps serving.
@@ -262,7 +274,7 @@ int Request(const std::string& config_path, const std::string& request) {
 
 // --- start ------------------------------------------------------------------------------------
 
-int Start(supervisor::Options options) {
+int Start(supervisor::Options options, const config::Config* config) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return EX_OSERR;
   pid_t pid = ::fork();
@@ -293,8 +305,12 @@ int Start(supervisor::Options options) {
   ::dup2(null, 1);
   ::dup2(null, 2);
   if (null > 2) ::close(null);
-  log::Configure({log::Level::kInfo, false, true, "mailsift"});
   ::setenv("MAILSIFT_LOG", "syslog", 1);
+  if (config != nullptr) {
+    ConfigureLog(*config);
+  } else {
+    log::Configure({log::Level::kInfo, false, true, "mailsift"});
+  }
   // Out of the way of low fd numbers that libraries (syslog) open and close behind our back.
   options.ready_fd = ::fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 100);
   ::close(pipe_fds[1]);
@@ -339,6 +355,19 @@ int main(int argc, char** argv) {
   scan->add_option("--rules-dir", scan_options.rule_dirs, "Default rule directories (first existing)");
   scan->add_option("--site-dir", scan_options.site_dir, "Site config directory (*.pre, *.cf)");
   scan->add_option("files", scan_options.files, "Message files")->required();
+  cli::QuarantineOptions quarantine_options;
+  auto* quarantine = add("quarantine", "List, show or release quarantined messages");
+  quarantine->require_subcommand(1);
+  quarantine->add_subcommand("list", "One line per quarantined message");
+  quarantine->add_subcommand("show", "The index entry and the message as received")
+      ->add_option("mail_id", quarantine_options.mail_id, "The message's mail_id")
+      ->required();
+  auto* release = quarantine->add_subcommand(
+      "release", "Relay the original message to the next hop ([relay] next_hop)");
+  release->add_option("mail_id", quarantine_options.mail_id, "The message's mail_id")
+      ->required();
+  release->add_option("--to", quarantine_options.to,
+                      "Deliver to these recipients instead of the original ones");
   auto* generation = add("generation", "(internal) Run one generation of the filter");
   generation->group("");  // hidden from help
 
@@ -395,6 +424,15 @@ int main(int argc, char** argv) {
     }
     return cli::RunScan(scan_options);
   }
+  if (quarantine->parsed()) {
+    auto config = config::LoadConfig(config_path);
+    if (!config) {
+      PrintProblems(config.error());
+      return EX_CONFIG;
+    }
+    quarantine_options.verb = quarantine->get_subcommands().front()->get_name();
+    return cli::RunQuarantine(*config, quarantine_options);
+  }
   if (generation->parsed()) return Generation(absolute_config);
   if (reload->parsed()) return Request(absolute_config, "reload");
   if (status->parsed()) return Request(absolute_config, "status");
@@ -406,14 +444,17 @@ int main(int argc, char** argv) {
   options.program = ProgramPath(argv[0]);
   for (int i = 0; i < argc; ++i) options.argv.emplace_back(argv[i]);
   // Validate up front so that a broken config is reported before anything starts.
-  if (auto config = config::LoadConfig(absolute_config); !config) {
+  auto config = config::LoadConfig(absolute_config);
+  if (!config) {
     if (!std::getenv("MAILSIFT_SUPERVISOR_STATE")) {
       PrintProblems(config.error());
       return EX_CONFIG;
     }
+  } else if (foreground->parsed()) {
+    ConfigureLog(*config);
   }
   if (foreground->parsed()) return supervisor::Run(options);
-  if (start->parsed()) return Start(options);
+  if (start->parsed()) return Start(options, config ? &*config : nullptr);
   std::cerr << app.help();
   return EX_USAGE;
 }

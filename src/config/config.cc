@@ -435,6 +435,27 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
                      {{"bounce", true}, {"discard", false}});
     }
     {
+      TableReader log(root.Table("log"), "log", problems);
+      log.Boolean("syslog", config.log.syslog);
+      log.String("syslog_ident", config.log.syslog_ident);
+      log.Choice("syslog_facility", config.log.syslog_facility,
+                 {{"mail", std::string("mail")},
+                  {"daemon", std::string("daemon")},
+                  {"user", std::string("user")},
+                  {"local0", std::string("local0")},
+                  {"local1", std::string("local1")},
+                  {"local2", std::string("local2")},
+                  {"local3", std::string("local3")},
+                  {"local4", std::string("local4")},
+                  {"local5", std::string("local5")},
+                  {"local6", std::string("local6")},
+                  {"local7", std::string("local7")}});
+      if (config.log.syslog_ident.empty() ||
+          config.log.syslog_ident.find_first_of(" []:") != std::string::npos) {
+        problems.push_back("log.syslog_ident: a word without spaces, brackets or colons");
+      }
+    }
+    {
       TableReader quarantine(root.Table("quarantine"), "quarantine", problems);
       quarantine.String("directory", config.quarantine.directory);
       quarantine.StringList("categories", config.quarantine.categories);

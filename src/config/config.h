@@ -154,6 +154,15 @@ struct Quarantine {
   std::vector<std::string> categories = {"virus", "banned", "spam", "bad_header"};
 };
 
+// Where the log lines go besides stderr (foreground). `mailsift start` always logs to syslog.
+struct Log {
+  bool syslog = false;  // also to syslog in the foreground
+  // "mailsift", or "amavis" so that existing analysers (logwatch's amavis service,
+  // pflogsumm-style scripts) read the lines as amavisd-new's.
+  std::string syslog_ident = "mailsift";
+  std::string syslog_facility = "mail";  // mail, daemon, local0 … local7
+};
+
 struct Control {
   std::string socket = "/run/mailsift/control.sock";  // the supervisor's control socket
   int socket_mode = 0600;
@@ -184,6 +193,7 @@ struct Config {
   BadHeader bad_header;
   Actions actions;
   Quarantine quarantine;
+  Log log;
   Control control;
   Supervisor supervisor;
   int io_threads = 0;  // 0: one per core

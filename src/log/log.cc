@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <list>
+#include <mutex>
 #include <string>
 
 namespace mailsift::log {
@@ -43,10 +45,33 @@ int SyslogPriority(Level level) {
 }
 }  // namespace
 
+namespace {
+
+int SyslogFacility(std::string_view name) {
+  static constexpr std::pair<std::string_view, int> kFacilities[] = {
+      {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+      {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+      {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+      {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  for (const auto& [facility_name, facility] : kFacilities) {
+    if (name == facility_name) return facility;
+  }
+  return LOG_MAIL;
+}
+
+}  // namespace
+
 void Configure(const Options& options) {
   g_min_level = static_cast<int>(options.min_level);
   g_to_stderr = options.to_stderr;
-  if (options.to_syslog) openlog(options.syslog_ident.data(), LOG_PID, LOG_MAIL);
+  if (options.to_syslog) {
+    // openlog() keeps the pointer: the ident lives as long as the process.
+    static std::mutex mutex;
+    static std::list<std::string> idents;
+    std::lock_guard lock(mutex);
+    idents.push_back(options.syslog_ident);
+    openlog(idents.back().c_str(), LOG_PID, SyslogFacility(options.syslog_facility));
+  }
   g_to_syslog = options.to_syslog;
 }
 

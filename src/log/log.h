@@ -18,7 +18,8 @@ struct Options {
   Level min_level = Level::kInfo;
   bool to_stderr = true;
   bool to_syslog = false;
-  std::string_view syslog_ident = "mailsift";  // must outlive the process (static storage)
+  std::string syslog_ident = "mailsift";
+  std::string syslog_facility = "mail";  // mail, daemon, user, local0 … local7
 };
 
 // Configures the sinks. Call before threads start or at any time (atomic switches).

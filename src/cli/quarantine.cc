@@ -1,0 +1,154 @@
+// cli/quarantine.cc — see quarantine.h.
+#include "cli/quarantine.h"
+
+#include <sysexits.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include "quarantine/quarantine.h"
+#include "smtp/relay_client.h"
+#include "spool/spool.h"
+
+namespace mailsift::cli {
+namespace {
+
+std::string Recipients(const std::vector<std::string>& recipients) {
+  std::string out;
+  for (const std::string& r : recipients) out += fmt::format("{}<{}>", out.empty() ? "" : ",", r);
+  return out;
+}
+
+int List(const quarantine::Store& store) {
+  auto entries = store.List();
+  if (!entries) {
+    std::fprintf(stderr, "mailsift: %s\n", entries.error().message.c_str());
+    return EX_NOINPUT;
+  }
+  for (const auto& e : *entries) {
+    std::printf("%s\n", fmt::format("{}  {}  {}  {}  <{}> -> {}  size {}{}", e.mail_id, e.time,
+                                    e.category, e.action, e.sender, Recipients(e.recipients),
+                                    e.size, e.released.empty() ? "" : "  released")
+                            .c_str());
+  }
+  return EX_OK;
+}
+
+int Show(const quarantine::Store& store, const std::string& mail_id) {
+  auto entry = store.Find(mail_id);
+  if (!entry) {
+    std::fprintf(stderr, "mailsift: %s\n", entry.error().message.c_str());
+    return EX_NOINPUT;
+  }
+  auto bytes = store.Read(*entry);
+  if (!bytes) {
+    std::fprintf(stderr, "mailsift: %s\n", bytes.error().message.c_str());
+    return EX_NOINPUT;
+  }
+  std::printf("%s", fmt::format("mail_id: {}\ntime: {}\ncategory: {}\naction: {}\nfrom: <{}>\n"
+                                "to: {}\nsize: {}\nfile: {}\nreleased: {}\n\n",
+                                entry->mail_id, entry->time, entry->category, entry->action,
+                                entry->sender, Recipients(entry->recipients), entry->size,
+                                entry->file, entry->released.empty() ? "no" : entry->released)
+                        .c_str());
+  std::fwrite(bytes->data(), 1, bytes->size(), stdout);
+  return EX_OK;
+}
+
+// Hands the message to the next hop; the next hop's final reply, or why it failed.
+asio::awaitable<void> Relay(const config::Config& config, const quarantine::Entry& entry,
+                            const std::vector<std::string>& recipients,
+                            const spool::Spool& message, bool& accepted, std::string& outcome) {
+  auto executor = co_await asio::this_coro::executor;
+  auto deadline = net::Clock::now() + std::chrono::duration_cast<net::Clock::duration>(
+                                          config.timeouts.message_deadline);
+  smtp::RelayClient client(executor, config.relay, config.timeouts, config.hostname);
+  if (auto failure = co_await client.Open(deadline); failure != smtp::RelayFailure::kNone) {
+    outcome = fmt::format("{}: {}", client.name(), smtp::Describe(failure));
+    co_return;
+  }
+  std::vector<std::string> commands = {fmt::format("MAIL FROM:<{}>", entry.sender)};
+  for (const std::string& r : recipients) commands.push_back(fmt::format("RCPT TO:<{}>", r));
+  auto envelope = co_await client.SendCommands(commands, deadline);
+  if (envelope.failure != smtp::RelayFailure::kNone) {
+    outcome = fmt::format("{}: {}", client.name(), smtp::Describe(envelope.failure));
+    co_return;
+  }
+  size_t accepted_recipients = 0;
+  for (size_t i = 0; i < envelope.replies.size(); ++i) {
+    const smtp::Reply& reply = envelope.replies[i];
+    if (reply.Class() != 2) {
+      outcome = fmt::format("{} refused {}: {}", client.name(), commands[i], reply.OneLine());
+      if (i == 0) co_return;  // the sender
+      continue;
+    }
+    if (i > 0) ++accepted_recipients;
+  }
+  if (accepted_recipients == 0) co_return;
+  auto result = co_await client.SendMessage("", message, accepted_recipients, deadline);
+  if (result.failure != smtp::RelayFailure::kNone || result.replies.empty()) {
+    outcome = fmt::format("{}: {}", client.name(), smtp::Describe(result.failure));
+    co_return;
+  }
+  accepted = result.replies.back().Class() == 2;
+  outcome = result.replies.back().OneLine();
+  client.Quit();
+}
+
+int Release(const config::Config& config, const quarantine::Store& store,
+            const QuarantineOptions& options) {
+  auto entry = store.Find(options.mail_id);
+  if (!entry) {
+    std::fprintf(stderr, "mailsift: %s\n", entry.error().message.c_str());
+    return EX_NOINPUT;
+  }
+  auto bytes = store.Read(*entry);
+  if (!bytes) {
+    std::fprintf(stderr, "mailsift: %s\n", bytes.error().message.c_str());
+    return EX_NOINPUT;
+  }
+  spool::Spool message(config.spool.directory, config.spool.memory_limit);
+  if (auto appended = message.Append(*bytes); !appended) {
+    std::fprintf(stderr, "mailsift: %s\n", appended.error().message.c_str());
+    return EX_IOERR;
+  }
+  const std::vector<std::string>& recipients =
+      options.to.empty() ? entry->recipients : options.to;
+  bool accepted = false;
+  std::string outcome;
+  asio::io_context io;
+  asio::co_spawn(io, Relay(config, *entry, recipients, message, accepted, outcome),
+                 asio::detached);
+  io.run();
+  if (!accepted) {
+    std::fprintf(stderr, "mailsift: release of %s failed: %s\n", entry->mail_id.c_str(),
+                 outcome.c_str());
+    return EX_TEMPFAIL;
+  }
+  if (auto marked = store.MarkReleased(entry->mail_id, outcome); !marked) {
+    std::fprintf(stderr, "mailsift: released, but %s\n", marked.error().message.c_str());
+  }
+  std::printf("released %s to %s: %s\n", entry->mail_id.c_str(), Recipients(recipients).c_str(),
+              outcome.c_str());
+  return EX_OK;
+}
+
+}  // namespace
+
+int RunQuarantine(const config::Config& config, const QuarantineOptions& options) {
+  if (config.quarantine.directory.empty()) {
+    std::fprintf(stderr, "mailsift: no quarantine configured (quarantine.directory is \"\")\n");
+    return EX_CONFIG;
+  }
+  quarantine::Store store(config.quarantine.directory);
+  if (options.verb == "list") return List(store);
+  if (options.verb == "show") return Show(store, options.mail_id);
+  return Release(config, store, options);
+}
+
+}  // namespace mailsift::cli
