@@ -35,7 +35,7 @@
 
 #include "cli/quarantine.h"
 #include "cli/scan.h"
-#include "scan/spam_check.h"
+#include "scan/checks.h"
 #include "config/config.h"
 #include "filter/server.h"
 #include "log/log.h"
@@ -148,18 +148,20 @@ int Generation(const std::string& path) {
   config::Seconds drain_timeout = config.supervisor.drain_timeout;
   ConfigureLog(config);
 
-  // The rules are read and compiled before anything is served: a broken ruleset fails this
-  // generation, and on a reload the running one keeps serving.
+  // The checks (the rules read and compiled) are built before anything is served: a broken
+  // ruleset or banned pattern fails this generation, and on a reload the running one keeps
+  // serving.
   std::unique_ptr<scan::Pipeline> pipeline;
   std::string rules_digest;
-  if (config.spam.enabled) {
-    auto spam = scan::SpamCheck::Load(config.spam);
-    if (!spam) return fail(spam.error().message, EX_CONFIG);
-    log::Info("spam check: {}", (*spam)->summary());
-    rules_digest = (*spam)->digest();
-    std::vector<std::unique_ptr<scan::Check>> checks;
-    checks.push_back(std::move(*spam));
-    pipeline = std::make_unique<scan::Pipeline>(std::move(checks), config.spam.scan_threads);
+  {
+    auto built = scan::BuildChecks(config);
+    if (!built) return fail(built.error().message, EX_CONFIG);
+    for (const std::string& summary : built->summaries) log::Info("{}", summary);
+    rules_digest = built->rules_digest;
+    if (!built->checks.empty()) {
+      pipeline = std::make_unique<scan::Pipeline>(std::move(built->checks),
+                                                  config.spam.scan_threads);
+    }
   }
   filter::Server server(config, std::move(pipeline));
   auto passed = supervisor::TakeListenFds();
@@ -358,12 +360,14 @@ int main(int argc, char** argv) {
   cli::QuarantineOptions quarantine_options;
   auto* quarantine = add("quarantine", "List, show or release quarantined messages");
   quarantine->require_subcommand(1);
-  quarantine->add_subcommand("list", "One line per quarantined message");
+  quarantine->add_subcommand("list", "One line per quarantined message")->fallthrough();
   quarantine->add_subcommand("show", "The index entry and the message as received")
+      ->fallthrough()
       ->add_option("mail_id", quarantine_options.mail_id, "The message's mail_id")
       ->required();
   auto* release = quarantine->add_subcommand(
       "release", "Relay the original message to the next hop ([relay] next_hop)");
+  release->fallthrough();
   release->add_option("mail_id", quarantine_options.mail_id, "The message's mail_id")
       ->required();
   release->add_option("--to", quarantine_options.to,
@@ -395,20 +399,20 @@ int main(int argc, char** argv) {
       PrintProblems(config.error());
       return EX_CONFIG;
     }
-    std::string spam_summary = "spam check off";
-    if (config->spam.enabled) {
-      auto spam = scan::SpamCheck::Load(config->spam);
-      if (!spam) {
-        std::fprintf(stderr, "%s: %s\n", config_path.c_str(), spam.error().message.c_str());
-        return EX_CONFIG;
-      }
-      spam_summary = "spam check: " + (*spam)->summary();
+    auto built = scan::BuildChecks(*config);
+    if (!built) {
+      std::fprintf(stderr, "%s: %s\n", config_path.c_str(), built.error().message.c_str());
+      return EX_CONFIG;
+    }
+    std::string checks_summary = "no content checks";
+    for (size_t i = 0; i < built->summaries.size(); ++i) {
+      checks_summary = i == 0 ? built->summaries[i] : checks_summary + "; " + built->summaries[i];
     }
     std::printf("%s: ok (%zu listener%s, relay to %s, %s, config %s; %s)\n", config_path.c_str(),
                 config->listeners.size(), config->listeners.size() == 1 ? "" : "s",
                 config->relay.next_hop.ToString().c_str(),
                 std::string(config::ToString(config->relay.mode)).c_str(),
-                config->digest.c_str(), spam_summary.c_str());
+                config->digest.c_str(), checks_summary.c_str());
     return EX_OK;
   }
   if (scan->parsed()) {

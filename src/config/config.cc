@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <algorithm>
+#include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -260,24 +263,17 @@ std::string_view ToString(RelayMode mode) {
   return mode == RelayMode::kBeforeQueue ? "before-queue" : "after-queue";
 }
 
-tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
-                                           const std::string& source_name) {
-  std::vector<std::string> problems;
-  toml::table root_table;
-  try {
-    root_table = toml::parse(toml_text, source_name);
-  } catch (const toml::parse_error& error) {
-    const auto& where = error.source().begin;
-    problems.push_back(fmt::format("{}:{}:{}: TOML syntax: {}", source_name, where.line,
-                                   where.column, error.description()));
-    return tl::unexpected(Problems{problems});
-  }
+namespace {
 
+// Every section of one config table (the file's, or a policy bank's overlay of it).
+Config ReadConfig(const toml::table& root_table, const std::string& source_name,
+                  std::vector<std::string>& problems) {
   Config config;
   config.source_path = source_name;
   config.hostname = MachineHostname();
   {
     TableReader root(&root_table, "", problems);
+    root.Get("policy_bank");  // ReadPolicyBanks reads it
     {
       TableReader server(root.Table("server"), "server", problems);
       server.String("hostname", config.hostname);
@@ -373,6 +369,25 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       }
     }
     {
+      TableReader metrics(root.Table("metrics"), "metrics", problems);
+      metrics.String("address", config.metrics.address);
+      if (!config.metrics.address.empty()) {
+        auto endpoint = net::ParseEndpoint(config.metrics.address);
+        if (!endpoint) {
+          problems.push_back("metrics.address: " + endpoint.error().message);
+        } else if (endpoint->kind != net::Endpoint::Kind::kInet) {
+          problems.push_back("metrics.address: an HTTP listener needs host:port or [v6]:port");
+        } else {
+          config.metrics.endpoint = *endpoint;
+          for (size_t i = 0; i < config.listeners.size(); ++i) {
+            if (config.listeners[i].address == *endpoint) {
+              problems.push_back(fmt::format("metrics.address: same address as listen[{}]", i));
+            }
+          }
+        }
+      }
+    }
+    {
       TableReader supervisor(root.Table("supervisor"), "supervisor", problems);
       supervisor.String("user", config.supervisor.user);
       supervisor.String("group", config.supervisor.group);
@@ -391,6 +406,10 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       spam.Number("tag2_level", config.spam.tag2_level);
       spam.Number("kill_level", config.spam.kill_level);
       spam.String("subject_tag", config.spam.subject_tag);
+      spam.Number("dsn_cutoff_level", config.spam.dsn_cutoff_level);
+      spam.StringList("allow_senders", config.spam.allow_senders);
+      spam.StringList("deny_senders", config.spam.deny_senders);
+      spam.StringList("local_domains", config.spam.local_domains);
     }
     {
       TableReader virus(root.Table("virus"), "virus", problems);
@@ -429,6 +448,7 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
       actions.Choice("virus", config.actions.virus, choices);
       actions.Choice("banned", config.actions.banned, choices);
       actions.Choice("unchecked", config.actions.unchecked, choices);
+      actions.Choice("unchecked_encrypted", config.actions.unchecked_encrypted, choices);
       actions.Choice("spam", config.actions.spam, choices);
       actions.Choice("bad_header", config.actions.bad_header, choices);
       actions.Choice("after_queue_reject", config.actions.after_queue_reject_bounces,
@@ -509,6 +529,145 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
   if (!config.supervisor.chroot.empty() && config.supervisor.chroot.front() != '/') {
     problems.push_back("supervisor.chroot: must be an absolute path");
   }
+  return config;
+}
+
+// The keys a policy bank may overlay, per section ("*": every key of the section). The rest
+// (listeners, relay, rule directories, clamd's address, banned patterns …) belongs to the
+// generation, not to a message's policy.
+const std::map<std::string_view, std::set<std::string_view>>& PolicyKeys() {
+  static const std::map<std::string_view, std::set<std::string_view>> keys = {
+      {"spam",
+       {"tag_level", "tag2_level", "kill_level", "subject_tag", "dsn_cutoff_level",
+        "allow_senders", "deny_senders", "local_domains"}},
+      {"actions", {"*"}},
+      {"quarantine", {"categories"}},
+      {"virus", {"header_line"}},
+  };
+  return keys;
+}
+
+void ReadPolicyBanks(const toml::table& root_table, const std::string& source_name,
+                     Config& config, std::vector<std::string>& problems) {
+  const toml::node* node = root_table.get("policy_bank");
+  if (node == nullptr) return;
+  const toml::array* banks = node->as_array();
+  if (banks == nullptr) {
+    problems.push_back("policy_bank: must be [[policy_bank]] tables");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < banks->size(); ++i) {
+    const toml::table* bank = (*banks)[i].as_table();
+    std::string prefix = fmt::format("policy_bank[{}]", i);
+    if (bank == nullptr) {
+      problems.push_back(prefix + ": must be a table");
+      continue;
+    }
+    PolicyBank policy;
+    TableReader reader(bank, prefix, problems);
+    reader.String("name", policy.name);
+    if (policy.name.empty() || policy.name.find_first_of(" ,{}[]") != std::string::npos) {
+      problems.push_back(prefix + ".name: a name without spaces, commas or brackets");
+    } else if (!names.insert(policy.name).second) {
+      problems.push_back(fmt::format("{}.name: \"{}\" is used twice", prefix, policy.name));
+    }
+    std::vector<std::string> networks;
+    reader.StringList("client_networks", networks);
+    for (const std::string& text : networks) {
+      if (auto network = net::Network::Parse(text)) {
+        policy.client_networks.push_back(*network);
+      } else {
+        problems.push_back(prefix + ".client_networks: " + network.error().message);
+      }
+    }
+    reader.StringList("listeners", policy.listeners);
+    for (const std::string& name : policy.listeners) {
+      if (std::none_of(config.listeners.begin(), config.listeners.end(),
+                       [&](const Listener& l) { return l.name == name; })) {
+        problems.push_back(fmt::format("{}.listeners: no listener is named \"{}\"", prefix,
+                                       name));
+      }
+    }
+    reader.StringList("bypass", policy.bypass);
+    for (const std::string& check : policy.bypass) {
+      if (check != "spam" && check != "virus" && check != "banned" && check != "bad_header") {
+        problems.push_back(fmt::format(
+            "{}.bypass: \"{}\" is not one of spam, virus, banned, bad_header", prefix, check));
+      }
+    }
+    if (policy.client_networks.empty() && policy.listeners.empty()) {
+      problems.push_back(prefix + ": selects nothing: give client_networks or listeners");
+    }
+    // The bank's policy: the file's table with the bank's sections laid over it.
+    toml::table merged = root_table;
+    merged.erase("policy_bank");
+    for (const auto& [section, allowed] : PolicyKeys()) {
+      const toml::node* overlay_node = reader.Get(section);
+      if (overlay_node == nullptr) continue;
+      const toml::table* overlay = overlay_node->as_table();
+      if (overlay == nullptr) {
+        problems.push_back(fmt::format("{}.{}: must be a table", prefix, section));
+        continue;
+      }
+      if (!merged.contains(section)) merged.insert(section, toml::table{});
+      toml::table& target = *merged.get(section)->as_table();
+      for (const auto& [key, value] : *overlay) {
+        if (!allowed.contains("*") && !allowed.contains(key.str())) {
+          problems.push_back(fmt::format("{}.{}.{}: not a policy key (a bank overlays {})",
+                                         prefix, section, key.str(),
+                                         section == "spam"
+                                             ? "levels, tags, sender lists, local_domains"
+                                         : section == "quarantine" ? "categories"
+                                                                   : "header_line"));
+          continue;
+        }
+        target.insert_or_assign(key.str(), value);
+      }
+    }
+    std::vector<std::string> bank_problems;
+    Config bank_config = ReadConfig(merged, source_name, bank_problems);
+    for (const std::string& problem : bank_problems) {
+      problems.push_back(fmt::format("{} ({}): {}", prefix, policy.name, problem));
+    }
+    policy.config = std::make_shared<const Config>(std::move(bank_config));
+    config.policy_banks.push_back(std::move(policy));
+  }
+}
+
+}  // namespace
+
+const PolicyBank* SelectPolicyBank(const Config& config, std::string_view listener,
+                                   std::string_view client_address) {
+  for (const PolicyBank& bank : config.policy_banks) {
+    if (std::find(bank.listeners.begin(), bank.listeners.end(), listener) !=
+        bank.listeners.end()) {
+      return &bank;
+    }
+    if (!client_address.empty()) {
+      for (const net::Network& network : bank.client_networks) {
+        if (network.Contains(client_address)) return &bank;
+      }
+    }
+  }
+  return nullptr;
+}
+
+tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
+                                           const std::string& source_name) {
+  std::vector<std::string> problems;
+  toml::table root_table;
+  try {
+    root_table = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& error) {
+    const auto& where = error.source().begin;
+    problems.push_back(fmt::format("{}:{}:{}: TOML syntax: {}", source_name, where.line,
+                                   where.column, error.description()));
+    return tl::unexpected(Problems{problems});
+  }
+
+  Config config = ReadConfig(root_table, source_name, problems);
+  if (problems.empty()) ReadPolicyBanks(root_table, source_name, config, problems);
   config.digest = fmt::format("{:016x}", Fnv1a(toml_text));
 
   if (!problems.empty()) return tl::unexpected(Problems{problems});

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,19 @@ struct Spam {
   double tag2_level = 6.31;
   double kill_level = 6.31;
   std::string subject_tag = "***SPAM*** ";
+  // At or above this score a SPAM that would bounce is discarded instead (amavisd's
+  // $sa_dsn_cutoff_level: no backscatter for obvious spam).
+  double dsn_cutoff_level = 10;
+  // Envelope senders whose mail is never spam (amavisd's whitelist_sender) or always spam
+  // (blacklist_sender), as amavisd's lookup tables read them: "user@example.com",
+  // "@example.com" (the domain), "@.example.com" (the domain and its subdomains), "user@"
+  // (that local part anywhere). Case-insensitive.
+  std::vector<std::string> allow_senders;
+  std::vector<std::string> deny_senders;
+  // The X-Spam-* headers and the Subject tag only when a recipient is in one of these domains
+  // (amavisd's @local_domains_acl, same forms as above without a local part: "example.com",
+  // ".example.com"); empty = every recipient (the default).
+  std::vector<std::string> local_domains;
 };
 
 // The virus check: clamd over its socket (INSTREAM).
@@ -119,9 +133,11 @@ struct Banned {
   };
   // Archives (zip, rar, 7z, tar, gzip, …) are opened to these limits (Debian's amavisd
   // $MAXLEVELS, $MAXFILES, $MAX_EXPANSION_QUOTA); past one the message is UNCHECKED-2.
+  // Archives are expanded in memory, so max_expanded_size also bounds a scan's memory (Debian's
+  // amavisd allows 300 MiB on disk; 100 MiB here).
   int max_archive_depth = 14;
   int max_archive_files = 1500;
-  uint64_t max_expanded_size = 314572800;
+  uint64_t max_expanded_size = 104857600;
 };
 
 // Header syntax (amavisd's bad-header check).
@@ -135,6 +151,9 @@ struct Actions {
   Action virus = Action::kDiscard;      // Debian amavisd: D_DISCARD (quarantined)
   Action banned = Action::kDiscard;     // D_DISCARD
   Action unchecked = Action::kTempfail; // never passed silently
+  // An encrypted archive cannot be looked into, and retrying will not change that: passed by
+  // default, as amavisd's $final_unchecked_destiny passes UNCHECKED-ENCRYPTED.
+  Action unchecked_encrypted = Action::kPass;
   Action spam = Action::kPass;          // D_PASS (tagged)
   Action bad_header = Action::kPass;    // D_PASS
   // A reject after-queue (the message is already queued at the MTA): "bounce" answers the MTA
@@ -169,12 +188,34 @@ struct Control {
   std::string pid_file = "/run/mailsift/mailsift.pid";
 };
 
+// Prometheus metrics over HTTP, served by the supervisor (supervisor/metrics.h), so the
+// listener and the counters outlive every generation.
+struct Metrics {
+  std::string address;     // "127.0.0.1:9985", "[::1]:9985"; "" = no metrics listener
+  net::Endpoint endpoint;  // parsed from address when it is not ""
+};
+
 struct Supervisor {
   std::string user;    // generations drop to this user after start ("" = keep)
   std::string group;   // and group ("" = the user's primary group)
   std::string chroot;  // optional
   Seconds drain_timeout{60};  // an old generation's time to finish its sessions
   Seconds ready_timeout{30};  // a new generation's time to report READY
+};
+
+struct Config;
+
+// A policy bank (amavisd's %policy_bank): for the messages it selects — by the listener they
+// came in on or the client's network (XFORWARD's ADDR when the MTA sends it, else the
+// connection's peer) — its own policy: the file's config with the bank's [policy_bank.spam],
+// .actions, .quarantine and .virus keys laid over it, and checks bypassed. The first bank
+// in file order that selects a message applies; its name goes into the log line as amavisd's.
+struct PolicyBank {
+  std::string name;
+  std::vector<net::Network> client_networks;
+  std::vector<std::string> listeners;  // listener names
+  std::vector<std::string> bypass;     // "spam", "virus", "banned", "bad_header"
+  std::shared_ptr<const Config> config;
 };
 
 struct Config {
@@ -195,7 +236,9 @@ struct Config {
   Quarantine quarantine;
   Log log;
   Control control;
+  Metrics metrics;
   Supervisor supervisor;
+  std::vector<PolicyBank> policy_banks;  // [[policy_bank]], in file order
   int io_threads = 0;  // 0: one per core
   std::string digest;  // FNV-1a of the file's bytes, for status and logs
 };
@@ -211,6 +254,11 @@ tl::expected<Config, Problems> ParseConfig(std::string_view toml_text,
 // The control socket a config file names, read leniently (the file may have other errors, as
 // when a reload is asked to refuse it); the default when it names none or cannot be read.
 std::string ControlSocketOf(const std::string& path);
+
+// The first policy bank that selects a message from `listener` (its name) and
+// `client_address` (text; "" = unknown); null: the config itself applies.
+const PolicyBank* SelectPolicyBank(const Config& config, std::string_view listener,
+                                   std::string_view client_address);
 
 // The built-in defaults (the config a missing file section produces).
 Config DefaultConfig();

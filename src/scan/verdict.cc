@@ -96,13 +96,22 @@ std::string DefaultHeaderLine(const std::string& hostname) {
                      dot == std::string::npos ? hostname : hostname.substr(dot + 1));
 }
 
-// The spam check's X-Spam-* fields (at or above tag_level).
-std::string SpamHeaders(const CheckResult& spam, const config::Spam& config) {
-  const bool tagged2 = spam.score >= config.tag2_level;
+// How the sender lists bear on the spam verdict (amavisd's recip_whitelisted_sender and
+// recip_blacklisted_sender).
+struct SenderStanding {
+  bool allowed = false;
+  bool denied = false;
+};
+
+// The spam check's X-Spam-* fields; `tagged2`: X-Spam-Flag YES.
+std::string SpamHeaders(const CheckResult& spam, const config::Spam& config, bool tagged2,
+                        SenderStanding sender) {
   std::string h;
   h += fmt::format("X-Spam-Flag: {}\r\n", tagged2 ? "YES" : "NO");
   h += fmt::format("X-Spam-Score: {}\r\n", FormatScore(spam.score));
-  int stars = std::min(64, static_cast<int>(std::floor(std::max(0.0, spam.score))));
+  int stars = sender.allowed  ? 0
+              : sender.denied ? 64
+                              : std::min(64, static_cast<int>(std::floor(std::max(0.0, spam.score))));
   if (stars > 0) h += "X-Spam-Level: " + std::string(static_cast<size_t>(stars), '*') + "\r\n";
   // "Yes, score=9.222 tagged_above=-999 required=6.31\r\n tests=[A=1, B=2.907,\r\n C=1]\r\n
   //  autolearn=disabled"
@@ -117,6 +126,8 @@ std::string SpamHeaders(const CheckResult& spam, const config::Spam& config) {
   std::string status = fmt::format("X-Spam-Status: {}, score={} tagged_above={} required={}\r\n",
                                    tagged2 ? "Yes" : "No", FormatScore(spam.score),
                                    FormatScore(config.tag_level), FormatScore(config.tag2_level));
+  if (sender.denied) status += " BLACKLISTED\r\n";
+  if (sender.allowed) status += " WHITELISTED\r\n";
   std::string line = " tests=[";
   for (size_t i = 0; i < tests.size(); ++i) {
     std::string item = tests[i] + (i + 1 < tests.size() ? "," : "");
@@ -134,8 +145,56 @@ std::string SpamHeaders(const CheckResult& spam, const config::Spam& config) {
 
 }  // namespace
 
-Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config) {
+bool AddressListed(std::string_view address, const std::vector<std::string>& table) {
+  const size_t at = address.rfind('@');
+  const std::string_view local = at == std::string_view::npos ? address : address.substr(0, at);
+  const std::string_view domain =
+      at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+  for (const std::string& entry : table) {
+    const size_t entry_at = entry.rfind('@');
+    std::string_view entry_view(entry);
+    if (entry_at == std::string::npos) {
+      if (EqualsIgnoreCase(entry_view, address)) return true;
+      continue;
+    }
+    std::string_view entry_local = entry_view.substr(0, entry_at);
+    std::string_view entry_domain = entry_view.substr(entry_at + 1);
+    if (!entry_local.empty() && !EqualsIgnoreCase(entry_local, local)) continue;
+    if (entry_domain.empty() || DomainListed(domain, {std::string(entry_domain)})) return true;
+  }
+  return false;
+}
+
+bool DomainListed(std::string_view domain, const std::vector<std::string>& table) {
+  for (const std::string& entry : table) {
+    std::string_view e(entry);
+    if (EqualsIgnoreCase(e, domain)) return true;
+    if (e.starts_with('.')) {
+      // ".example.com": the domain itself and any subdomain.
+      if (EqualsIgnoreCase(e.substr(1), domain)) return true;
+      if (domain.size() > e.size() &&
+          EqualsIgnoreCase(domain.substr(domain.size() - e.size()), e)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config,
+               const rules::Envelope& envelope) {
   Verdict v;
+  SenderStanding sender{AddressListed(envelope.mail_from, config.spam.allow_senders),
+                        AddressListed(envelope.mail_from, config.spam.deny_senders)};
+  bool local = config.spam.local_domains.empty();
+  for (const std::string& rcpt : envelope.rcpt_to) {
+    const size_t at = rcpt.rfind('@');
+    if (at != std::string::npos &&
+        DomainListed(std::string_view(rcpt).substr(at + 1), config.spam.local_domains)) {
+      local = true;
+    }
+  }
+  bool tagged2 = false;
   auto raise = [&v](Category category, int subcategory, std::string log_name,
                     std::string reason, const std::vector<std::string>& details) {
     if (category <= v.category) return;  // the first of a category stands
@@ -152,12 +211,18 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
     if (r.check == "spam" && r.scanned) {
       v.spam_scanned = true;
       v.score = r.score;
-      if (r.score >= config.spam.kill_level) {
+      // amavisd: an allowed sender is never spam, a denied one always is.
+      const bool spam = !sender.allowed && (sender.denied || r.score >= config.spam.kill_level);
+      tagged2 = !sender.allowed && (sender.denied || r.score >= config.spam.tag2_level);
+      if (spam) {
         raise(Category::kSpam, 0, "SPAM", "spam", {});
-      } else if (r.score >= config.spam.tag2_level) {
+      } else if (tagged2) {
         raise(Category::kSpammy, 0, "SPAMMY", "spammy", {});
       }
-      if (r.score >= config.spam.tag_level) v.added_headers += SpamHeaders(r, config.spam);
+      if (local && (sender.denied ||
+                    r.score + (sender.allowed ? -10 : 0) >= config.spam.tag_level)) {
+        v.added_headers += SpamHeaders(r, config.spam, tagged2, sender);
+      }
     }
     switch (r.finding) {
       case Finding::kNothing:
@@ -169,9 +234,10 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
         break;
       }
       case Finding::kBanned: {
-        std::string parts = Joined(r.details, ",");
-        raise(Category::kBanned, 0, fmt::format("BANNED ({})", parts),
-              fmt::format("BANNED: {}", parts), r.details);
+        // amavisd's %F: the first banned part (banned_check.h puts it first).
+        std::string part = r.details.empty() ? std::string("?") : r.details.front();
+        raise(Category::kBanned, 0, fmt::format("BANNED ({})", part),
+              fmt::format("BANNED: {}", part), r.details);
         break;
       }
       case Finding::kUnchecked:
@@ -193,7 +259,10 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
   switch (v.category) {
     case Category::kVirus: v.action = config.actions.virus; break;
     case Category::kBanned: v.action = config.actions.banned; break;
-    case Category::kUnchecked: v.action = config.actions.unchecked; break;
+    case Category::kUnchecked:
+      v.action = v.subcategory == 1 ? config.actions.unchecked_encrypted
+                                    : config.actions.unchecked;
+      break;
     case Category::kSpam: v.action = config.actions.spam; break;
     case Category::kBadHeader: v.action = config.actions.bad_header; break;
     case Category::kSpammy:
@@ -203,7 +272,7 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
   // tag2_level.
   if (v.category == Category::kVirus) {
     v.subject_tag = "***INFECTED*** ";
-  } else if (v.spam_scanned && v.score >= config.spam.tag2_level) {
+  } else if (tagged2 && local) {
     v.subject_tag = config.spam.subject_tag;
   }
   if (v.virus_scanned) {

@@ -42,7 +42,7 @@ struct Verdict {
   std::string added_headers;
   std::string subject_tag;  // prepended to the Subject ("" = none)
   // For the main log line: "CLEAN", "SPAM", "BAD-HEADER-2", "UNCHECKED",
-  // "INFECTED (Eicar-Test-Signature)", "BANNED (P=p003,L=1,M=…,T=exe-ms,N=evil.exe)".
+  // "INFECTED (Eicar-Test-Signature)", "BANNED (application/x-msdownload,.exe,.exe-ms,evil.exe)".
   std::string log_name;
   // For the client's reply, after "id=<mail_id> - ": "spam", "INFECTED: Eicar-Test-Signature",
   // "BANNED: …", "UNCHECKED: over limits", "BAD HEADER: duplicate header field" (amavisd's
@@ -59,8 +59,16 @@ std::string_view CategoryName(Category category);
 // "bad_header"; "" for CLEAN and SPAMMY (always passed, never quarantined).
 std::string_view CategoryKey(Category category);
 
-// The verdict for one message from every check's result. Results not scanned add nothing.
-Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config);
+// The verdict for one message from every check's result (results not scanned add nothing),
+// for its envelope (sender lists, local recipients).
+Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config,
+               const rules::Envelope& envelope);
+
+// amavisd's lookup tables: `address` matches "user@example.com", "@example.com",
+// "@.example.com" (subdomains too), "user@" (any domain); `domain` matches "example.com" and
+// ".example.com" (subdomains too). Case-insensitive.
+bool AddressListed(std::string_view address, const std::vector<std::string>& table);
+bool DomainListed(std::string_view domain, const std::vector<std::string>& table);
 
 // amavisd's score format: three decimals, trailing zeros and point removed ("9.222", "1").
 std::string FormatScore(double score);

@@ -65,6 +65,7 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = 
     {554, "5.7.0", "Reject, id={}"},                                   // kRejectContent
     {250, "2.7.0", "Ok, discarded, id={}"},                            // kDiscardContent
     {451, "4.7.0", "Temporary failure, id={}"},                        // kTempfailContent
+    {250, "2.5.0", "Ok, id={}, DISCARD(bounce.suppressed)"},           // kBounceSuppressed
 }};
 
 }  // namespace

@@ -70,6 +70,7 @@ enum class ReplyId {
   kRejectContent,
   kDiscardContent,
   kTempfailContent,
+  kBounceSuppressed,
   kCount
 };
 

@@ -95,7 +95,9 @@ class Session {
   std::shared_ptr<const std::string> ReadMessageForScan();
   // Keeps the message in the quarantine when its category is quarantined (sets
   // quarantine_file_); false when it should be and cannot be.
-  bool Quarantine(const scan::Verdict& verdict);
+  bool Quarantine(const scan::Verdict& verdict, const config::Config& policy);
+  // The original client's address: XFORWARD's ADDR when the MTA sent it, else the peer's.
+  std::string ClientAddress() const;
   // Drops the next hop's open transaction (and its connection).
   void AbandonRelay();
   void ResetTransaction();
@@ -137,6 +139,7 @@ class Session {
   bool spool_failed_ = false;
   Clock::time_point started_;
   std::string quarantine_file_;  // where this message was quarantined ("" = not)
+  std::string policy_bank_;      // the bank that selected this message ("" = none)
 
   // The next hop.
   std::unique_ptr<RelayClient> relay_;
@@ -675,15 +678,14 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     auto raw = ReadMessageForScan();
     const bool readable = raw != nullptr;
     std::optional<std::vector<scan::CheckResult>> results;
+    rules::Envelope envelope;
+    if (mail_) envelope.mail_from = mail_->address;
+    for (const auto& r : recipients_) {
+      if (r.accepted) envelope.rcpt_to.push_back(r.rcpt.address);
+    }
     if (readable) {
-      scan::MessageInput input{std::move(raw), {}};
-      if (mail_) {
-        input.envelope.mail_from = mail_->address;
-        input.smtputf8 = mail_->Find("SMTPUTF8") != nullptr;
-      }
-      for (const auto& r : recipients_) {
-        if (r.accepted) input.envelope.rcpt_to.push_back(r.rcpt.address);
-      }
+      scan::MessageInput input{std::move(raw), envelope};
+      input.smtputf8 = mail_ && mail_->Find("SMTPUTF8") != nullptr;
       results = co_await env_.pipeline->Scan(std::move(input), deadline);
     }
     if (!results) {
@@ -707,7 +709,9 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       for (size_t i = 0; i < kTimedChecks.size(); ++i) {
         if (r.check == kTimedChecks[i]) env_.counters->check_time[i].Add(r.elapsed);
       }
-      if (r.check == "virus" && r.finding == scan::Finding::kUnchecked) {
+      // clamd's own trouble (unreachable, timing out, erroring), not a message over the limits.
+      if (r.check == "virus" && r.finding == scan::Finding::kUnchecked &&
+          r.skipped_reason != "size") {
         env_.counters->clamd_errors.fetch_add(1, std::memory_order_relaxed);
         log::Warn("virus check: {}, mail_id: {}", r.details.empty() ? "failed" : r.details[0],
                   mail_id_);
@@ -720,14 +724,24 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
                   r.regex_limit_hits, mail_id_);
       }
     }
-    verdict = scan::Decide(*results, config_);
+    // The policy bank that selects this message, if any: its policy, its bypassed checks.
+    const config::PolicyBank* bank =
+        config::SelectPolicyBank(config_, env_.listener->name, ClientAddress());
+    const config::Config& policy = bank != nullptr ? *bank->config : config_;
+    if (bank != nullptr) {
+      policy_bank_ = bank->name;
+      std::erase_if(*results, [bank](const scan::CheckResult& r) {
+        return std::find(bank->bypass.begin(), bank->bypass.end(), r.check) != bank->bypass.end();
+      });
+    }
+    verdict = scan::Decide(*results, policy, envelope);
     if (verdict.category == scan::Category::kSpam || verdict.category == scan::Category::kSpammy) {
       env_.counters->messages_spam.fetch_add(1, std::memory_order_relaxed);
     }
     env_.counters->verdicts[static_cast<size_t>(verdict.category)]
                            [static_cast<size_t>(verdict.action)]
                                .fetch_add(1, std::memory_order_relaxed);
-    if (!Quarantine(verdict)) {
+    if (!Quarantine(verdict, policy)) {
       // amavisd's rule: a message that should be quarantined and cannot be stays with the MTA.
       for (size_t i = 0; i < replies_due; ++i) Say(ReplyId::kLocalError);
       env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
@@ -737,18 +751,30 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       ResetTransaction();
       co_return Next::kContinue;
     }
-    const bool bounce = config_.relay.mode == RelayMode::kBeforeQueue ||
-                        config_.actions.after_queue_reject_bounces;
     scan::Action action = verdict.action;
-    if (action == scan::Action::kReject && !bounce) action = scan::Action::kDiscard;
+    // After-queue the MTA turns a reject into a bounce to the sender: configured away, or
+    // suppressed for obvious spam (amavisd's $sa_dsn_cutoff_level).
+    bool bounce_suppressed = false;
+    if (action == scan::Action::kReject && config_.relay.mode == RelayMode::kAfterQueue) {
+      if (!policy.actions.after_queue_reject_bounces) {
+        action = scan::Action::kDiscard;
+      } else if (verdict.category == scan::Category::kSpam &&
+                 verdict.score >= policy.spam.dsn_cutoff_level) {
+        action = scan::Action::kDiscard;
+        bounce_suppressed = true;
+      }
+    }
     if (action != scan::Action::kPass) {
       // Blocked: the client gets our reply, the next hop's open transaction is dropped.
-      const ReplyId id = action == scan::Action::kReject    ? ReplyId::kRejectContent
+      const ReplyId id = bounce_suppressed                  ? ReplyId::kBounceSuppressed
+                         : action == scan::Action::kReject  ? ReplyId::kRejectContent
                          : action == scan::Action::kDiscard ? ReplyId::kDiscardContent
                                                             : ReplyId::kTempfailContent;
-      const std::string reason = fmt::format("{} - {}", mail_id_, verdict.reason);
+      const std::string reason =
+          bounce_suppressed ? mail_id_ : fmt::format("{} - {}", mail_id_, verdict.reason);
       for (size_t i = 0; i < replies_due; ++i) Say(id, reason);
-      const char* how = action == scan::Action::kReject    ? "RejectedInbound"
+      const char* how = bounce_suppressed                  ? "NoBounceInbound"
+                        : action == scan::Action::kReject  ? "RejectedInbound"
                         : action == scan::Action::kDiscard ? "DiscardedInbound"
                                                            : "TempFailedInbound";
       auto& counter = action == scan::Action::kTempfail ? env_.counters->messages_tempfailed
@@ -910,14 +936,16 @@ void Session::LogTransaction(std::string_view verdict, std::string_view queued_a
   // A blocked message has no next-hop reply, and amavisd's line then no queued_as field.
   std::string queued =
       queued_as.empty() ? std::string() : fmt::format(", queued_as: {}", queued_as);
+  // amavisd puts the policy bank's name before the client.
+  if (!policy_bank_.empty()) client.insert(0, policy_bank_ + " ");
   log::Info("{}, {}{} <{}> -> {}{}{}, mail_id: {}, Hits: {}, size: {}{}, {} ms", verdict, client,
             origin, mail_ ? mail_->address : "", recipients, queue_id, message_id, mail_id_, hits,
             size, queued, elapsed);
 }
 
-bool Session::Quarantine(const scan::Verdict& verdict) {
+bool Session::Quarantine(const scan::Verdict& verdict, const config::Config& policy) {
   std::string_view key = scan::CategoryKey(verdict.category);
-  const auto& kept = config_.quarantine.categories;
+  const auto& kept = policy.quarantine.categories;
   if (key.empty() || config_.quarantine.directory.empty() ||
       std::find(kept.begin(), kept.end(), key) == kept.end()) {
     return true;
@@ -947,6 +975,15 @@ bool Session::Quarantine(const scan::Verdict& verdict) {
   return true;
 }
 
+std::string Session::ClientAddress() const {
+  if (xforward_.addr && !EqualsIgnoreCase(*xforward_.addr, "[UNAVAILABLE]")) {
+    std::string_view addr = *xforward_.addr;
+    if (StartsWithIgnoreCase(addr, "IPv6:")) addr.remove_prefix(5);
+    return std::string(addr);
+  }
+  return peer_addr_;
+}
+
 void Session::AbandonRelay() {
   if (relay_) relay_->Abort();
   relay_.reset();
@@ -962,6 +999,7 @@ void Session::ResetTransaction() {
   too_big_ = false;
   spool_failed_ = false;
   quarantine_file_.clear();
+  policy_bank_.clear();
   spool_.Clear();
   relay_broken_ = false;
   // XFORWARD attributes hold for one transaction (Postfix XFORWARD_README).

@@ -29,6 +29,8 @@
 #include "config/config.h"
 #include "log/log.h"
 #include "net/endpoint.h"
+#include "supervisor/metrics.h"
+#include "supervisor/metrics_listener.h"
 #include "supervisor/protocol.h"
 
 namespace mailsift::supervisor {
@@ -46,10 +48,23 @@ void SetCloseOnExec(int fd, bool on) {
   if (flags >= 0) ::fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC));
 }
 
+// Where to scrape: "http://127.0.0.1:9985/metrics", "http://[::1]:9985/metrics".
+std::string MetricsUrl(const net::Endpoint& address) {
+  bool v6 = address.host.find(':') != std::string::npos;
+  return fmt::format("http://{}{}{}:{}/metrics", v6 ? "[" : "", address.host, v6 ? "]" : "",
+                     address.port);
+}
+
 struct OwnedListener {
   std::string name;
   net::Endpoint address;
   int fd = -1;
+};
+
+// The metrics listening socket a config wants; fd -1: none ([metrics] address = "").
+struct MetricsSocket {
+  int fd = -1;
+  net::Endpoint address;
 };
 
 struct Generation {
@@ -62,6 +77,7 @@ struct Generation {
   std::string rules = "-";  // the generation's ruleset digest (its RULES line), "-" if none
   std::string buffer;
   std::map<std::string, long long> last_status;
+  long long status_replies = 0;  // STATUS lines received, so a request sees its answer arrive
   Clock::time_point started = Clock::now();
   Clock::time_point deadline = Clock::time_point::max();  // READY, or end of drain
   bool exited = false;
@@ -90,6 +106,13 @@ class Supervisor {
   bool BindListeners(const config::Config& config, std::vector<int>& opened,
                      std::string& error);
   bool OpenControlSocket(std::string& error);
+  // Binds [metrics] address when it differs from the one served now; `changed` gets the new
+  // socket (fd -1 when the config turns metrics off). False, with the reason, if it cannot.
+  bool BindMetrics(const config::Config& config, std::optional<MetricsSocket>& changed,
+                   std::string& error);
+  // Serves the metrics on `socket` from now on, closing the listener served before.
+  void ServeMetrics(const MetricsSocket& socket);
+  void DropHandoffMetrics();  // closes a metrics socket bound for a handoff that is over
   bool WritePidFile(std::string& error);
   void Finish(int code);
 
@@ -110,6 +133,10 @@ class Supervisor {
   void OnControlClient();
   void StartReload(int client);
   void Status(int client);
+  // The generations' counters (each live one is asked, briefly waited for) summed with those
+  // of generations that have exited: monotonic across reloads. "active" counts live ones.
+  std::map<std::string, long long> CollectTotals();
+  std::string MetricsText();
   void BeginStop(bool fast, int client);
   void Upgrade(int client);
   void Reply(int client, const std::string& text, bool close_after = true);
@@ -128,6 +155,7 @@ class Supervisor {
   std::vector<int> handoff_clients_;
   std::optional<config::Config> handoff_config_;
   std::vector<int> handoff_opened_;  // listener fds bound for this handoff
+  std::optional<MetricsSocket> handoff_metrics_;  // set when this handoff changes the metrics
   bool first_start_ = true;
   bool handoff_is_reload_ = false;  // false: a first start or a crash replacement
   bool reload_queued_ = false;
@@ -146,6 +174,8 @@ class Supervisor {
   Clock::time_point started_ = Clock::now();
   long long reloads_ = 0, failed_reloads_ = 0, crashes_ = 0;
   std::map<std::string, long long> finished_totals_;
+
+  MetricsListener metrics_{[this] { return MetricsText(); }};
 };
 
 // --- start-up and shutdown --------------------------------------------------------------------
@@ -196,6 +226,39 @@ bool Supervisor::OpenControlSocket(std::string& error) {
   return true;
 }
 
+bool Supervisor::BindMetrics(const config::Config& config, std::optional<MetricsSocket>& changed,
+                             std::string& error) {
+  bool wanted = !config.metrics.address.empty();
+  if (wanted == (metrics_.fd() >= 0) &&
+      (!wanted || config.metrics.endpoint == metrics_.address())) {
+    return true;
+  }
+  MetricsSocket socket;
+  if (wanted) {
+    auto fd = net::OpenListener(config.metrics.endpoint, 64);
+    if (!fd) {
+      error = "metrics.address: " + fd.error().message;
+      return false;
+    }
+    socket = {*fd, config.metrics.endpoint};
+  }
+  changed = socket;
+  return true;
+}
+
+void Supervisor::ServeMetrics(const MetricsSocket& socket) {
+  if (metrics_.fd() >= 0 && metrics_.fd() != socket.fd) {
+    log::Info("closing the metrics listener on {}", metrics_.address().ToString());
+  }
+  metrics_.Listen(socket.fd, socket.address);
+  if (socket.fd >= 0) log::Info("metrics on {}", MetricsUrl(socket.address));
+}
+
+void Supervisor::DropHandoffMetrics() {
+  if (handoff_metrics_ && handoff_metrics_->fd >= 0) ::close(handoff_metrics_->fd);
+  handoff_metrics_.reset();
+}
+
 bool Supervisor::WritePidFile(std::string& error) {
   const std::string& path = config_.control.pid_file;
   if (path.empty()) return true;
@@ -226,6 +289,8 @@ void Supervisor::Finish(int code) {
     if (l.address.kind == net::Endpoint::Kind::kUnix) ::unlink(l.address.path.c_str());
   }
   listeners_.clear();
+  metrics_.Close();
+  DropHandoffMetrics();
   if (control_fd_ >= 0) {
     ::close(control_fd_);
     ::unlink(config_.control.socket.c_str());
@@ -356,6 +421,7 @@ void Supervisor::OnChannel(Generation& generation) {
       }
     } else if (line.starts_with("STATUS")) {
       generation.last_status = ParseStatus(line);
+      ++generation.status_replies;
     } else if (line.starts_with("RULES ")) {
       generation.rules = line.substr(6);
     }
@@ -382,6 +448,12 @@ void Supervisor::OnReady(Generation& generation) {
   if (handoff_config_) config_ = std::move(*handoff_config_);
   handoff_config_.reset();
   handoff_opened_.clear();
+  if (handoff_metrics_) {
+    // A changed [metrics] address serves from now on (connections the old listener accepted
+    // are still answered).
+    ServeMetrics(*handoff_metrics_);
+    handoff_metrics_.reset();
+  }
   handoff_ = 0;
   recent_crashes_ = 0;
   std::string message = fmt::format("generation {} (pid {}) serving, config {}, rules {}",
@@ -432,6 +504,7 @@ void Supervisor::FailHandoff(Generation& generation, const std::string& reason) 
   handoff_ = 0;
   CloseListeners(handoff_opened_);
   handoff_opened_.clear();
+  DropHandoffMetrics();
   handoff_config_.reset();
   Generation* serving = Serving();
   std::string message =
@@ -604,7 +677,7 @@ void Supervisor::StartReload(int client) {
   }
   std::string error;
   std::vector<int> opened;
-  if (!BindListeners(*loaded, opened, error)) {
+  if (!BindListeners(*loaded, opened, error) || !BindMetrics(*loaded, handoff_metrics_, error)) {
     CloseListeners(opened);
     std::string message = "reload failed: " + error;
     log::Error("{}", message);
@@ -620,56 +693,97 @@ void Supervisor::StartReload(int client) {
   if (!Spawn(*handoff_config_, error)) {
     handoff_clients_.clear();
     handoff_config_.reset();
+    CloseListeners(handoff_opened_);
+    handoff_opened_.clear();
+    DropHandoffMetrics();
     ++failed_reloads_;
     Reply(client, "error reload failed: " + error);
   }
 }
 
-void Supervisor::Status(int client) {
-  // Ask every live generation, and wait briefly for the answers.
+std::map<std::string, long long> Supervisor::CollectTotals() {
+  // Ask every live generation, and wait briefly for the answers of those that serve or drain
+  // (a starting one answers only once it is READY; its answer arrives through the loop).
+  std::map<int, long long> asked;  // generation number → STATUS replies before asking
   for (auto& g : generations_) {
-    if (!g->exited && g->channel >= 0) WriteLine(g->channel, "STATUS");
+    if (g->exited || g->channel < 0 || !WriteLine(g->channel, "STATUS")) continue;
+    if (g->state != Generation::State::kStarting) asked[g->number] = g->status_replies;
   }
   auto until = Clock::now() + std::chrono::milliseconds(500);
-  std::map<int, bool> answered;
-  while (Clock::now() < until) {
+  while (!asked.empty() && Clock::now() < until) {
     std::vector<pollfd> fds;
-    std::vector<Generation*> order;
-    for (auto& g : generations_) {
-      if (!g->exited && g->channel >= 0 && !answered[g->number]) {
-        fds.push_back({g->channel, POLLIN, 0});
-        order.push_back(g.get());
+    std::vector<int> order;
+    for (auto it = asked.begin(); it != asked.end();) {
+      Generation* g = Find(it->first);
+      if (!g || g->exited || g->channel < 0 || g->status_replies > it->second) {
+        it = asked.erase(it);  // answered, or gone (its last words are in)
+        continue;
       }
+      fds.push_back({g->channel, POLLIN, 0});
+      order.push_back(g->number);
+      ++it;
     }
     if (fds.empty()) break;
     ::poll(fds.data(), fds.size(), 50);
     for (size_t i = 0; i < fds.size(); ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
-      auto before = order[i]->last_status;
-      OnChannel(*order[i]);
-      if (order[i]->last_status != before || order[i]->channel < 0) answered[order[i]->number] = true;
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (Generation* g = Find(order[i]); g && g->channel >= 0) OnChannel(*g);
     }
   }
+  std::map<std::string, long long> totals = finished_totals_;
+  for (auto& g : generations_) {
+    if (g->exited) continue;
+    for (const auto& [key, value] : g->last_status) totals[key] += value;
+  }
+  return totals;
+}
+
+std::string Supervisor::MetricsText() {
+  std::map<std::string, long long> totals = CollectTotals();
+  SupervisorFacts facts;
+  for (auto& g : generations_) {
+    if (g->exited) continue;
+    switch (g->state) {
+      case Generation::State::kStarting:
+        ++facts.generations_starting;
+        break;
+      case Generation::State::kServing:
+        ++facts.generations_serving;
+        break;
+      case Generation::State::kDraining:
+        ++facts.generations_draining;
+        break;
+    }
+  }
+  facts.reloads_ok = reloads_;
+  facts.reloads_failed = failed_reloads_;
+  facts.crashes = crashes_;
+  return RenderMetrics(totals, facts);
+}
+
+void Supervisor::Status(int client) {
+  std::map<std::string, long long> totals = CollectTotals();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
   std::string out = fmt::format("ok supervisor pid {} up {} s, config {} ({})\n", ::getpid(),
                                 uptime, options_.config_path, config_.digest);
-  std::map<std::string, long long> totals = finished_totals_;
   for (auto& g : generations_) {
     if (g->exited) continue;
     auto age = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - g->started).count();
     auto active = g->last_status.count("active") ? g->last_status.at("active") : 0;
     out += fmt::format("generation {} pid {} {} sessions={} config={} rules={} age={}s\n",
                        g->number, g->pid, StateName(g->state), active, g->digest, g->rules, age);
-    for (const auto& [key, value] : g->last_status) {
-      if (key != "active") totals[key] += value;
-    }
   }
   for (const auto& l : listeners_) {
     out += fmt::format("listener {} {}\n", l.name, l.address.ToString());
   }
+  if (metrics_.fd() >= 0) {
+    out += fmt::format("metrics {}\n", MetricsUrl(metrics_.address()));
+  }
   out += fmt::format("counters reloads={} failed_reloads={} crashes={}", reloads_,
                      failed_reloads_, crashes_);
-  for (const auto& [key, value] : totals) out += fmt::format(" {}={}", key, value);
+  for (const auto& [key, value] : totals) {
+    if (key != "active") out += fmt::format(" {}={}", key, value);
+  }
   Reply(client, out);
 }
 
@@ -720,6 +834,13 @@ void Supervisor::Upgrade(int client) {
                                                           : l.address.host + "|" +
                                                                 std::to_string(l.address.port));
     inherited.push_back(l.fd);
+  }
+  // The counters of generations that have exited, so that totals stay monotonic.
+  for (const auto& [key, value] : finished_totals_) state += fmt::format(" T.{}={}", key, value);
+  if (metrics_.fd() >= 0) {
+    state +=
+        fmt::format(" M={},{}|{}", metrics_.fd(), metrics_.address().host, metrics_.address().port);
+    inherited.push_back(metrics_.fd());
   }
   for (const auto& g : generations_) {
     if (g->exited) continue;
@@ -795,6 +916,23 @@ bool Supervisor::Adopt() {
       }
       SetCloseOnExec(l.fd, true);
       listeners_.push_back(l);
+    }
+    if (size_t equals = word.find('='); word.starts_with("T.") && equals != word.npos) {
+      if (auto value = ParseUnsigned(word.substr(equals + 1))) {
+        finished_totals_[std::string(word.substr(2, equals - 2))] = static_cast<long long>(*value);
+      }
+      continue;
+    }
+    if (word.starts_with("M=")) {
+      std::string body(word.substr(2));
+      size_t comma = body.find(','), bar = body.rfind('|');
+      if (comma == std::string::npos || bar == std::string::npos || bar < comma) continue;
+      net::Endpoint address;
+      address.host = body.substr(comma + 1, bar - comma - 1);
+      address.port = static_cast<uint16_t>(std::atoi(body.substr(bar + 1).c_str()));
+      int fd = std::atoi(body.substr(0, comma).c_str());
+      SetCloseOnExec(fd, true);
+      metrics_.Listen(fd, address);
     }
     if (word.starts_with("G=")) {
       std::vector<std::string> parts;
@@ -879,6 +1017,16 @@ int Supervisor::Run() {
 
   if (upgraded) {
     Adopt();
+    // The adopted metrics listener, or the one the config on disk names (kept as it is when
+    // that config does not load).
+    std::string error;
+    std::optional<MetricsSocket> metrics;
+    if (loaded && !BindMetrics(config_, metrics, error)) {
+      log::Warn("{}; metrics stay {}", error,
+                metrics_.fd() >= 0 ? "on " + metrics_.address().ToString() : "off");
+    } else if (metrics) {
+      ServeMetrics(*metrics);
+    }
   } else {
     std::string error;
     if (!WritePidFile(error)) {
@@ -900,12 +1048,16 @@ int Supervisor::Run() {
       log::Info("listener {} from systemd", passed.name);
     }
     std::vector<int> opened;
-    if (!BindListeners(config_, opened, error) || !OpenControlSocket(error)) {
+    std::optional<MetricsSocket> metrics;
+    if (!BindListeners(config_, opened, error) || !BindMetrics(config_, metrics, error) ||
+        !OpenControlSocket(error)) {
+      if (metrics) metrics_.Listen(metrics->fd, metrics->address);  // closed by Finish
       log::Error("{}", error);
       if (options_.ready_fd >= 0) WriteLine(options_.ready_fd, "error " + error);
       Finish(1);
       return EX_OSERR;
     }
+    if (metrics) ServeMetrics(*metrics);
     handoff_config_ = config_;
     if (!Spawn(config_, error)) {
       log::Error("{}", error);
@@ -925,7 +1077,9 @@ int Supervisor::Run() {
         numbers.push_back(g->number);
       }
     }
-    auto next = restart_at_;
+    size_t metrics_begin = fds.size();
+    metrics_.AddPollFds(fds);
+    auto next = std::min(restart_at_, metrics_.NextDeadline());
     for (auto& g : generations_) next = std::min(next, g->deadline);
     next = std::min(next, stop_deadline_);
     int timeout = 1000;
@@ -968,6 +1122,7 @@ int Supervisor::Run() {
       if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
       if (Generation* g = Find(number); g && g->channel >= 0) OnChannel(*g);
     }
+    metrics_.OnPoll(std::vector<pollfd>(fds.begin() + static_cast<long>(metrics_begin), fds.end()));
     CheckDeadlines();
   }
 }

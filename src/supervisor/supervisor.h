@@ -13,8 +13,13 @@
 // `upgrade` re-executes the supervisor in place (same PID), handing its listeners, control
 // socket and generations to the new program through inherited fds.
 //
+// The supervisor also serves the Prometheus metrics (`[metrics] address`, supervisor/metrics.h):
+// it keeps the totals of generations that have exited, so counters never reset on a reload,
+// and the HTTP listener, like the SMTP ones, outlives every generation (and an upgrade).
+//
 // The supervisor never parses mail and never links the scanner. It is single-threaded: one
-// poll loop over signals (signalfd), the control socket and the generations' channels.
+// poll loop over signals (signalfd), the control socket, the generations' channels and the
+// metrics listener's non-blocking connections.
 // It reports on stderr/syslog and to systemd (READY=1, RELOADING=1, STATUS=, MAINPID=).
 #pragma once
 

@@ -223,6 +223,8 @@ class Mailsift:
             "relay_connect = 10\n"
             "[spool]\n"
             f'directory = "{spool}"\n'
+            "[quarantine]\n"
+            f'directory = "{self.workdir / "quarantine"}"\n'
             "[control]\n"
             f'socket = "{self.workdir / (self.name + ".control.sock")}"\n'
             f'pid_file = "{self.workdir / (self.name + ".pid")}"\n')
