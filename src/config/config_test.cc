@@ -113,5 +113,80 @@ TEST(Config, SyntaxErrorNamesFileAndLine) {
       << Joined(config.error());
 }
 
+TEST(Config, PolicyBanksOverlayPolicyKeysAndSelectByListenerOrNetwork) {
+  auto config = ParseConfig(R"(
+[[listen]]
+address = "127.0.0.1:10024"
+[[listen]]
+address = "127.0.0.1:10026"
+name = "outbound"
+[spam]
+kill_level = 6.31
+subject_tag = "[SPAM] "
+[actions]
+spam = "discard"
+[[policy_bank]]
+name = "ORIGINATING"
+listeners = ["outbound"]
+bypass = ["banned"]
+[policy_bank.spam]
+kill_level = 12
+[policy_bank.actions]
+spam = "reject"
+[[policy_bank]]
+name = "MYNETS"
+client_networks = ["10.0.0.0/8", "2001:db8::/32"]
+[policy_bank.quarantine]
+categories = ["virus"]
+)",
+                            "t.toml");
+  ASSERT_TRUE(config) << Joined(config.error());
+  ASSERT_EQ(config->policy_banks.size(), 2u);
+  const PolicyBank& originating = config->policy_banks[0];
+  EXPECT_EQ(originating.name, "ORIGINATING");
+  EXPECT_EQ(originating.bypass, std::vector<std::string>{"banned"});
+  EXPECT_EQ(originating.config->spam.kill_level, 12);               // overlaid
+  EXPECT_EQ(originating.config->spam.subject_tag, "[SPAM] ");       // from the file
+  EXPECT_EQ(originating.config->actions.spam, Action::kReject);     // overlaid
+  EXPECT_EQ(config->actions.spam, Action::kDiscard);                // the file's own
+  EXPECT_EQ(config->policy_banks[1].config->quarantine.categories,
+            std::vector<std::string>{"virus"});
+
+  EXPECT_EQ(SelectPolicyBank(*config, "outbound", "192.0.2.1"), &config->policy_banks[0]);
+  EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "10.1.2.3"), &config->policy_banks[1]);
+  EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "2001:db8::5"),
+            &config->policy_banks[1]);
+  EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "192.0.2.1"), nullptr);
+  EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", ""), nullptr);
+}
+
+TEST(Config, PolicyBankProblemsNameTheBankAndKey) {
+  auto config = ParseConfig(R"(
+[[policy_bank]]
+name = "X"
+listeners = ["nope"]
+bypass = ["dns"]
+[policy_bank.relay]
+next_hop = "127.0.0.1:1"
+[policy_bank.spam]
+rule_dirs = ["/tmp"]
+tag_level = "high"
+[[policy_bank]]
+name = "X"
+)",
+                            "t.toml");
+  ASSERT_FALSE(config);
+  std::string all = Joined(config.error());
+  for (const char* text :
+       {"policy_bank[0].listeners: no listener is named \"nope\"",
+        "policy_bank[0].bypass: \"dns\"", "policy_bank[0].relay: unknown key",
+        "policy_bank[0].spam.rule_dirs: not a policy key",
+        "policy_bank[0] (X): spam.tag_level: must be a number",
+        "policy_bank[1].name: \"X\" is used twice",
+        "policy_bank[1]: selects nothing"}) {
+    EXPECT_NE(all.find(text), std::string::npos) << text << " missing in:\n" << all;
+  }
+}
+
 }  // namespace
 }  // namespace mailsift::config

@@ -301,6 +301,32 @@ def test_banned_files_are_blocked():
             check("{DiscardedInbound,Quarantined}" in l, "banned: discarded and quarantined", l)
 
 
+def test_policy_bank_by_listener_bypasses_banned_checks():
+    cfg = verdict_config(
+        None, banned={"enabled": True},
+        listen=[{"address": "127.0.0.1:0"}, {"address": "127.0.0.1:0", "name": "outbound"}],
+        policy_bank=[{"name": "ORIGINATING", "listeners": ["outbound"],
+                      "bypass": ["banned"]}])
+    with h.SmtpSink() as sink:
+        cfg["relay"]["next_hop"] = sink.address
+        with h.Mailsift(BIN, cfg) as ms:
+            raw = with_attachment("double extension again", "invoice.pdf.exe", b"%PDF-1.4\n")
+            inbound = send(ms.ports[0], raw)
+            check(inbound.code == 250 and "2.7.0" in inbound.text,
+                  "on the inbound listener the banned file is discarded", inbound.text)
+            outbound = send(ms.ports[1], raw)
+            check(outbound.code == 250 and "2.0.0" in outbound.text,
+                  "on the bank's listener banned checks are bypassed: relayed", outbound.text)
+            time.sleep(0.3)
+            check_eq(len(sink.transactions()), 1, "one message reached the next hop")
+            lines = ms.wait_log_lines(2)
+            LOG_LINES.extend(lines)
+            passed = [l for l in lines if "Passed" in l]
+            check(len(passed) == 1 and re.search(r"\}, ORIGINATING \[127\.0\.0\.1\]", passed[0]),
+                  "the log line names the policy bank before the client, as amavisd's",
+                  "\n".join(lines))
+
+
 def test_bad_header_passes_tagged_and_quarantined():
     with h.SmtpSink() as sink, h.Mailsift(
             BIN, verdict_config(sink.address, bad_header={"enabled": True})) as ms:
@@ -382,6 +408,7 @@ TESTS = [
     test_clamd_stopped_tempfails,
     test_banned_files_are_blocked,
     test_bad_header_passes_tagged_and_quarantined,
+    test_policy_bank_by_listener_bypasses_banned_checks,
     test_before_queue_rejects_reach_the_sending_client_through_postfix,
     test_logwatch_amavis_reads_the_log_lines,
 ]
