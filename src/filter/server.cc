@@ -1,9 +1,14 @@
 #include "filter/server.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
@@ -33,15 +38,19 @@ struct Server::Worker {
 namespace {
 
 asio::awaitable<void> AcceptLoop(Acceptor& acceptor, smtp::SessionEnvironment environment) {
+  asio::generic::stream_protocol::endpoint peer;
   while (acceptor.is_open()) {
-    auto [ec, socket] =
-        co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    // The peer's address comes with the accept (no getpeername per connection).
+    auto [ec, socket] = co_await acceptor.async_accept(
+        peer, asio::experimental::as_tuple(asio::use_awaitable));
     if (!ec) {
       // Counted from this moment, so a drain waits for it even before it runs; served even if
       // the acceptor was closed meanwhile (the connection was already ours).
       environment.counters->active.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(acceptor.get_executor(), smtp::RunSession(std::move(socket), environment),
-                     asio::detached);
+      sockaddr_storage address{};
+      std::memcpy(&address, peer.data(), std::min<size_t>(peer.size(), sizeof address));
+      asio::co_spawn(acceptor.get_executor(),
+                     smtp::RunSession(std::move(socket), environment, address), asio::detached);
       continue;
     }
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -111,6 +120,12 @@ Status Server::Adopt(std::vector<int> fds) {
       acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
                        copy, ec);
       if (ec) return Fail("cannot use a listening socket: " + ec.message());
+      if (family != AF_UNIX) {
+        // Accepted connections inherit TCP_NODELAY from the listening socket: replies go out
+        // at once, without a setsockopt per connection.
+        int one = 1;
+        ::setsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
       smtp::SessionEnvironment environment{&config_, &config_.listeners[i], worker->pool.get(),
                                            &counters_, &draining_, &worker->registry,
                                            pipeline_.get()};

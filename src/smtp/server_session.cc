@@ -54,11 +54,12 @@ struct Recipient {
 
 class Session {
  public:
-  Session(net::Socket socket, SessionEnvironment environment)
+  Session(net::Socket socket, SessionEnvironment environment, const sockaddr_storage& peer)
       : env_(environment),
         config_(*environment.config),
         stream_(std::move(socket)),
         lmtp_(environment.listener->protocol == Protocol::kLmtp),
+        peer_(peer),
         spool_(config_.spool.directory, config_.spool.memory_limit) {}
 
   asio::awaitable<void> Run();
@@ -167,18 +168,12 @@ asio::awaitable<void> Session::Run() {
     ~ActiveGuard() { counters.active.fetch_sub(1, std::memory_order_relaxed); }
   } guard{counters};
 
-  socklen_t length = sizeof peer_;
-  ::getpeername(stream_.socket().native_handle(), reinterpret_cast<sockaddr*>(&peer_), &length);
   peer_addr_ = net::AddressText(peer_);
   peer_port_ = net::AddressPort(peer_);
   const auto& address = env_.listener->address;
   listener_label_ = address.kind == net::Endpoint::Kind::kUnix
                         ? std::string("unix socket")
                         : fmt::format("port {}", address.port);
-  if (address.kind == net::Endpoint::Kind::kInet) {
-    int one = 1;
-    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
   stream_.SetDeadline(After(config_.timeouts.command));
 
   if (!net::AnyNetworkContains(config_.client_networks, peer_)) {
@@ -1060,8 +1055,9 @@ std::string StatusFields(const SessionCounters& c) {
   return out;
 }
 
-asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment) {
-  Session session(std::move(socket), environment);
+asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment,
+                                 const sockaddr_storage& peer) {
+  Session session(std::move(socket), environment, peer);
   co_await session.Run();
 }
 

@@ -102,6 +102,8 @@ struct SessionEnvironment {
 };
 
 // Runs the session to its end; closes the socket. Never throws.
-asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment);
+// `peer`: the client's address as accept() gave it.
+asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment,
+                                 const sockaddr_storage& peer);
 
 }  // namespace mailsift::smtp
