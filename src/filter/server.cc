@@ -171,8 +171,10 @@ void Server::Drain(config::Seconds timeout) {
   drain_thread_ = std::thread([this, timeout, closes_pending] {
     auto until = std::chrono::steady_clock::now() +
                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-    // Done when no thread accepts any more and every accepted session has ended.
-    while ((closes_pending->load() > 0 || counters_.active.load() > 0) &&
+    // Done when no thread accepts any more and every accepted session has ended — or at once
+    // when the server was stopped meanwhile (a SIGTERM to the generation itself, as from its
+    // process group): its threads are gone and will not run the closes posted above.
+    while (!stopped_.load() && (closes_pending->load() > 0 || counters_.active.load() > 0) &&
            std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
