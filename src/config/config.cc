@@ -400,6 +400,8 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
       spam.Boolean("enabled", config.spam.enabled);
       spam.StringList("rule_dirs", config.spam.rule_dirs);
       spam.String("site_dir", config.spam.site_dir);
+      spam.Boolean("watch_rule_dirs", config.spam.watch_rule_dirs);
+      spam.Duration("watch_quiet_period", config.spam.watch_quiet_period);
       spam.Integer("scan_threads", config.spam.scan_threads, 0, 256);
       spam.Integer("max_scan_size", config.spam.max_scan_size, 0, int64_t{1} << 32);
       spam.Number("tag_level", config.spam.tag_level);

@@ -79,6 +79,12 @@ struct Spam {
   std::vector<std::string> rule_dirs = {"/var/lib/spamassassin/4.000001",
                                         "/usr/share/spamassassin"};
   std::string site_dir = "/etc/spamassassin";
+  // Reload by itself when the rule files change (sa-update from cron, a hand edit of
+  // site_dir): the supervisor watches rule_dirs (and the parent each is created in), their
+  // subdirectories and site_dir, and starts a reload once nothing has changed for
+  // watch_quiet_period. A ruleset that does not load is refused as on `mailsift reload`.
+  bool watch_rule_dirs = false;
+  Seconds watch_quiet_period{10};
   int scan_threads = 0;              // 0: one per core
   uint64_t max_scan_size = 409600;   // larger messages pass unscanned (amavisd's default)
   // amavisd's spam levels (Debian's defaults): X-Spam-* headers from tag_level, SPAMMY with

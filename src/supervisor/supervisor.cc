@@ -32,6 +32,7 @@
 #include "supervisor/metrics.h"
 #include "supervisor/metrics_listener.h"
 #include "supervisor/protocol.h"
+#include "supervisor/rule_watch.h"
 
 namespace mailsift::supervisor {
 namespace {
@@ -142,6 +143,10 @@ class Supervisor {
   void Reply(int client, const std::string& text, bool close_after = true);
   void Notify(const std::string& state);
 
+  // [spam] watch_rule_dirs: follows the serving config; a burst of rule changes is one reload.
+  void ConfigureRuleWatch();
+  void ReloadIfRulesChanged();
+
   Options options_;
   config::Config config_;  // the serving generation's config
   std::vector<OwnedListener> listeners_;
@@ -176,6 +181,8 @@ class Supervisor {
   std::map<std::string, long long> finished_totals_;
 
   MetricsListener metrics_{[this] { return MetricsText(); }};
+  RuleWatch rule_watch_;
+  config::Seconds watch_quiet_period_{0};  // as last applied, to log only what changed
 };
 
 // --- start-up and shutdown --------------------------------------------------------------------
@@ -448,6 +455,7 @@ void Supervisor::OnReady(Generation& generation) {
   if (handoff_config_) config_ = std::move(*handoff_config_);
   handoff_config_.reset();
   handoff_opened_.clear();
+  ConfigureRuleWatch();
   if (handoff_metrics_) {
     // A changed [metrics] address serves from now on (connections the old listener accepted
     // are still answered).
@@ -647,6 +655,35 @@ void Supervisor::Reply(int client, const std::string& text, bool close_after) {
 }
 
 void Supervisor::Notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+void Supervisor::ConfigureRuleWatch() {
+  bool was_on = rule_watch_.fd() >= 0;
+  std::string before = rule_watch_.Describe();
+  auto quiet_before = watch_quiet_period_;
+  watch_quiet_period_ = config_.spam.watch_quiet_period;
+  if (auto status = rule_watch_.Configure(config_.spam); !status) {
+    log::Warn("{}; rule changes need `mailsift reload`", status.error().message);
+    return;
+  }
+  if (rule_watch_.fd() < 0) {
+    if (was_on) log::Info("no longer watching the rule directories");
+    return;
+  }
+  std::string list = rule_watch_.Describe();
+  if (was_on && list == before && quiet_before == watch_quiet_period_) return;
+  log::Info("watching the rule directories (reload {} s after the last change): {}",
+            config_.spam.watch_quiet_period.count(), list.empty() ? "none exists" : list);
+}
+
+void Supervisor::ReloadIfRulesChanged() {
+  if (stopping_) return;
+  auto where = rule_watch_.TakeDue();
+  if (!where) return;
+  // The same path as `mailsift reload` (queued behind a handoff that is running); rules that
+  // do not load fail the new generation and the serving one stays.
+  log::Info("rule files changed in {}: reloading", *where);
+  StartReload(-1);
+}
 
 void Supervisor::StartReload(int client) {
   if (stopping_) {
@@ -1067,6 +1104,8 @@ int Supervisor::Run() {
     }
   }
 
+  ConfigureRuleWatch();
+
   while (true) {
     std::vector<pollfd> fds = {{signal_fd_, POLLIN, 0}};
     if (control_fd_ >= 0) fds.push_back({control_fd_, POLLIN, 0});
@@ -1077,9 +1116,14 @@ int Supervisor::Run() {
         numbers.push_back(g->number);
       }
     }
+    size_t watch_index = 0;  // 0: not polled (fds[0] is the signalfd)
+    if (rule_watch_.fd() >= 0) {
+      watch_index = fds.size();
+      fds.push_back({rule_watch_.fd(), POLLIN, 0});
+    }
     size_t metrics_begin = fds.size();
     metrics_.AddPollFds(fds);
-    auto next = std::min(restart_at_, metrics_.NextDeadline());
+    auto next = std::min({restart_at_, metrics_.NextDeadline(), rule_watch_.Due()});
     for (auto& g : generations_) next = std::min(next, g->deadline);
     next = std::min(next, stop_deadline_);
     int timeout = 1000;
@@ -1122,8 +1166,13 @@ int Supervisor::Run() {
       if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
       if (Generation* g = Find(number); g && g->channel >= 0) OnChannel(*g);
     }
+    if (watch_index > 0 && fds[watch_index].fd == rule_watch_.fd() &&
+        (fds[watch_index].revents & POLLIN)) {
+      rule_watch_.OnReadable();
+    }
     metrics_.OnPoll(std::vector<pollfd>(fds.begin() + static_cast<long>(metrics_begin), fds.end()));
     CheckDeadlines();
+    ReloadIfRulesChanged();
   }
 }
 

@@ -17,9 +17,13 @@
 // it keeps the totals of generations that have exited, so counters never reset on a reload,
 // and the HTTP listener, like the SMTP ones, outlives every generation (and an upgrade).
 //
+// With `[spam] watch_rule_dirs` it also watches the rule directories (supervisor/rule_watch.h)
+// and, once sa-update or an editor has finished writing (no change for watch_quiet_period),
+// starts a reload as `mailsift reload` does; rules that do not load are refused as usual.
+//
 // The supervisor never parses mail and never links the scanner. It is single-threaded: one
-// poll loop over signals (signalfd), the control socket, the generations' channels and the
-// metrics listener's non-blocking connections.
+// poll loop over signals (signalfd), the control socket, the generations' channels, the rule
+// watch's inotify descriptor and the metrics listener's non-blocking connections.
 // It reports on stderr/syslog and to systemd (READY=1, RELOADING=1, STATUS=, MAINPID=).
 #pragma once
 

@@ -13,7 +13,11 @@ Runs the generation with its spam check on Debian's SpamAssassin rules (skipped,
     (451 4.5.0) and nothing reaches the next hop;
   - check-config and reload refuse a rule file that does not parse, naming its file and line,
     while the running generation keeps scanning and relaying;
-  - a reload picks up a changed local rule (the new generation scores with it).
+  - a reload picks up a changed local rule (the new generation scores with it);
+  - with [spam] watch_rule_dirs, rule files written as sa-update writes them (a new channel
+    directory, several files over half a second) give exactly one reload after the quiet
+    period, and the next message is scored with the new rule; a rule file that does not parse
+    is refused (failed_reloads=1) while mail goes on flowing.
 """
 
 import json
@@ -344,6 +348,121 @@ def test_sa_update_hook_reloads():
         site.cleanup()
 
 
+def status_counter(ms, name):
+    """A counter from `mailsift status` ("counters reloads=N failed_reloads=N ..."), or None."""
+    out = subprocess.run([BIN, "status", "--config", ms.config_path],
+                         capture_output=True, timeout=30).stdout.decode()
+    m = re.search(r"\b%s=(\d+)\b" % re.escape(name), out)
+    return int(m.group(1)) if m else None
+
+
+def wait_counter(ms, name, value, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = status_counter(ms, name)
+        if got == value or time.monotonic() >= deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_watched_rule_dirs_reload_once_sa_update_has_finished():
+    # A tiny ruleset of our own as the rule directory (the first in rule_dirs that exists is
+    # read, then site_dir), watched with a quiet period of 1 s.
+    rules = tempfile.mkdtemp(prefix="mailsift-rules-")
+    site = tempfile.mkdtemp(prefix="mailsift-site-")
+
+    def write(path, text):
+        with open(path, "w") as f:
+            f.write(text)
+
+    write(os.path.join(rules, "10_base.cf"), "body TINY_BASE /tiny base words/\n")
+    write(os.path.join(rules, "50_scores.cf"), "score TINY_BASE 1.5\n")
+    try:
+        with h.SmtpSink() as sink:
+            config = h.base_config(sink.address, spam={
+                "enabled": True, "rule_dirs": [rules], "site_dir": site,
+                "watch_rule_dirs": True, "watch_quiet_period": "1s"})
+            with h.Mailsift(BIN, config) as ms:
+                def send():
+                    with h.SmtpClient(ms.port) as c:
+                        c.greeting()
+                        replies = c.send_message(
+                            "sender@example.com", ["rcpt@example.net"],
+                            h.dot_stuff([b"Subject: t", b"",
+                                         b"tiny base words and new channel words"]))
+                        c.cmd("QUIT")
+                        return replies[-1]
+
+                check(send().code == 250, "first message relayed")
+                lines = ms.wait_log_lines(1, "Passed")
+                check(len(lines) == 1 and hits_of(lines[0]) == 1.5,
+                      "scored with the tiny ruleset (Hits: 1.5)", "\n".join(lines))
+                check("watching the rule directories" in ms.read_stderr(),
+                      "the supervisor says it watches the rule directories",
+                      ms.read_stderr()[-2000:])
+
+                # As sa-update does: a new channel directory, its files written one after the
+                # other over about half a second (one by rename), then the channel's .cf with
+                # its includes.
+                channel = os.path.join(rules, "updates_test_org")
+                os.mkdir(channel)
+                write(os.path.join(channel, "20_new.cf"), "body TINY_NEW /new channel words/\n")
+                time.sleep(0.25)
+                write(os.path.join(channel, "72_scores.cf.tmp"), "score TINY_NEW 20\n")
+                os.rename(os.path.join(channel, "72_scores.cf.tmp"),
+                          os.path.join(channel, "72_scores.cf"))
+                time.sleep(0.25)
+                write(os.path.join(rules, "updates_test_org.cf"),
+                      "include updates_test_org/20_new.cf\ninclude updates_test_org/72_scores.cf\n")
+                got = wait_counter(ms, "reloads", 1)
+                check_eq(got, 1, "the rule change gave a reload")
+                time.sleep(2.5)  # longer than the quiet period: no second reload comes
+                check_eq(status_counter(ms, "reloads"), 1, "exactly one reload for the burst")
+                changed = ms.read_stderr().count("rule files changed in")
+                check_eq(changed, 1, "one 'rule files changed in <dir>: reloading' line")
+                check(send().code == 250, "second message relayed")
+                lines = ms.wait_log_lines(2, "Passed")
+                check(len(lines) == 2 and hits_of(lines[1]) == 21.5,
+                      "the new generation scores with the new rule (Hits: 21.5)",
+                      "\n".join(lines))
+
+                # A rule file that does not parse: the reload is refused, the running
+                # generation keeps relaying with the rules it has.
+                write(os.path.join(rules, "99_broken.cf"), "body TINY_BROKEN /unclosed(group/\n")
+                got = wait_counter(ms, "failed_reloads", 1)
+                check_eq(got, 1, "the broken rules' reload is refused (failed_reloads=1)")
+                check_eq(status_counter(ms, "reloads"), 1, "and no reload succeeded")
+                check("99_broken.cf" in ms.read_stderr(), "the log names the broken file",
+                      ms.read_stderr()[-2000:])
+                check(send().code == 250, "mail still flows after the refused reload")
+                lines = ms.wait_log_lines(3, "Passed")
+                check(len(lines) == 3 and hits_of(lines[2]) == 21.5,
+                      "still scored with the last good rules", "\n".join(lines))
+                check_eq(len(sink.wait_transactions(3)), 3, "all three reached the next hop")
+
+                # Fixed: the next change reloads again.
+                os.remove(os.path.join(rules, "99_broken.cf"))
+                check_eq(wait_counter(ms, "reloads", 2), 2, "removing the broken file reloads")
+
+                # A reload with watch_rule_dirs = false stops the watch.
+                with open(ms.config_path) as f:
+                    text = f.read()
+                with open(ms.config_path, "w") as f:
+                    f.write(text.replace("watch_rule_dirs = true", "watch_rule_dirs = false"))
+                r = subprocess.run([BIN, "reload", "--config", ms.config_path],
+                                   capture_output=True, timeout=120)
+                check(r.returncode == 0, "reload with the watch turned off",
+                      (r.stdout + r.stderr).decode())
+                check("no longer watching the rule directories" in ms.read_stderr(),
+                      "the supervisor says it no longer watches", ms.read_stderr()[-2000:])
+                write(os.path.join(rules, "60_more.cf"), "body TINY_MORE /more/\n")
+                time.sleep(2.5)
+                check_eq(status_counter(ms, "reloads"), 3, "a change is no reload any more")
+    finally:
+        shutil.rmtree(rules, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
+
+
 TESTS = [
     test_spam_and_ham_are_scored_and_relayed,
     test_scan_past_the_deadline_tempfails,
@@ -352,6 +471,7 @@ TESTS = [
     test_spam_is_tagged_with_amavisd_headers,
     test_spam_actions_reject_and_discard,
     test_sa_update_hook_reloads,
+    test_watched_rule_dirs_reload_once_sa_update_has_finished,
 ]
 
 if __name__ == "__main__":
