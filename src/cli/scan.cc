@@ -79,6 +79,7 @@ int RunScan(const ScanOptions& options) {
       std::fprintf(stderr, "load: eval function %s has no native version (never hits)\n",
                    name.c_str());
     }
+    std::fprintf(stderr, "load: %s\n", engine.prefilter().Describe().c_str());
   }
   int status = EX_OK;
   for (const std::string& file : options.files) {
@@ -130,6 +131,16 @@ int RunScan(const ScanOptions& options) {
     }
   }
   std::fflush(stdout);
+  // A one-shot scan usually ends before the prefilter's background build: let the build finish
+  // so that its cache file exists for the next run (the verdicts are already printed). Without a
+  // writable cache there is nothing to wait for.
+  if (engine.prefilter().BuildingForCache()) {
+    if (options.timing) {
+      std::fprintf(stderr, "prefilter: waiting for the database build to be cached\n");
+    }
+    engine.prefilter().Wait(std::chrono::hours(1));
+  }
+  if (options.timing) std::fprintf(stderr, "%s\n", engine.prefilter().Describe().c_str());
   return status;
 }
 

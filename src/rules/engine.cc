@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <functional>
 #include <optional>
@@ -255,15 +256,65 @@ struct CompiledRuleset::Impl {
   mime::TldSet tlds;
   RegistryBoundaries boundaries;
   mime::RedirectorPatterns redirectors;
+  std::shared_ptr<PrefilterSlot> prefilter;  // never null after Compile
 };
 
+namespace {
+
+// The prefilter's databases: one per text. Header rules get one per distinct header request
+// with at least kMinHeaderGroup rules (fewer cost about as much to run as to scan for). URI rules
+// get none: on the parity sample their database cost more than the literal prefilter (many
+// short texts, large TLD alternations) — measured, 25 µs per message more.
+constexpr int kGroupBody = 0;
+constexpr int kGroupRawBody = 1;
+constexpr int kGroupFirstHeader = 2;
+constexpr size_t kMinHeaderGroup = 3;
+
+// What the prefilter compiles: regex rules of the types it knows, except long ones with a class
+// window (ReplaceTags' look-alike letters in FUZZY_* and the like: the window finds the few
+// texts where they can match more cheaply than Hyperscan, whose automata for them are large and
+// slow; measured on the parity sample). Short ones (__DRUGS_*) cost Hyperscan less.
+constexpr size_t kMaxWindowPrefilterPattern = 1000;
+std::vector<PrefilterGroup> PrefilterPlan(const std::vector<CompiledRule>& rules,
+                                          size_t header_slots) {
+  std::vector<PrefilterGroup> groups(kGroupFirstHeader + header_slots);
+  groups[kGroupBody].lists = groups[kGroupRawBody].lists = true;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const CompiledRule& c = rules[i];
+    if (!c.enabled || c.skip || !c.pattern || c.templated) continue;
+    if (c.window && c.rule->regex.pattern.size() > kMaxWindowPrefilterPattern) continue;
+    int group = -1;
+    switch (c.rule->type) {
+      case RuleType::kBody: group = kGroupBody; break;
+      case RuleType::kRawBody: group = kGroupRawBody; break;
+      case RuleType::kHeader:
+        if (c.header_slot >= 0) group = kGroupFirstHeader + c.header_slot;
+        break;
+      default: break;
+    }
+    if (group < 0) continue;
+    groups[group].rules.push_back(
+        PrefilterRule{static_cast<uint32_t>(i), c.rule->regex.pattern, c.rule->regex.flags});
+  }
+  for (size_t g = kGroupFirstHeader; g < groups.size(); ++g) {
+    if (groups[g].rules.size() < kMinHeaderGroup) groups[g].rules.clear();
+  }
+  return groups;
+}
+
+}  // namespace
+
 CompiledRuleset::CompiledRuleset() : impl_(std::make_unique<Impl>()) {}
-CompiledRuleset::~CompiledRuleset() = default;
+CompiledRuleset::~CompiledRuleset() {
+  if (impl_->prefilter) impl_->prefilter->Cancel();
+}
+const PrefilterSlot& CompiledRuleset::prefilter() const { return *impl_->prefilter; }
 const Ruleset& CompiledRuleset::ruleset() const { return impl_->ruleset; }
 const CompileStats& CompiledRuleset::stats() const { return impl_->stats; }
 double CompiledRuleset::required_score() const { return impl_->required; }
 
-Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset ruleset) {
+Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
+    Ruleset ruleset, const CompileOptions& options) {
   std::shared_ptr<CompiledRuleset> out(new CompiledRuleset());
   Impl& impl = *out->impl_;
   impl.ruleset = std::move(ruleset);
@@ -411,6 +462,9 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(Ruleset 
       if (rules[i].defines_captures == (pass == 0)) impl.run_order.push_back(static_cast<int>(i));
     }
   }
+  std::vector<PrefilterGroup> plan = PrefilterPlan(impl.rules, impl.header_slots);
+  for (const PrefilterGroup& g : plan) st.multi_prefilter_candidates += g.rules.size();
+  impl.prefilter = PrefilterSlot::Start(std::move(plan), impl.rules.size(), options.prefilter);
   return std::shared_ptr<const CompiledRuleset>(std::move(out));
 }
 
@@ -446,33 +500,34 @@ double Binary(MetaNode::Op op, double a, double b) {
   return 0;
 }
 
-// Runs a postfix meta program; `stack` is scratch space.
+// Runs a postfix meta program; `stack` is scratch space with room for the program's operands
+// (a program never holds more values at once than it has operations).
 double EvalMeta(const std::vector<MetaOp>& program, const std::vector<double>& hits,
                 std::vector<double>& stack) {
-  stack.clear();
+  if (stack.size() < program.size()) stack.resize(program.size());
+  double* top = stack.data();  // one past the last value
   for (const MetaOp& op : program) {
     switch (op.kind) {
       case MetaOp::kNumber:
-        stack.push_back(op.number);
+        *top++ = op.number;
         break;
       case MetaOp::kRule:
-        stack.push_back(op.rule < 0 ? 0.0 : hits[op.rule]);
+        *top++ = op.rule < 0 ? 0.0 : hits[op.rule];
         break;
       case MetaOp::kNot:
-        stack.back() = stack.back() != 0 ? 0.0 : 1.0;
+        top[-1] = top[-1] != 0 ? 0.0 : 1.0;
         break;
       case MetaOp::kNeg:
-        stack.back() = -stack.back();
+        top[-1] = -top[-1];
         break;
       case MetaOp::kBinary: {
-        const double b = stack.back();
-        stack.pop_back();
-        stack.back() = Binary(op.op, stack.back(), b);
+        const double b = *--top;
+        top[-1] = Binary(op.op, top[-1], b);
         break;
       }
     }
   }
-  return stack.empty() ? 0.0 : stack.back();
+  return top == stack.data() ? 0.0 : top[-1];
 }
 
 // Runs a regex rule over a list of texts: first hit only, or every match with `multiple`.
@@ -638,6 +693,72 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   std::vector<int> hits(impl.rules.size(), 0);
   std::vector<double> values(impl.rules.size(), 0.0);
   std::vector<const std::optional<std::string>*> header_values(impl.header_slots, nullptr);
+  // The prefilter, when ready: per group whether its text was scanned (1), could not be (-1),
+  // or not yet (0); per rule whether it may match. In verify mode every rule runs and a rule the
+  // prefilter would have skipped although it hits is reported.
+  const std::shared_ptr<const PrefilterDatabases> prefilter =
+      impl.prefilter->mode() == PrefilterMode::kOff ? nullptr : impl.prefilter->Get();
+  const bool verify = impl.prefilter->mode() == PrefilterMode::kVerify;
+  std::vector<uint8_t> may_match(prefilter ? impl.rules.size() : 0, 0);
+  std::vector<int8_t> group_scanned(prefilter ? kGroupFirstHeader + impl.header_slots : 0, 0);
+  RepeatCandidates repeat_candidates;
+  // A list of texts joined with "\n", and where each text starts, for the prefilter.
+  struct Joined {
+    std::string text;
+    std::vector<size_t> starts;
+    bool built = false;
+  } joined_body, joined_rawbody;
+  auto join = [](Joined& j, const std::vector<std::string>& texts) -> Joined& {
+    if (!j.built) {
+      size_t size = 0;
+      for (const std::string& t : texts) size += t.size() + 1;
+      j.text.reserve(size);
+      j.starts.reserve(texts.size());
+      for (const std::string& t : texts) {
+        j.starts.push_back(j.text.size());
+        j.text += t;
+        j.text += '\n';
+      }
+      j.built = true;
+    }
+    return j;
+  };
+  // False only when the prefilter tells that rule i cannot match the text of its group.
+  auto may = [&](int i, std::string_view group_text, const std::vector<size_t>* starts) -> bool {
+    if (!prefilter) return true;
+    const int group = prefilter->GroupOf(static_cast<uint32_t>(i));
+    if (group < 0) return true;
+    int8_t& scanned = group_scanned[group];
+    if (scanned == 0) {
+      scanned = prefilter->Scan(group, group_text, starts, may_match.data(), &repeat_candidates)
+                    ? 1
+                    : -1;
+    }
+    return scanned < 0 || may_match[i] != 0;
+  };
+  // A list rule the prefilter may not skip: over the texts the prefilter names for it (repeated
+  // groups), else as usual.
+  auto match_list = [&](int i, const CompiledRule& c, const std::vector<std::string>& texts,
+                        size_t skip_first, const TextIndex& index, CandidateCache& cache) {
+    const std::vector<uint32_t>* only = nullptr;
+    if (prefilter) {
+      const int group = prefilter->GroupOf(static_cast<uint32_t>(i));
+      if (group >= 0 && group_scanned[group] > 0) {
+        only = repeat_candidates.Find(static_cast<uint32_t>(i));
+      }
+    }
+    if (only == nullptr) return MatchIndexedTexts(c, texts, skip_first, index, cache, &candidates);
+    const int count = MatchTexts(c, texts, skip_first, only);
+    if (verify) {
+      const int all = MatchIndexedTexts(c, texts, skip_first, index, cache, &candidates);
+      if (all != count) {
+        std::fprintf(stderr, "mailsift: prefilter miss: rule %s (%d hits) was run on too few "
+                     "texts (%d hits)\n", c.rule->name.c_str(), all, count);
+      }
+      return all;
+    }
+    return count;
+  };
   // Named captures of the rules that define them (SpamAssassin's capture tags).
   std::map<std::string, std::vector<std::string>, std::less<>> captures;
   std::vector<std::pair<std::string, std::string>> named;
@@ -646,6 +767,8 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     if (c.skip) continue;
     const Rule& r = *c.rule;
     int count = 0;
+    // Set when the prefilter would skip the rule: the count it then gets.
+    std::optional<int> skipped;
     if (c.templated) {
       count = RunTemplated(c, captures, text);
     } else if (r.is_eval) {
@@ -662,6 +785,13 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           if (r.header.exists) {
             count = value.has_value() != r.header.negated ? 1 : 0;
             break;
+          }
+          if (value && !may(i, *value, nullptr)) {
+            skipped = r.header.negated ? 1 : 0;
+            if (!verify) {
+              count = *skipped;
+              break;
+            }
           }
           static const std::string kEmpty;
           const std::string& subject =
@@ -686,16 +816,30 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           }
           break;
         }
-        case RuleType::kBody:
-          count = MatchIndexedTexts(c, text.BodyLines(), c.nosubject ? 1 : 0,
-                                    list_index(body_index, text.BodyLines()), body_candidates,
-                                    &candidates);
+        case RuleType::kBody: {
+          if (prefilter) {
+            const Joined& j = join(joined_body, text.BodyLines());
+            if (!may(i, j.text, &j.starts)) {
+              skipped = 0;
+              if (!verify) break;
+            }
+          }
+          count = match_list(i, c, text.BodyLines(), c.nosubject ? 1 : 0,
+                             list_index(body_index, text.BodyLines()), body_candidates);
           break;
-        case RuleType::kRawBody:
-          count = MatchIndexedTexts(c, text.RawBodyChunks(), 0,
-                                    list_index(rawbody_index, text.RawBodyChunks()),
-                                    rawbody_candidates, &candidates);
+        }
+        case RuleType::kRawBody: {
+          if (prefilter) {
+            const Joined& j = join(joined_rawbody, text.RawBodyChunks());
+            if (!may(i, j.text, &j.starts)) {
+              skipped = 0;
+              if (!verify) break;
+            }
+          }
+          count = match_list(i, c, text.RawBodyChunks(), 0,
+                             list_index(rawbody_index, text.RawBodyChunks()), rawbody_candidates);
           break;
+        }
         case RuleType::kUri:
           count = MatchIndexedTexts(c, text.Uris(), 0, list_index(uri_index, text.Uris()),
                                     uri_candidates, &candidates);
@@ -735,6 +879,10 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
         default:
           break;
       }
+    }
+    if (verify && skipped && count != *skipped) {
+      std::fprintf(stderr, "mailsift: prefilter miss: rule %s (%d hits) was flagged as unable to "
+                   "match\n", r.name.c_str(), count);
     }
     hits[i] = count;
     values[i] = count;

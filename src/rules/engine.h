@@ -19,8 +19,15 @@
 //     message with the captured values (quoted, as alternatives) and skipped when none was
 //     captured (Check.pm capture_rules_replace).
 //
-// Thread-safety: a CompiledRuleset is immutable after Compile and is shared read-only by all
-// scan threads (it is part of a generation's snapshot). Scan() is reentrant.
+// Body, rawbody and header regex rules are first checked by a multi-pattern prefilter
+// (multi_prefilter.h): one Hyperscan scan per text names the rules that may match; the others
+// are skipped. It is built in the background (or loaded from its cache) and only ever skips
+// rules that cannot match, so results do not depend on it. MAILSIFT_PREFILTER=off turns it off,
+// =verify runs every rule and reports any the prefilter would have skipped wrongly.
+//
+// Thread-safety: a CompiledRuleset is immutable after Compile (the prefilter is published
+// atomically when its build finishes) and is shared read-only by all scan threads (it is part
+// of a generation's snapshot). Scan() is reentrant.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +40,7 @@
 #include "base/error.h"
 #include "mime/message.h"
 #include "rules/message_text.h"
+#include "rules/multi_prefilter.h"
 #include "rules/ruleset.h"
 
 namespace mailsift::rules {
@@ -60,21 +68,32 @@ struct CompileStats {
   size_t evals_native = 0;
   size_t evals_never_hit = 0;  // network, Bayes and other evals without a native version
   size_t capture_template_rules = 0;  // %{NAME} rules, compiled per message from captures
+  size_t multi_prefilter_candidates = 0;  // regex rules handed to the vectorscan prefilter
   std::vector<std::string> unknown_eval_functions;
+};
+
+struct CompileOptions {
+  // The vectorscan prefilter (multi_prefilter.h): mode and cache directory.
+  PrefilterOptions prefilter = PrefilterOptions::FromEnvironment();
 };
 
 class CompiledRuleset {
  public:
   ~CompiledRuleset();
   // Compiles `ruleset`. Errors (invalid regexes, broken metas) are all listed, one per line,
-  // each naming the rule and its file:line.
-  static Result<std::shared_ptr<const CompiledRuleset>> Compile(Ruleset ruleset);
+  // each naming the rule and its file:line. The vectorscan prefilter is loaded from its cache or
+  // built in the background (options.prefilter): Compile does not wait for a build, and Scan
+  // gives the same results before and after the prefilter is ready.
+  static Result<std::shared_ptr<const CompiledRuleset>> Compile(
+      Ruleset ruleset, const CompileOptions& options = CompileOptions());
 
   ScanResult Scan(const mime::Message& message, const Envelope& envelope = {}) const;
 
   const Ruleset& ruleset() const;
   const CompileStats& stats() const;
   double required_score() const;
+  // The prefilter's state (ready, building, off, failed), description and Wait().
+  const PrefilterSlot& prefilter() const;
 
   struct Impl;
 

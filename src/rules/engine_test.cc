@@ -1,6 +1,9 @@
 // rules/engine_test.cc — the evaluator on hand-written rules and messages: every rule type, with
 // a hit and a miss each, metas, evals, scores and settings; and the proof that Debian's shipped
 // ruleset loses none of its huge patterns (the eight that libpcre2-8 with link size 2 refuses).
+// Every scan here runs twice, without and with the vectorscan prefilter, and must give the same
+// hits; the prefilter also has tests of its own (rules it cannot compile, repeated groups, a
+// ruleset used before its background build is ready).
 //
 // Expected results were checked with SpamAssassin 4.0.1 itself (Debian's package): the same
 // rules as `--cf` lines and the same message through `spamassassin -L -t`.
@@ -10,7 +13,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,18 +26,52 @@
 namespace mailsift::rules {
 namespace {
 
-// Parses `cf` as one .cf file and compiles it; the test fails on any error.
-std::shared_ptr<const CompiledRuleset> CompileCf(std::string_view cf) {
+CompileOptions PrefilterOff() {
+  CompileOptions o;
+  o.prefilter.mode = PrefilterMode::kOff;
+  return o;
+}
+
+// The prefilter built before Compile returns, no cache; the library self-test skipped so that the
+// prefilter's logic is tested whatever vectorscan is installed.
+CompileOptions PrefilterSync() {
+  CompileOptions o;
+  o.prefilter.mode = PrefilterMode::kSync;
+  o.prefilter.cache_dir.clear();
+  o.prefilter.check_library = false;
+  return o;
+}
+
+// Each ruleset CompileCf returns (compiled without the prefilter) and its twin with the
+// prefilter ready; Scan() runs both.
+std::mutex twins_mutex;
+std::map<const CompiledRuleset*, std::shared_ptr<const CompiledRuleset>>& Twins() {
+  static auto* twins = new std::map<const CompiledRuleset*, std::shared_ptr<const CompiledRuleset>>;
+  return *twins;
+}
+
+Ruleset ParseCf(std::string_view cf) {
   CfParser parser;
   parser.ParseText(cf, "test.cf");
   LoadResult loaded = parser.Finish();
   for (const Diagnostic& d : loaded.errors) ADD_FAILURE() << d.ToString();
   for (const Diagnostic& d : loaded.warnings) ADD_FAILURE() << d.ToString();
-  auto compiled = CompiledRuleset::Compile(std::move(loaded.ruleset));
-  if (!compiled) {
-    ADD_FAILURE() << compiled.error().message;
+  return std::move(loaded.ruleset);
+}
+
+// Parses `cf` as one .cf file and compiles it; the test fails on any error.
+std::shared_ptr<const CompiledRuleset> CompileCf(std::string_view cf) {
+  Ruleset ruleset = ParseCf(cf);
+  auto with_prefilter = CompiledRuleset::Compile(ruleset, PrefilterSync());
+  auto compiled = CompiledRuleset::Compile(std::move(ruleset), PrefilterOff());
+  if (!compiled || !with_prefilter) {
+    ADD_FAILURE() << (compiled ? with_prefilter.error().message : compiled.error().message);
     return nullptr;
   }
+  EXPECT_EQ((*with_prefilter)->prefilter().state(), PrefilterSlot::State::kReady)
+      << (*with_prefilter)->prefilter().Describe();
+  std::lock_guard<std::mutex> lock(twins_mutex);
+  Twins()[compiled->get()] = *with_prefilter;
   return *compiled;
 }
 
@@ -62,11 +101,28 @@ struct Scanned {
   }
 };
 
+std::string HitList(const ScanResult& r) {
+  std::string out;
+  for (const RuleHit& h : r.hits) out += h.name + "=" + std::to_string(h.count) + " ";
+  return out;
+}
+
 Scanned Scan(const CompiledRuleset& rules, const std::string& raw, const Envelope& env = {}) {
   mime::Message message = mime::ParseMessage(raw);
   Scanned s;
   s.result = rules.Scan(message, env);
   for (const RuleHit& h : s.result.hits) s.counts[h.name] = h.count;
+  std::shared_ptr<const CompiledRuleset> twin;
+  {
+    std::lock_guard<std::mutex> lock(twins_mutex);
+    auto it = Twins().find(&rules);
+    if (it != Twins().end()) twin = it->second;
+  }
+  if (twin) {
+    ScanResult with_prefilter = twin->Scan(message, env);
+    EXPECT_EQ(HitList(with_prefilter), HitList(s.result)) << "the prefilter changed the hits";
+    EXPECT_EQ(with_prefilter.score, s.result.score);
+  }
   return s;
 }
 
@@ -490,11 +546,152 @@ TEST(EngineCompile, InvalidRegexRefusesTheRulesetNamingRuleAndLine) {
   parser.ParseText("body T_OK /fine/\nbody T_BAD /a(b/\n", "bad.cf");
   LoadResult loaded = parser.Finish();
   ASSERT_TRUE(loaded.errors.empty());
-  auto compiled = CompiledRuleset::Compile(std::move(loaded.ruleset));
+  auto compiled = CompiledRuleset::Compile(std::move(loaded.ruleset), PrefilterOff());
   ASSERT_FALSE(compiled);
   EXPECT_NE(compiled.error().message.find("bad.cf:2"), std::string::npos)
       << compiled.error().message;
   EXPECT_NE(compiled.error().message.find("T_BAD"), std::string::npos);
+}
+
+// ---- the vectorscan prefilter -----------------------------------------------------------------
+
+// Rules of every kind the prefilter takes, some it cannot compile (a conditional, a Unicode
+// property, a pattern that matches the empty string), a negated header rule and a repeated group
+// too large for Hyperscan as a whole (checked group by group).
+std::string PrefilterCf() {
+  std::string field = "(?:";
+  for (int i = 0; i < 120; ++i) field += (i ? "|" : "") + std::string("field") + std::to_string(i);
+  field += "|name|address|phone)";
+  return "body T_FREE /\\bfree money\\b/i\n"
+         "body T_VIAGRA /v[i1!|]agra/i\n"
+         "body T_COND /(?(?=x)xy|ab)c/\n"
+         "body T_PROP /\\p{Lu}{3}ZZ/\n"
+         "body T_EMPTY /z*/\n"
+         "body T_LOOK /price(?!less)/\n"
+         "body T_BACKREF /(\\w)\\1\\1/\n"
+         "body T_NOSUBJ /^Hello/\n"
+         "tflags T_NOSUBJ nosubject\n"
+         "body T_MULTI /\\bwin\\b/i\n"
+         "tflags T_MULTI multiple maxhits=3\n"
+         "body __T_FORM /(?:" + field + "[:,]\\s*(?:and\\s)?){3}/i\n"
+         "rawbody T_RAW /<b>bold<\\/b>/i\n"
+         "uri T_URI /^https?:\\/\\/[^\\/]*example\\.com\\//i\n"
+         "uri T_URI_IP /^https?:\\/\\/\\d+\\.\\d+\\.\\d+\\.\\d+/\n"
+         "header T_SUBJ1 Subject =~ /hello/i\n"
+         "header T_SUBJ2 Subject =~ /^Re:/\n"
+         "header T_SUBJ3 Subject =~ /world$/\n"
+         "header T_SUBJ4 Subject !~ /unlikely/\n"
+         "header T_SUBJ5 Subject =~ /(?(?=h)hello|x)/i\n"
+         "header T_FROM1 From =~ /alice/i\n"
+         "header T_FROM2 From =~ /\\@example\\.com/\n"
+         "header T_FROM3 From !~ /\\@example\\.com/\n"
+         "header T_XM1 X-Mailer =~ /Outlook/ [if-unset: Outlook Express]\n"
+         "header T_XM2 X-Mailer =~ /Mutt/\n"
+         "header T_XM3 X-Mailer !~ /Mutt/\n"
+         "header T_TO1 To =~ /bob/\n"
+         "header T_TO2 To =~ /example/\n";
+}
+
+std::vector<std::string> PrefilterMessages() {
+  return {
+      Msg(kHead, "Get free money now, viagra and v1agra!\nprice 10, priceless\n"
+                 "win win WIN win\naaa bbb\nname: address, and phone:\n"
+                 "field1, field2, field3\nhttp://www.example.com/x and http://10.1.2.3/\n"),
+      Msg("From: bob@other.org\nTo: x@y\nSubject: Re: Hello world\nX-Mailer: Mutt 2\n",
+          "Hello there\nabc\nABCZZ\nnothing special\n"),
+      Msg("From: x@y\nSubject: unlikely\nMIME-Version: 1.0\n"
+          "Content-Type: text/html\n",
+          "<html><body><b>bold</b> <a href=\"http://example.com/\">x</a> FREE MONEY "
+          "field7: field8, and field9, </body></html>\n"),
+      Msg("Subject: hi\n", ""),
+  };
+}
+
+TEST(EnginePrefilter, SameHitsAsWithoutOnCraftedMessages) {
+  Ruleset ruleset = ParseCf(PrefilterCf());
+  auto off = CompiledRuleset::Compile(ruleset, PrefilterOff());
+  auto on = CompiledRuleset::Compile(ruleset, PrefilterSync());
+  ASSERT_TRUE(off && on);
+  const PrefilterSlot& slot = (*on)->prefilter();
+  ASSERT_EQ(slot.state(), PrefilterSlot::State::kReady) << slot.Describe();
+  auto db = slot.Get();
+  ASSERT_NE(db, nullptr);
+  auto index = [&](const char* name) {
+    const auto& rules = (*on)->ruleset().rules();
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (rules[i].name == name) return static_cast<uint32_t>(i);
+    }
+    ADD_FAILURE() << name;
+    return uint32_t{0};
+  };
+  // In a database: ordinary rules, the relaxed ones, the repeated group; not: what vectorscan
+  // cannot be given, header requests with too few rules, URI rules.
+  for (const char* name : {"T_FREE", "T_LOOK", "T_BACKREF", "T_NOSUBJ", "T_MULTI", "__T_FORM",
+                           "T_RAW", "T_SUBJ1", "T_SUBJ4", "T_FROM3"}) {
+    EXPECT_GE(db->GroupOf(index(name)), 0) << name;
+  }
+  for (const char* name : {"T_COND", "T_PROP", "T_EMPTY", "T_SUBJ5", "T_TO1", "T_TO2", "T_URI"}) {
+    EXPECT_EQ(db->GroupOf(index(name)), -1) << name;
+  }
+  int hits = 0;
+  for (const std::string& raw : PrefilterMessages()) {
+    mime::Message message = mime::ParseMessage(raw);
+    ScanResult a = (*off)->Scan(message), b = (*on)->Scan(message);
+    EXPECT_EQ(HitList(b), HitList(a));
+    EXPECT_EQ(b.score, a.score);
+    hits += static_cast<int>(a.hits.size());
+  }
+  EXPECT_GT(hits, 20);  // the messages do hit: the comparison is not between empty lists
+  Scanned first = Scan(**off, PrefilterMessages()[0]);
+  EXPECT_EQ(first.Count("T_MULTI"), 3);
+  EXPECT_EQ(first.Count("__T_FORM"), 1);
+  EXPECT_EQ(first.Count("T_COND"), 0);
+  EXPECT_EQ(first.Count("T_BACKREF"), 1);
+  Scanned second = Scan(**off, PrefilterMessages()[1]);
+  EXPECT_EQ(second.Count("T_PROP"), 1);
+  EXPECT_EQ(second.Count("T_NOSUBJ"), 1);
+  EXPECT_EQ(second.Count("T_FROM3"), 1);
+}
+
+TEST(EnginePrefilter, RulesetWorksBeforeTheBackgroundBuildIsReady) {
+  Ruleset ruleset = ParseCf(PrefilterCf());
+  auto off = CompiledRuleset::Compile(ruleset, PrefilterOff());
+  std::promise<void> gate;
+  CompileOptions background = PrefilterSync();
+  background.prefilter.mode = PrefilterMode::kBackground;
+  background.prefilter.start_gate = gate.get_future().share();
+  const auto start = std::chrono::steady_clock::now();
+  auto on = CompiledRuleset::Compile(ruleset, background);
+  ASSERT_TRUE(off && on);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  const PrefilterSlot& slot = (*on)->prefilter();
+  EXPECT_EQ(slot.state(), PrefilterSlot::State::kBuilding);
+  EXPECT_EQ(slot.Get(), nullptr);
+  for (const std::string& raw : PrefilterMessages()) {
+    mime::Message message = mime::ParseMessage(raw);
+    EXPECT_EQ(HitList((*on)->Scan(message)), HitList((*off)->Scan(message)));
+  }
+  gate.set_value();
+  ASSERT_TRUE(slot.Wait(std::chrono::seconds(60)));
+  EXPECT_EQ(slot.state(), PrefilterSlot::State::kReady) << slot.Describe();
+  EXPECT_NE(slot.Get(), nullptr);
+  for (const std::string& raw : PrefilterMessages()) {
+    mime::Message message = mime::ParseMessage(raw);
+    EXPECT_EQ(HitList((*on)->Scan(message)), HitList((*off)->Scan(message)));
+  }
+}
+
+TEST(EnginePrefilter, ARulesetDestroyedDuringItsBuildCancelsIt) {
+  std::promise<void> gate;
+  CompileOptions background = PrefilterSync();
+  background.prefilter.mode = PrefilterMode::kBackground;
+  background.prefilter.start_gate = gate.get_future().share();
+  auto on = CompiledRuleset::Compile(ParseCf(PrefilterCf()), background);
+  ASSERT_TRUE(on);
+  std::weak_ptr<const CompiledRuleset> weak = *on;
+  on = Fail("dropped");
+  EXPECT_TRUE(weak.expired());
+  gate.set_value();  // the build thread wakes up, sees the cancellation and ends
 }
 
 // ---- Debian's ruleset: no pattern lost ------------------------------------------------------
@@ -521,7 +718,7 @@ class DebianEngineTest : public ::testing::Test {
       load_error_ = new std::string(ruleset.error().message);
       return;
     }
-    auto compiled = CompiledRuleset::Compile(std::move(*ruleset));
+    auto compiled = CompiledRuleset::Compile(std::move(*ruleset), PrefilterOff());
     if (!compiled) {
       load_error_ = new std::string(compiled.error().message);
       return;

@@ -28,6 +28,8 @@ namespace {
 using Regex = PerlRegex;
 
 constexpr uint32_t kI = PCRE2_CASELESS;
+// PerlRegex's default match limit, for the patterns built per message.
+constexpr uint32_t kOnceMatchLimit = 1000000;
 constexpr uint32_t kX = PCRE2_EXTENDED;
 constexpr uint32_t kS = PCRE2_DOTALL;
 
@@ -1117,7 +1119,8 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
   std::string subject = GetHeader(*in.headers, "Subject");
   std::string_view test = Arg(args, 0);
   if (test == "address") {
-    Regex re("\\b" + QuoteMeta(full_to) + "\\b", kI);
+    // Built per message and used once: the interpreter, JIT compiling would cost more.
+    Regex re("\\b" + QuoteMeta(full_to) + "\\b", kI, kOnceMatchLimit, /*jit=*/false);
     return re.Matches(subject);
   }
   if (test == "user") {
@@ -1135,7 +1138,7 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
              "|" + q + "$"
              "|,\\s*" + q + "[,:;!?-]$"
              ")",
-             kI);
+             kI, kOnceMatchLimit, /*jit=*/false);
     return re.Matches(subject);
   }
   return false;
@@ -1323,7 +1326,8 @@ bool CheckRatwareNameId(const HeaderEvalInput& in, const std::vector<std::string
   static const Regex kMid(R"(<[A-Z]{28}\.([^>]+?)>)", 0);
   std::vector<Span> g;
   if (!kMid.Search(mid, 0, &g)) return false;
-  Regex from_re("\"[^\"]+\"\\s*<" + QuoteMeta(Group(mid, g, 1)) + ">", 0);
+  Regex from_re("\"[^\"]+\"\\s*<" + QuoteMeta(Group(mid, g, 1)) + ">", 0, kOnceMatchLimit,
+                /*jit=*/false);
   return from_re.Matches(GetHeader(*in.headers, "From"));
 }
 
@@ -1339,7 +1343,8 @@ bool CheckRatwareEnvelopeFrom(const HeaderEvalInput& in, const std::vector<std::
   std::string user(Group(to, g, 1));
   std::string dom = SplitDomain(Cfg(in), Group(to, g, 2)).second;
   if (!IsDomainValid(Cfg(in), dom)) return false;
-  Regex re("\\b" + QuoteMeta(dom) + "." + QuoteMeta(user) + "@", kI);
+  Regex re("\\b" + QuoteMeta(dom) + "." + QuoteMeta(user) + "@", kI, kOnceMatchLimit,
+           /*jit=*/false);
   return re.Matches(from);
 }
 
@@ -1448,7 +1453,7 @@ bool CheckFreemailHeader(const HeaderEvalInput& in, const std::vector<std::strin
   if (cfg == nullptr || !cfg->freemail_available || args.empty()) return false;
   std::optional<Regex> re;
   if (args.size() > 1) {
-    re.emplace(args[1], 0);
+    re.emplace(args[1], 0, kOnceMatchLimit, /*jit=*/false);
     if (!re->ok()) return false;
   }
   std::string header = args[0];
@@ -1473,7 +1478,7 @@ bool CheckFreemailFrom(const HeaderEvalInput& in, const std::vector<std::string>
   if (cfg == nullptr || !cfg->freemail_available) return false;
   std::optional<Regex> re;
   if (!args.empty()) {
-    re.emplace(args[0], 0);
+    re.emplace(args[0], 0, kOnceMatchLimit, /*jit=*/false);
     if (!re->ok()) return false;
   }
   for (const std::string& email : LowerAll(AllFromAddresses(in))) {
@@ -1535,12 +1540,22 @@ bool InList(const std::vector<std::string>& list, const std::string& addr) {
   return false;
 }
 
+const std::vector<std::string>& CachedAllFromAddresses(const HeaderEvalInput& in) {
+  if (!in.all_from) in.all_from = AllFromAddresses(in);
+  return *in.all_from;
+}
+
+const std::vector<std::string>& CachedAllToAddresses(const HeaderEvalInput& in) {
+  if (!in.all_to) in.all_to = AllToAddresses(in);
+  return *in.all_to;
+}
+
 bool FromInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
   const HeaderEvalConfig::Impl* cfg = Cfg(in);
   if (cfg == nullptr) return false;
   const std::vector<std::string>* list = cfg->List(list_name);
   if (list == nullptr) return false;
-  for (const std::string& a : AllFromAddresses(in)) {
+  for (const std::string& a : CachedAllFromAddresses(in)) {
     if (InList(*list, a)) return true;
   }
   return false;
@@ -1551,7 +1566,7 @@ bool ToInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
   if (cfg == nullptr) return false;
   const std::vector<std::string>* list = cfg->List(list_name);
   if (list == nullptr) return false;
-  for (const std::string& a : AllToAddresses(in)) {
+  for (const std::string& a : CachedAllToAddresses(in)) {
     if (InList(*list, a)) return true;
   }
   return false;
@@ -1682,7 +1697,7 @@ bool CheckFromInWelcomelist(const HeaderEvalInput& in, const std::vector<std::st
   const HeaderEvalConfig::Impl* cfg = Cfg(in);
   if (cfg == nullptr) return false;
   const std::vector<std::string>* list = cfg->List("welcomelist_from");
-  for (const std::string& a : AllFromAddresses(in)) {
+  for (const std::string& a : CachedAllFromAddresses(in)) {
     if (list != nullptr && InList(*list, a)) return true;
     if (CheckWelcomelistRcvd(in, cfg->welcomelist_from_rcvd, a) == 1) return true;
   }
@@ -1692,7 +1707,7 @@ bool CheckFromInWelcomelist(const HeaderEvalInput& in, const std::vector<std::st
 bool CheckFromInDefaultWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
   const HeaderEvalConfig::Impl* cfg = Cfg(in);
   if (cfg == nullptr) return false;
-  for (const std::string& a : AllFromAddresses(in)) {
+  for (const std::string& a : CachedAllFromAddresses(in)) {
     if (CheckWelcomelistRcvd(in, cfg->def_welcomelist_from_rcvd, a) == 1) return true;
   }
   return false;

@@ -109,6 +109,8 @@ struct HeaderEvalInput {
   // The Date/Received time difference check_for_shifted_date computes, kept for the other
   // calls on the same message (twelve rules call it).
   mutable std::optional<int64_t> date_diff;
+  // The sender and recipient addresses of the welcomelist/blocklist checks, likewise kept.
+  mutable std::optional<std::vector<std::string>> all_from, all_to;
 };
 
 // An eval: (input, arguments as split by the rule parser) -> hit.

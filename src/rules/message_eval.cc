@@ -1628,9 +1628,9 @@ bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std
   return in.facts->mime.text_unicode_ratio >= PerlNum(r);
 }
 
-bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr || in.body_lines == nullptr) return false;
-  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+// check_for_uppercase's percentage, or NaN when it cannot hit whatever the range.
+double UppercasePercent(const MessageEvalInput& in) {
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   // body_charset_is_likely_to_fp
   std::vector<std::string> charsets;
   {
@@ -1660,7 +1660,7 @@ bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string
       "georgianps|pt154|tis)[-_a-z0-9]*$",
       std::regex::icase);
   for (const auto& c : charsets) {
-    if (SafeRegexSearch(c, kFp)) return false;
+    if (SafeRegexSearch(c, kFp)) return kNone;
   }
   double len = 0, lower = 0, upper = 0;
   for (const std::string& line : *in.body_lines) {
@@ -1679,9 +1679,16 @@ bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string
       if (c >= 'A' && c <= 'Z') upper++;
     }
   }
-  if (len < 200) return false;
-  double pct = upper + lower == 0 ? 0 : upper / (upper + lower) * 100;
-  return pct > min && pct <= max;
+  if (len < 200) return kNone;
+  return upper + lower == 0 ? 0 : upper / (upper + lower) * 100;
+}
+
+bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr || in.body_lines == nullptr) return false;
+  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+  if (!in.facts->uppercase_percent) in.facts->uppercase_percent = UppercasePercent(in);
+  const double pct = *in.facts->uppercase_percent;
+  return !std::isnan(pct) && pct > min && pct <= max;
 }
 
 bool CheckBase64Length(const MessageEvalInput& in, const std::vector<std::string>& args) {

@@ -99,6 +99,10 @@ struct MessageFacts {
   size_t stock_info = 0;
   std::string top_content_type;  // $pms->get('Content-Type'): every value + "\n", joined
   std::string subject;           // $pms->get('Subject') likewise
+  // check_for_uppercase's share of upper-case letters in percent, computed by its first call
+  // (the rules call it with several ranges); NaN when no range can hit (a charset likely to
+  // false-positive, or too little text). The facts belong to one scan, so mutable is safe.
+  mutable std::optional<double> uppercase_percent;
 };
 
 // Looks up an already rendered HTML text: the RenderHtml result of exactly `html`, or null.
