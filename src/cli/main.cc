@@ -204,9 +204,15 @@ int Generation(const std::string& path) {
     supervisor::WriteLine(channel, "READY");
     std::string buffer;
     bool draining = false;
+    bool told_stopped_accepting = false;
     while (!server.stopped()) {
+      // Once every thread has closed its listening socket copy, the supervisor may tell the
+      // `mailsift reload` that asked that only the new generation accepts now.
+      if (draining && !told_stopped_accepting && server.accepting_stopped()) {
+        told_stopped_accepting = supervisor::WriteLine(channel, "STOPPED_ACCEPTING");
+      }
       pollfd fd{channel, POLLIN, 0};
-      if (::poll(&fd, 1, 200) <= 0) continue;
+      if (::poll(&fd, 1, draining && !told_stopped_accepting ? 5 : 200) <= 0) continue;
       char chunk[512];
       ssize_t n = ::recv(channel, chunk, sizeof chunk, 0);
       if (n <= 0) {

@@ -156,7 +156,8 @@ void Server::Run() {
 
 void Server::Drain(config::Seconds timeout) {
   if (draining_.exchange(true)) return;
-  auto closes_pending = std::make_shared<std::atomic<int>>(static_cast<int>(workers_.size()));
+  accept_closes_pending_.store(static_cast<int>(workers_.size()));
+  std::atomic<int>* closes_pending = &accept_closes_pending_;
   for (auto& worker : workers_) {
     asio::post(worker->context, [w = worker.get(), closes_pending] {
       for (auto& acceptor : w->acceptors) {

@@ -45,6 +45,8 @@ class Server {
 
   const smtp::SessionCounters& counters() const { return counters_; }
   bool stopped() const { return stopped_.load(); }
+  // After Drain(): true once no thread accepts new connections any more.
+  bool accepting_stopped() const { return accept_closes_pending_.load() == 0 || stopped(); }
   const config::Config& config() const { return config_; }
 
  private:
@@ -57,6 +59,7 @@ class Server {
   smtp::SessionCounters counters_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
+  std::atomic<int> accept_closes_pending_{-1};  // -1: not draining
   std::thread drain_thread_;
 };
 

@@ -39,6 +39,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kStateVariable = "MAILSIFT_SUPERVISOR_STATE";
+// How long a finished reload's answer may wait for the old generation to stop accepting.
+constexpr std::chrono::milliseconds kStopAcceptingWait{2000};
 
 Clock::time_point After(config::Seconds seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
@@ -82,6 +84,7 @@ struct Generation {
   Clock::time_point started = Clock::now();
   Clock::time_point deadline = Clock::time_point::max();  // READY, or end of drain
   bool exited = false;
+  bool stopped_accepting = false;  // said STOPPED_ACCEPTING after DRAIN
 };
 
 const char* StateName(Generation::State state) {
@@ -124,6 +127,8 @@ class Supervisor {
   void FailHandoff(Generation& generation, const std::string& reason);
   void Reap();
   void CheckDeadlines();
+  // Answers the reloads whose handoff is done once the old generations stopped accepting.
+  void FlushReloadReplies();
   Generation* Serving();
   Generation* Find(int number);
   void CloseUnusedListeners();
@@ -158,6 +163,8 @@ class Supervisor {
   // The handoff in progress: the new generation and who waits for its outcome.
   int handoff_ = 0;  // generation number, 0 = none
   std::vector<int> handoff_clients_;
+  std::vector<std::pair<int, std::string>> reload_replies_;  // done, waiting for old to stop
+  Clock::time_point reload_replies_until_;
   std::optional<config::Config> handoff_config_;
   std::vector<int> handoff_opened_;  // listener fds bound for this handoff
   std::optional<MetricsSocket> handoff_metrics_;  // set when this handoff changes the metrics
@@ -402,6 +409,20 @@ Generation* Supervisor::Find(int number) {
   return nullptr;
 }
 
+void Supervisor::FlushReloadReplies() {
+  if (reload_replies_.empty()) return;
+  bool old_still_accepting = false;
+  for (const auto& g : generations_) {
+    if (g->state == Generation::State::kDraining && !g->exited && g->channel >= 0 &&
+        !g->stopped_accepting) {
+      old_still_accepting = true;
+    }
+  }
+  if (old_still_accepting && Clock::now() < reload_replies_until_) return;
+  for (const auto& [client, text] : reload_replies_) Reply(client, text);
+  reload_replies_.clear();
+}
+
 void Supervisor::OnChannel(Generation& generation) {
   char chunk[4096];
   while (true) {
@@ -431,6 +452,8 @@ void Supervisor::OnChannel(Generation& generation) {
       ++generation.status_replies;
     } else if (line.starts_with("RULES ")) {
       generation.rules = line.substr(6);
+    } else if (line == "STOPPED_ACCEPTING") {
+      generation.stopped_accepting = true;
     }
   }
 }
@@ -468,8 +491,12 @@ void Supervisor::OnReady(Generation& generation) {
                                     generation.number, generation.pid, generation.digest,
                                     generation.rules);
   log::Info("{}", message);
-  for (int client : handoff_clients_) Reply(client, "ok " + message);
+  // The reload's answer waits until the old generations have stopped accepting (at most
+  // kStopAcceptingWait): after "ok", every new connection is the new generation's.
+  for (int client : handoff_clients_) reload_replies_.push_back({client, "ok " + message});
   handoff_clients_.clear();
+  reload_replies_until_ = Clock::now() + kStopAcceptingWait;
+  FlushReloadReplies();
   if (first_start_) {
     first_start_ = false;
     Notify(fmt::format("READY=1\nMAINPID={}\nSTATUS={}", ::getpid(), message));
@@ -1127,6 +1154,7 @@ int Supervisor::Run() {
     for (auto& g : generations_) next = std::min(next, g->deadline);
     next = std::min(next, stop_deadline_);
     int timeout = 1000;
+    if (!reload_replies_.empty()) next = std::min(next, reload_replies_until_);
     if (next != Clock::time_point::max()) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
       timeout = static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
@@ -1172,6 +1200,7 @@ int Supervisor::Run() {
     }
     metrics_.OnPoll(std::vector<pollfd>(fds.begin() + static_cast<long>(metrics_begin), fds.end()));
     CheckDeadlines();
+    FlushReloadReplies();
     ReloadIfRulesChanged();
   }
 }
