@@ -529,7 +529,9 @@ bool PrefilterDatabases::Scan(int group, std::string_view text, const std::vecto
   std::sort(ends.begin(), ends.end());
   ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
   for (size_t k = 0; k < d.repeat_rules.size(); ++k) {
-    const auto [rule, times] = d.repeat_rules[k];
+    // Plain variables, not a structured binding: the lambda below captures them.
+    const auto rule = d.repeat_rules[k].first;
+    const auto times = d.repeat_rules[k].second;
     const hs_database_t* anchored = k < d.anchored.size() ? d.anchored[k] : nullptr;
     const uint32_t tail = k < d.tails.size() ? d.tails[k] : 0;
     auto it = std::lower_bound(ends.begin(), ends.end(), std::make_pair(rule, uint32_t{0}));
