@@ -39,17 +39,26 @@ int List(const quarantine::Store& store) {
   return EX_OK;
 }
 
+// The index entry and the bytes of one quarantined message; prints why not and returns false.
+bool Load(const quarantine::Store& store, const std::string& mail_id,
+          quarantine::Entry& entry, std::string& bytes) {
+  auto found = store.Find(mail_id);
+  auto read = found ? store.Read(*found) : Result<std::string>(tl::unexpected(found.error()));
+  if (!read) {
+    std::fprintf(stderr, "mailsift: %s\n", read.error().message.c_str());
+    return false;
+  }
+  entry = std::move(*found);
+  bytes = std::move(*read);
+  return true;
+}
+
 int Show(const quarantine::Store& store, const std::string& mail_id) {
-  auto entry = store.Find(mail_id);
-  if (!entry) {
-    std::fprintf(stderr, "mailsift: %s\n", entry.error().message.c_str());
-    return EX_NOINPUT;
-  }
-  auto bytes = store.Read(*entry);
-  if (!bytes) {
-    std::fprintf(stderr, "mailsift: %s\n", bytes.error().message.c_str());
-    return EX_NOINPUT;
-  }
+  quarantine::Entry found;
+  std::string content;
+  if (!Load(store, mail_id, found, content)) return EX_NOINPUT;
+  const quarantine::Entry* entry = &found;
+  const std::string* bytes = &content;
   std::printf("%s", fmt::format("mail_id: {}\ntime: {}\ncategory: {}\naction: {}\nfrom: <{}>\n"
                                 "to: {}\nsize: {}\nfile: {}\nreleased: {}\n\n",
                                 entry->mail_id, entry->time, entry->category, entry->action,
@@ -102,16 +111,11 @@ asio::awaitable<void> Relay(const config::Config& config, const quarantine::Entr
 
 int Release(const config::Config& config, const quarantine::Store& store,
             const QuarantineOptions& options) {
-  auto entry = store.Find(options.mail_id);
-  if (!entry) {
-    std::fprintf(stderr, "mailsift: %s\n", entry.error().message.c_str());
-    return EX_NOINPUT;
-  }
-  auto bytes = store.Read(*entry);
-  if (!bytes) {
-    std::fprintf(stderr, "mailsift: %s\n", bytes.error().message.c_str());
-    return EX_NOINPUT;
-  }
+  quarantine::Entry found;
+  std::string content;
+  if (!Load(store, options.mail_id, found, content)) return EX_NOINPUT;
+  const quarantine::Entry* entry = &found;
+  const std::string* bytes = &content;
   spool::Spool message(config.spool.directory, config.spool.memory_limit);
   if (auto appended = message.Append(*bytes); !appended) {
     std::fprintf(stderr, "mailsift: %s\n", appended.error().message.c_str());
