@@ -10,6 +10,8 @@
 //   mailsift scan [--json] [--timing] FILE…  offline verdict per message (SpamAssassin rules)
 //   mailsift generation   [--config FILE]   (internal) one generation; started by the supervisor,
 //                                           or standalone for debugging
+//   mailsift prefilter-build                (internal) builds the prefilter's databases for the
+//                                           process that started it (stdin → stdout)
 //
 // Exit codes follow sysexits(3): 64 bad command line, 69 supervisor unreachable, 78 config
 // error, 71 OS error; 1 when a request was refused (e.g. a reload with a broken config).
@@ -27,12 +29,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/prefilter.h"
 #include "cli/quarantine.h"
 #include "cli/scan.h"
 #include "scan/checks.h"
@@ -147,6 +151,9 @@ int Generation(const std::string& path) {
   config::Config config = std::move(*loaded);
   config::Seconds drain_timeout = config.supervisor.drain_timeout;
   ConfigureLog(config);
+  std::promise<void> privileges_dropped;
+  const rules::PrefilterOptions prefilter = rules::PrefilterOptions::FromEnvironment(
+      cli::GenerationPrefilter(config, privileges_dropped.get_future().share()));
 
   // The checks (the rules read and compiled) are built before anything is served: a broken
   // ruleset or banned pattern fails this generation, and on a reload the running one keeps
@@ -154,7 +161,7 @@ int Generation(const std::string& path) {
   std::unique_ptr<scan::Pipeline> pipeline;
   std::string rules_digest;
   {
-    auto built = scan::BuildChecks(config);
+    auto built = scan::BuildChecks(config, prefilter);
     if (!built) return fail(built.error().message, EX_CONFIG);
     for (const std::string& summary : built->summaries) log::Info("{}", summary);
     rules_digest = built->rules_digest;
@@ -182,6 +189,7 @@ int Generation(const std::string& path) {
   }
   std::string error;
   if (!DropPrivileges(config, error)) return fail(error, EX_NOPERM);
+  privileges_dropped.set_value();
   // Checked as the user we now are (and inside the chroot, if any).
   if (::access(config.spool.directory.c_str(), W_OK | X_OK) != 0) {
     return fail("spool.directory: \"" + config.spool.directory + "\" is not a writable directory",
@@ -380,6 +388,9 @@ int main(int argc, char** argv) {
                       "Deliver to these recipients instead of the original ones");
   auto* generation = add("generation", "(internal) Run one generation of the filter");
   generation->group("");  // hidden from help
+  auto* prefilter_build = app.add_subcommand(
+      "prefilter-build", "(internal) Build the prefilter's databases for the filter that runs it");
+  prefilter_build->group("");
 
   try {
     app.parse(argc, argv);
@@ -397,6 +408,7 @@ int main(int argc, char** argv) {
     return EX_USAGE;
   }
 
+  if (prefilter_build->parsed()) return rules::RunPrefilterBuilder();
   std::error_code ec;
   std::string absolute_config = std::filesystem::absolute(config_path, ec).string();
   if (check->parsed()) {
@@ -405,7 +417,10 @@ int main(int argc, char** argv) {
       PrintProblems(config.error());
       return EX_CONFIG;
     }
-    auto built = scan::BuildChecks(*config);
+    // The rules are compiled to be checked, not used: no prefilter cache to read or build.
+    rules::PrefilterOptions prefilter = cli::PrefilterDefaults(&*config);
+    prefilter.mode = rules::PrefilterMode::kOff;
+    auto built = scan::BuildChecks(*config, prefilter);
     if (!built) {
       std::fprintf(stderr, "%s: %s\n", config_path.c_str(), built.error().message.c_str());
       return EX_CONFIG;
@@ -423,12 +438,16 @@ int main(int argc, char** argv) {
   }
   if (scan->parsed()) {
     // The rule directories of the config's [spam] section, unless given on the command line.
+    scan_options.prefilter =
+        rules::PrefilterOptions::FromEnvironment(cli::PrefilterDefaults(nullptr));
     if (std::filesystem::exists(config_path, ec)) {
       auto config = config::LoadConfig(config_path);
       if (!config) {
         PrintProblems(config.error());
         return EX_CONFIG;
       }
+      scan_options.prefilter =
+          rules::PrefilterOptions::FromEnvironment(cli::PrefilterDefaults(&*config));
       if (scan->count("--rules-dir") == 0) scan_options.rule_dirs = config->spam.rule_dirs;
       if (scan->count("--site-dir") == 0) scan_options.site_dir = config->spam.site_dir;
     }

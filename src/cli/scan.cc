@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -26,6 +27,16 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// This process's peak resident set size in MiB (VmHWM), or -1.
+double PeakRssMb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;
+  }
+  return -1;
 }
 
 std::string JsonString(std::string_view s) {
@@ -58,7 +69,9 @@ int RunScan(const ScanOptions& options) {
     std::cerr << "mailsift: " << ruleset.error().message << "\n";
     return EX_CONFIG;
   }
-  auto compiled = rules::CompiledRuleset::Compile(std::move(*ruleset));
+  rules::CompileOptions compile_options;
+  compile_options.prefilter = options.prefilter;
+  auto compiled = rules::CompiledRuleset::Compile(std::move(*ruleset), compile_options);
   if (!compiled) {
     std::cerr << "mailsift: the rules are refused:\n" << compiled.error().message << "\n";
     return EX_CONFIG;
@@ -140,7 +153,10 @@ int RunScan(const ScanOptions& options) {
     }
     engine.prefilter().Wait(std::chrono::hours(1));
   }
-  if (options.timing) std::fprintf(stderr, "%s\n", engine.prefilter().Describe().c_str());
+  if (options.timing) {
+    std::fprintf(stderr, "%s\n", engine.prefilter().Describe().c_str());
+    std::fprintf(stderr, "peak RSS: %.1f MiB (VmHWM)\n", PeakRssMb());
+  }
   return status;
 }
 

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "rules/multi_prefilter.h"
+
 namespace mailsift::cli {
 
 struct ScanOptions {
@@ -14,6 +16,7 @@ struct ScanOptions {
   std::string envelope_from;           // the SMTP sender, as the proxy would pass it
   std::vector<std::string> rule_dirs;  // default rule directories, first existing wins
   std::string site_dir;                // *.pre and local *.cf
+  rules::PrefilterOptions prefilter = rules::PrefilterOptions::FromEnvironment();
 };
 
 // Loads and compiles the rules, scans every file. Exit code: 0, 66 for an unreadable file

@@ -412,6 +412,9 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
       spam.StringList("allow_senders", config.spam.allow_senders);
       spam.StringList("deny_senders", config.spam.deny_senders);
       spam.StringList("local_domains", config.spam.local_domains);
+      spam.Choice("prefilter", config.spam.prefilter,
+                  {{"background", Prefilter::kBackground}, {"off", Prefilter::kOff}});
+      spam.String("prefilter_cache_dir", config.spam.prefilter_cache_dir);
     }
     {
       TableReader virus(root.Table("virus"), "virus", problems);

@@ -25,6 +25,7 @@ using Seconds = std::chrono::duration<double>;
 enum class Protocol { kSmtp, kLmtp };
 enum class RelayMode { kAfterQueue, kBeforeQueue };
 enum class BareNewline { kReject, kNormalize };
+enum class Prefilter { kBackground, kOff };
 
 struct Listener {
   // Identity across reloads and in systemd's FileDescriptorName=; default: derived from the
@@ -107,6 +108,15 @@ struct Spam {
   // (amavisd's @local_domains_acl, same forms as above without a local part: "example.com",
   // ".example.com"); empty = every recipient (the default).
   std::vector<std::string> local_domains;
+  // The vectorscan prefilter (rules/multi_prefilter.h): "background" builds its databases in a
+  // short-lived process of their own when the cache has none for these rules (every rule runs
+  // until they are ready), "off" runs every rule always. MAILSIFT_PREFILTER overrides it.
+  Prefilter prefilter = Prefilter::kBackground;
+  // Where the databases are cached, one file per ruleset; created when missing. "" = the
+  // environment's ($XDG_CACHE_HOME/mailsift/prefilter or $HOME/.cache/mailsift/prefilter),
+  // "none" = no cache. A directory that cannot be written only means no cache (a warning).
+  // MAILSIFT_PREFILTER_CACHE overrides it.
+  std::string prefilter_cache_dir;
 };
 
 // The virus check: clamd over its socket (INSTREAM).

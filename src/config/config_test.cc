@@ -188,5 +188,40 @@ name = "X"
   }
 }
 
+TEST(Config, PrefilterKeys) {
+  auto defaults = ParseConfig("", "t.toml");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->spam.prefilter, Prefilter::kBackground);
+  EXPECT_EQ(defaults->spam.prefilter_cache_dir, "");  // the environment's (XDG, HOME)
+
+  // A directory that does not exist, and could not be created, is no config error: it only
+  // means no cache (rules/multi_prefilter.h).
+  auto set = ParseConfig(R"(
+[spam]
+prefilter = "off"
+prefilter_cache_dir = "/nonexistent/below/a/file"
+)",
+                         "t.toml");
+  ASSERT_TRUE(set) << Joined(set.error());
+  EXPECT_EQ(set->spam.prefilter, Prefilter::kOff);
+  EXPECT_EQ(set->spam.prefilter_cache_dir, "/nonexistent/below/a/file");
+
+  auto bad = ParseConfig("[spam]\nprefilter = \"sync\"\nprefilter_cache_dir = 3\n", "t.toml");
+  ASSERT_FALSE(bad);
+  const std::string all = Joined(bad.error());
+  EXPECT_NE(all.find("spam.prefilter: \"sync\" is not one of background | off"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("spam.prefilter_cache_dir: must be a string"), std::string::npos) << all;
+}
+
+// The sample config documents every key with its default.
+TEST(Config, PackagedSampleHasTheDefaultPrefilterKeys) {
+  auto config = LoadConfig(MAILSIFT_SOURCE_DIR "/packaging/mailsift.toml");
+  ASSERT_TRUE(config) << Joined(config.error());
+  EXPECT_EQ(config->spam.prefilter, Prefilter::kBackground);
+  EXPECT_EQ(config->spam.prefilter_cache_dir, "");
+}
+
 }  // namespace
 }  // namespace mailsift::config

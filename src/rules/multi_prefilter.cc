@@ -1,9 +1,15 @@
 // rules/multi_prefilter.cc — see multi_prefilter.h.
 #include "rules/multi_prefilter.h"
 
+#include <fcntl.h>
 #include <hs/hs.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,8 +45,14 @@ constexpr size_t kLargeRepeatedGroup = 2000;
 constexpr long kMaxRepeatTail = 64;
 // Expressions written longer than this are compiled with their repeat bounds relaxed.
 constexpr size_t kLongExpression = 4000;
-// The nice value of the background build thread.
+// The nice value of the background build thread and of the builder process.
 constexpr int kBuildNice = 10;
+// What the slot writes to the builder process (EncodeJob).
+constexpr std::string_view kJobMagic = "MAILSIFT-PREFILTER-JOB 1\n";
+// Rule indexes beyond this in a job are refused (a ruleset has a few thousand).
+constexpr uint64_t kMaxJobRules = uint64_t{1} << 24;
+// How much of a failed builder's standard error goes into the description.
+constexpr size_t kMaxBuilderMessage = 1024;
 // Cache files of other keys not used for this long are removed when a new one is written.
 constexpr auto kCacheMaxAge = std::chrono::hours(24 * 30);
 
@@ -104,6 +116,11 @@ hs_database_t* CompileAll(const std::vector<std::string>& expressions,
 void PutU32(std::string* out, uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
 void PutU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
 
+void PutString(std::string* out, std::string_view v) {
+  PutU32(out, static_cast<uint32_t>(v.size()));
+  out->append(v);
+}
+
 class Reader {
  public:
   explicit Reader(std::string_view s) : s_(s) {}
@@ -115,6 +132,14 @@ class Reader {
     pos_ += n;
     return true;
   }
+  bool String(std::string* out) {
+    uint32_t n = 0;
+    std::string_view bytes;
+    if (!U32(&n) || !Take(n, &bytes)) return false;
+    out->assign(bytes);
+    return true;
+  }
+  bool AtEnd() const { return pos_ == s_.size(); }
 
  private:
   bool Bytes(void* v, size_t n) {
@@ -141,12 +166,26 @@ std::string ReadFile(const std::string& path, bool* ok) {
   return bytes;
 }
 
+// `mkdir -p` with mode 0755: the databases are no secret, and only their owner writes them.
+Status MakeDirectories(const std::string& dir) {
+  for (size_t end = 0; end < dir.size();) {
+    end = std::min(dir.find('/', end + 1), dir.size());
+    const std::string prefix = dir.substr(0, end);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Fail(fmt::format("cannot create {}: {}", prefix, std::strerror(errno)));
+    }
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Fail(fmt::format("cannot create {}: not a directory", dir));
+  }
+  return {};
+}
+
 // Writes `bytes` to `path` through a temporary file in the same directory.
 Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
-  std::error_code ec;
   const std::filesystem::path target(path);
-  std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) return Fail(fmt::format("cannot create {}: {}", target.parent_path().string(), ec.message()));
+  if (auto made = MakeDirectories(target.parent_path().string()); !made) return made;
   const std::string temp = fmt::format("{}/.{}.{}.tmp", target.parent_path().string(),
                                        target.filename().string(), getpid());
   FILE* f = std::fopen(temp.c_str(), "wb");
@@ -282,7 +321,168 @@ bool FollowRepeats(const hs_database_t* anchored, std::string_view text, size_t 
   return !current.empty();
 }
 
+// ---- the builder process ---------------------------------------------------------------------
+
+// A file descriptor closed when it goes out of scope.
+struct OwnedFd {
+  explicit OwnedFd(int f) : fd(f) {}
+  ~OwnedFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int fd;
+};
+
+bool WriteAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Reads `fd` from its current offset to its end, at most `limit` bytes. A file's size is known
+// up front: the string is allocated once (the databases are 20 MB).
+bool ReadAll(int fd, std::string* out, size_t limit = SIZE_MAX) {
+  out->clear();
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    out->reserve(std::min(static_cast<size_t>(st.st_size), limit));
+  }
+  char chunk[65536];
+  while (out->size() < limit) {
+    const ssize_t n = ::read(fd, chunk, std::min(sizeof chunk, limit - out->size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    out->append(chunk, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// What the builder process is given: the pid of the process that asks (the builder stops when
+// that is no longer its parent: it went away before the builder started), the rule count and
+// the groups; a checksum at the end.
+std::string EncodeJob(const std::vector<PrefilterGroup>& groups, size_t rule_count) {
+  std::string out(kJobMagic);
+  PutU32(&out, static_cast<uint32_t>(::getpid()));
+  PutU64(&out, rule_count);
+  PutU32(&out, static_cast<uint32_t>(groups.size()));
+  for (const PrefilterGroup& g : groups) {
+    PutU32(&out, g.lists ? 1 : 0);
+    PutU32(&out, static_cast<uint32_t>(g.rules.size()));
+    for (const PrefilterRule& r : g.rules) {
+      PutU32(&out, r.rule);
+      PutString(&out, r.pattern);
+      PutString(&out, r.flags);
+    }
+  }
+  PutU64(&out, Fnv1a(out));
+  return out;
+}
+
+struct Job {
+  uint32_t parent = 0;  // 0: whoever
+  size_t rule_count = 0;
+  std::vector<PrefilterGroup> groups;
+};
+
+Result<Job> DecodeJob(std::string_view bytes) {
+  if (bytes.size() < kJobMagic.size() + 8) return Fail("truncated");
+  const std::string_view body = bytes.substr(0, bytes.size() - 8);
+  uint64_t checksum;
+  std::memcpy(&checksum, bytes.data() + body.size(), 8);
+  if (Fnv1a(body) != checksum) return Fail("checksum mismatch");
+  Reader in(body);
+  std::string_view magic;
+  if (!in.Take(kJobMagic.size(), &magic) || magic != kJobMagic) return Fail("not a job");
+  Job job;
+  uint64_t rule_count = 0;
+  uint32_t groups = 0;
+  if (!in.U32(&job.parent) || !in.U64(&rule_count) || !in.U32(&groups)) return Fail("truncated");
+  if (rule_count > kMaxJobRules) return Fail("too many rules");
+  job.rule_count = static_cast<size_t>(rule_count);
+  for (uint32_t g = 0; g < groups; ++g) {
+    PrefilterGroup group;
+    uint32_t lists = 0, n = 0;
+    if (!in.U32(&lists) || !in.U32(&n)) return Fail("truncated");
+    group.lists = lists != 0;
+    for (uint32_t k = 0; k < n; ++k) {
+      PrefilterRule rule;
+      if (!in.U32(&rule.rule) || !in.String(&rule.pattern) || !in.String(&rule.flags)) {
+        return Fail("truncated");
+      }
+      group.rules.push_back(std::move(rule));
+    }
+    job.groups.push_back(std::move(group));
+  }
+  if (!in.AtEnd()) return Fail("trailing bytes");
+  return job;
+}
+
+// The first lines a failed builder wrote to its standard error, as one line.
+std::string BuilderMessage(int fd) {
+  std::string text;
+  if (::lseek(fd, 0, SEEK_SET) != 0 || !ReadAll(fd, &text, kMaxBuilderMessage)) return {};
+  std::string out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const size_t end = std::min(rest.find('\n'), rest.size());
+    const std::string_view line = TrimSpaces(rest.substr(0, end));
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    if (line.empty()) continue;
+    if (!out.empty()) out += "; ";
+    out.append(line);
+  }
+  return out;
+}
+
 }  // namespace
+
+int RunPrefilterBuilder() {
+  // A build that nobody waits for is wasted CPU: this process dies with the thread that
+  // started it (a filter process that exits, or is killed, takes its build along).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Scans come first (the filter's builder inherits its thread's nice 10 already).
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, 0);
+  if (errno == 0 && nice < kBuildNice) ::setpriority(PRIO_PROCESS, 0, kBuildNice);
+  std::string input;
+  if (!ReadAll(STDIN_FILENO, &input)) {
+    std::fprintf(stderr, "prefilter-build: cannot read the groups: %s\n", std::strerror(errno));
+    return 1;
+  }
+  auto job = DecodeJob(input);
+  if (!job) {
+    std::fprintf(stderr, "prefilter-build: the groups on standard input are refused: %s\n",
+                 job.error().message.c_str());
+    return 1;
+  }
+  std::string().swap(input);
+  if (job->parent != 0 && static_cast<uint32_t>(::getppid()) != job->parent) {
+    std::fprintf(stderr, "prefilter-build: the process that asked has gone\n");
+    return 1;
+  }
+  auto built = PrefilterDatabases::Build(job->groups, job->rule_count);
+  if (!built) {
+    std::fprintf(stderr, "prefilter-build: %s\n", built.error().message.c_str());
+    return 1;
+  }
+  const std::string bytes = (*built)->Serialize(PrefilterKey(job->groups));
+  if (bytes.empty()) {
+    std::fprintf(stderr, "prefilter-build: vectorscan cannot serialise the databases\n");
+    return 1;
+  }
+  if (!WriteAll(STDOUT_FILENO, bytes)) {
+    std::fprintf(stderr, "prefilter-build: cannot write the databases: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}
 
 const std::string& PrefilterLibraryProblem() {
   static const std::string problem = FindLibraryProblem();
@@ -689,21 +889,26 @@ Result<std::shared_ptr<const PrefilterDatabases>> PrefilterDatabases::Deserializ
 
 // ---- options and the slot --------------------------------------------------------------------
 
-PrefilterOptions PrefilterOptions::FromEnvironment() {
-  PrefilterOptions o;
+PrefilterOptions PrefilterOptions::FromEnvironment(PrefilterOptions o) {
   if (const char* mode = std::getenv("MAILSIFT_PREFILTER")) {
     const std::string m = ToLowerAscii(mode);
     if (m == "off" || m == "0" || m == "no") o.mode = PrefilterMode::kOff;
+    if (m == "on" || m == "1" || m == "yes" || m == "background") {
+      o.mode = PrefilterMode::kBackground;
+    }
     if (m == "sync") o.mode = PrefilterMode::kSync;
     if (m == "verify") o.mode = PrefilterMode::kVerify;
   }
   if (const char* dir = std::getenv("MAILSIFT_PREFILTER_CACHE"); dir != nullptr && *dir) {
-    if (std::string_view(dir) != "none") o.cache_dir = dir;
+    o.cache_dir = dir;
+  } else if (!o.cache_dir.empty()) {
+    // The config's directory.
   } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg == '/') {
     o.cache_dir = std::string(xdg) + "/mailsift/prefilter";
   } else if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
     o.cache_dir = std::string(home) + "/.cache/mailsift/prefilter";
   }
+  if (o.cache_dir == "none") o.cache_dir.clear();
   return o;
 }
 
@@ -712,6 +917,8 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
                                                     const PrefilterOptions& options) {
   std::shared_ptr<PrefilterSlot> slot(new PrefilterSlot());
   slot->mode_ = options.mode;
+  slot->builder_ = options.builder;
+  slot->report_ = options.report;
   slot->done_future_ = slot->done_.get_future().share();
   if (options.mode == PrefilterMode::kOff) {
     slot->Finish(State::kOff, "prefilter off");
@@ -757,12 +964,13 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
   slot->state_.store(State::kBuilding);
   slot->description_.store(std::make_shared<const std::string>("prefilter: building"));
   if (options.mode == PrefilterMode::kSync) {
-    slot->Build(std::move(groups), rule_count, std::move(key), options.start_gate);
+    slot->Build(std::move(groups), rule_count, std::move(key), {});
     return slot;
   }
   std::thread([slot, groups = std::move(groups), rule_count, key = std::move(key),
                gate = options.start_gate]() mutable {
-    // Scans come first: the build yields the CPU to them (nice applies per thread on Linux).
+    // Scans come first: the build yields the CPU to them (nice applies per thread on Linux, and
+    // a builder process inherits it).
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kBuildNice);
     slot->Build(std::move(groups), rule_count, std::move(key), std::move(gate));
   }).detach();
@@ -771,35 +979,178 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
 
 PrefilterSlot::~PrefilterSlot() = default;
 
+struct PrefilterSlot::BuilderRun {
+  bool started = false;  // false: the builder could not be run at all
+  double cpu_seconds = 0;
+  double peak_mib = 0;   // its peak resident set size
+};
+
 void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count, std::string key,
                           std::shared_future<void> gate) {
   if (gate.valid()) gate.wait();
   const double cpu_before = CpuSeconds();
   const auto wall_before = std::chrono::steady_clock::now();
+  auto wall_seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+  };
+  // A cancelled build is not news: its ruleset is going away.
+  auto finish = [&](State state, std::string description, bool trouble) {
+    if (report_ && !cancelled_.load()) report_(trouble, description);
+    Finish(state, std::move(description));
+  };
+  std::string fallback;  // why a build with a builder runs on this thread
+  if (!builder_.empty()) {
+    BuilderRun run;
+    auto bytes = RunBuilder(EncodeJob(groups, rule_count), &run);
+    if (run.started) {
+      if (!bytes) {
+        finish(State::kFailed, "prefilter: not built: " + bytes.error().message, true);
+        return;
+      }
+      auto loaded = PrefilterDatabases::Deserialize(*bytes, key, rule_count);
+      if (!loaded) {
+        finish(State::kFailed,
+               "prefilter: not built: the builder's output is refused: " + loaded.error().message,
+               true);
+        return;
+      }
+      const auto& db = **loaded;
+      ready_.store(*loaded);
+      bool trouble = false;
+      const std::string cache_note = WriteCache(*bytes, &trouble);
+      finish(State::kReady,
+             fmt::format("prefilter: {} regex rules in {} Hyperscan {} databases ({:.1f} MB), "
+                         "built by a builder process in {:.1f} s ({:.1f} s CPU, {:.0f} MiB at "
+                         "its peak), {}",
+                         db.rules(), db.databases(), TrimSpaces(hs_version()), db.bytes() / 1e6,
+                         wall_seconds(), run.cpu_seconds, run.peak_mib, cache_note),
+             trouble);
+      return;
+    }
+    fallback = fmt::format(" in this process ({})", bytes.error().message);
+  }
   auto built = PrefilterDatabases::Build(groups, rule_count, &cancelled_);
   if (!built) {
-    Finish(State::kFailed, "prefilter: not built: " + built.error().message);
+    finish(State::kFailed, "prefilter: not built: " + built.error().message, true);
     return;
   }
   const auto& db = **built;
   ready_.store(*built);
-  std::string cache_note = "no cache";
-  if (!cache_path_.empty()) {
-    auto written = WriteFileAtomically(cache_path_, db.Serialize(key));
-    if (written) {
-      cache_note = "cached in " + cache_path_;
-      RemoveStaleCacheFiles(cache_path_);
-    } else {
-      cache_note = "not cached: " + written.error().message;
-    }
-  }
-  Finish(State::kReady,
-         fmt::format("prefilter: {} regex rules in {} Hyperscan {} databases ({:.1f} MB), built "
+  bool trouble = false;
+  const std::string cache_note =
+      cache_path_.empty() ? "no cache" : WriteCache(db.Serialize(key), &trouble);
+  finish(State::kReady,
+         fmt::format("prefilter: {} regex rules in {} Hyperscan {} databases ({:.1f} MB), built{} "
                      "in {:.1f} s ({:.1f} s CPU), {}",
                      db.rules(), db.databases(), TrimSpaces(hs_version()), db.bytes() / 1e6,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before)
-                         .count(),
-                     CpuSeconds() - cpu_before, cache_note));
+                     fallback, wall_seconds(), CpuSeconds() - cpu_before, cache_note),
+         trouble || !fallback.empty());
+}
+
+std::string PrefilterSlot::WriteCache(std::string_view bytes, bool* trouble) const {
+  if (cache_path_.empty()) return "no cache";
+  auto written = bytes.empty() ? Fail("vectorscan cannot serialise the databases")
+                               : WriteFileAtomically(cache_path_, bytes);
+  if (!written) {
+    *trouble = true;
+    return "not cached: " + written.error().message;
+  }
+  RemoveStaleCacheFiles(cache_path_);
+  return "cached in " + cache_path_;
+}
+
+Result<std::string> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun* run) {
+  // Input and output go through memory files: nothing to deadlock on while both run, and the
+  // output is read once, after the builder has exited.
+  OwnedFd in(::memfd_create("mailsift-prefilter-job", MFD_CLOEXEC));
+  OwnedFd out(::memfd_create("mailsift-prefilter-databases", MFD_CLOEXEC));
+  OwnedFd err(::memfd_create("mailsift-prefilter-errors", MFD_CLOEXEC));
+  if (in.fd < 0 || out.fd < 0 || err.fd < 0) {
+    return Fail(fmt::format("memfd_create: {}", std::strerror(errno)));
+  }
+  if (!WriteAll(in.fd, job) || ::lseek(in.fd, 0, SEEK_SET) != 0) {
+    return Fail(fmt::format("cannot write the builder's input: {}", std::strerror(errno)));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in.fd, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out.fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err.fd, STDERR_FILENO);
+  // Nothing else of ours: not a listening socket, a connection or the supervisor's channel,
+  // whatever their close-on-exec flags (sockets handed over by systemd have none at first).
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // The filter blocks or ignores the signals it handles itself; the builder gets the defaults.
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int signal : {SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2}) {
+    sigaddset(&defaults, signal);
+  }
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::string program = builder_, verb = "prefilter-build";
+  char* argv[] = {program.data(), verb.data(), nullptr};
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) {
+    return Fail(fmt::format("cannot run the builder {}: {}", builder_, std::strerror(spawned)));
+  }
+  run->started = true;
+  {
+    std::lock_guard<std::mutex> lock(child_mutex_);
+    child_pid_ = pid;
+    if (cancelled_.load()) ::kill(pid, SIGKILL);
+  }
+  // Waits without reaping first: while Cancel() may still kill `pid`, it must not be reused.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 &&
+         errno == EINTR) {
+  }
+  {
+    std::lock_guard<std::mutex> lock(child_mutex_);
+    child_pid_ = 0;
+  }
+  int status = 0;
+  rusage usage{};
+  pid_t waited;
+  while ((waited = ::wait4(pid, &status, 0, &usage)) < 0 && errno == EINTR) {
+  }
+  if (waited != pid) {
+    // Reaped by someone else (SIGCHLD ignored): how it ended is unknown.
+    return Fail(fmt::format("cannot wait for the builder process: {}", std::strerror(errno)));
+  }
+  run->cpu_seconds = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+                     (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  run->peak_mib = usage.ru_maxrss / 1024.0;
+  if (cancelled_.load()) return Fail("cancelled");
+  if (WIFSIGNALED(status)) {
+    const int signal = WTERMSIG(status);
+    return Fail(fmt::format("the builder process was killed by signal {} ({}){}", signal,
+                            strsignal(signal),
+                            signal == SIGKILL ? ", by hand or for want of memory" : ""));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const std::string message = BuilderMessage(err.fd);
+    return Fail(fmt::format("the builder process exited with status {}{}{}",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                            message.empty() ? "" : ": ", message));
+  }
+  std::string bytes;
+  if (::lseek(out.fd, 0, SEEK_SET) != 0 || !ReadAll(out.fd, &bytes)) {
+    return Fail(fmt::format("cannot read the builder's output: {}", std::strerror(errno)));
+  }
+  return bytes;
+}
+
+void PrefilterSlot::Cancel() {
+  cancelled_.store(true);
+  std::lock_guard<std::mutex> lock(child_mutex_);
+  if (child_pid_ > 0) ::kill(child_pid_, SIGKILL);
 }
 
 void PrefilterSlot::Finish(State state, std::string description) {

@@ -20,11 +20,18 @@
 // Building the databases takes seconds (about 25 s of CPU for SpamAssassin's rules), so it
 // never delays a ruleset: PrefilterSlot::Start() returns at once. It looks for a cache file
 // named by the key of the inputs (PrefilterKey: the patterns, flags, groups, the library version
-// and the CPU features), and otherwise compiles on a background thread and writes the cache
+// and the CPU features), and otherwise builds in the background and writes the cache
 // (serialised databases and a checksum; written to a temporary file and renamed). A cache
 // directory that cannot be written only means the next load compiles again. Until the
 // databases are ready, Get() returns null and the evaluator runs every rule, as without a
 // prefilter; results are the same either way.
+//
+// The compile needs about 60 MB more than its result at its peak. So that a filter process
+// never holds that, the build runs in a short-lived process of its own when
+// PrefilterOptions::builder names an executable: a background thread writes the groups to it,
+// waits, and loads what it wrote back (the cache file's form, checked as a cache file is). A
+// builder that fails or is killed leaves the prefilter off (kFailed) for this ruleset; one that
+// cannot be started at all (no /proc in a chroot) means the build runs on the thread.
 //
 // Thread-safety: a PrefilterDatabases is immutable and shared by all scan threads (each uses its
 // own thread-local scratch space). PrefilterSlot's methods may be called from any thread.
@@ -34,8 +41,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,18 +140,39 @@ enum class PrefilterMode {
 
 struct PrefilterOptions {
   PrefilterMode mode = PrefilterMode::kBackground;
-  // Where cache files live; empty: no cache.
+  // Where cache files live (created when missing, 0755); empty: no cache.
   std::string cache_dir;
-  // Tests: the build starts only once this is ready.
+  // A background build starts only once this is ready: in tests, and in a filter process once
+  // it has dropped its privileges (so that the builder process and the cache file are the
+  // service user's). kSync ignores it.
   std::shared_future<void> start_gate;
   // Run the library self-test (known false negatives of some vectorscan releases) and stay off
   // when it fails. Tests of the prefilter's own logic may turn it off.
   bool check_library = true;
+  // An executable that builds the databases in a process of its own, run as
+  // `builder prefilter-build` (it calls RunPrefilterBuilder); `mailsift` passes "/proc/self/exe",
+  // which still runs the program's own file when an upgrade has replaced it on disk. Empty: the
+  // build runs on a thread of this process.
+  std::string builder;
+  // Called once when a build ends (not for a cache load, nor for a cancelled build), on the
+  // thread that built, before Wait() returns: the description, and whether something went
+  // wrong (no databases, or the cache file could not be written). The filter logs it.
+  std::function<void(bool trouble, const std::string& description)> report;
 
-  // MAILSIFT_PREFILTER = off | on | sync | verify; MAILSIFT_PREFILTER_CACHE = a directory, or
-  // "none"; else $XDG_CACHE_HOME/mailsift/prefilter or $HOME/.cache/mailsift/prefilter.
-  static PrefilterOptions FromEnvironment();
+  // `base` (from the config file and the command) with the environment's overrides, for
+  // development: MAILSIFT_PREFILTER = off | on | sync | verify sets the mode;
+  // MAILSIFT_PREFILTER_CACHE = a directory, or "none", the cache directory. Without either a
+  // cache directory in `base` or that variable: $XDG_CACHE_HOME/mailsift/prefilter, or
+  // $HOME/.cache/mailsift/prefilter. A cache directory "none" means no cache.
+  static PrefilterOptions FromEnvironment(PrefilterOptions base);
+  static PrefilterOptions FromEnvironment() { return FromEnvironment(PrefilterOptions()); }
 };
+
+// The builder process's side (`mailsift prefilter-build`): reads the groups from standard input
+// (as the slot writes them), builds the databases and writes their cache-file form (with the
+// groups' key) to standard output. Runs at nice 10 and dies with the thread that started it.
+// Returns the exit status: 0, or 1 with the reason on standard error.
+int RunPrefilterBuilder();
 
 // The databases of one ruleset: loaded from the cache or built in the background.
 class PrefilterSlot {
@@ -161,19 +191,29 @@ class PrefilterSlot {
   bool Wait(std::chrono::milliseconds timeout) const;
   // True while a build runs whose result will be written to the cache.
   bool BuildingForCache() const;
-  // Stops a running build at its next step (the ruleset is going away).
-  void Cancel() { cancelled_.store(true); }
+  // Stops a running build (the ruleset is going away): a thread's at its next step, a builder
+  // process at once (SIGKILL; the thread that waits for it reaps it and finishes as kFailed).
+  void Cancel();
   // One line for logs and `scan --timing`: where the databases came from, sizes, times.
   std::string Describe() const;
 
  private:
   PrefilterSlot() = default;
+  struct BuilderRun;
   void Build(std::vector<PrefilterGroup> groups, size_t rule_count, std::string key,
              std::shared_future<void> gate);
+  // Runs builder_ on `job` and returns what it wrote; `run` tells whether it started at all.
+  Result<std::string> RunBuilder(const std::string& job, BuilderRun* run);
+  // The cache file written from `bytes`: what to say about it, and whether that is trouble.
+  std::string WriteCache(std::string_view bytes, bool* trouble) const;
   void Finish(State state, std::string description);
 
   PrefilterMode mode_ = PrefilterMode::kOff;
   std::string cache_path_;  // empty: no cache
+  std::string builder_;     // empty: build on the thread
+  std::function<void(bool, const std::string&)> report_;
+  std::mutex child_mutex_;  // guards child_pid_ against Cancel() killing a reaped pid
+  int child_pid_ = 0;       // the running builder process, reaped once this is 0 again
   std::atomic<std::shared_ptr<const PrefilterDatabases>> ready_;
   std::atomic<State> state_{State::kOff};
   std::atomic<bool> cancelled_{false};

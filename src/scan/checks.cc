@@ -10,7 +10,8 @@
 
 namespace mailsift::scan {
 
-Result<BuiltChecks> BuildChecks(const config::Config& config) {
+Result<BuiltChecks> BuildChecks(const config::Config& config,
+                                const rules::PrefilterOptions& prefilter) {
   BuiltChecks built;
   if (config.bad_header.enabled) {
     built.checks.push_back(BadHeaderCheck::Create(config.bad_header, BadHeaderCheck::Options()));
@@ -28,7 +29,7 @@ Result<BuiltChecks> BuildChecks(const config::Config& config) {
     built.summaries.push_back(fmt::format("virus check: clamd {}", config.virus.clamd));
   }
   if (config.spam.enabled) {
-    auto spam = SpamCheck::Load(config.spam);
+    auto spam = SpamCheck::Load(config.spam, prefilter);
     if (!spam) return tl::unexpected(spam.error());
     built.summaries.push_back("spam check: " + (*spam)->summary());
     built.rules_digest = (*spam)->digest();

@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "config/config.h"
+#include "rules/multi_prefilter.h"
 #include "scan/check.h"
 
 namespace mailsift::scan {
@@ -25,6 +26,8 @@ struct BuiltChecks {
   std::string rules_digest;            // the spam check's ruleset digest ("" without it)
 };
 
-Result<BuiltChecks> BuildChecks(const config::Config& config);
+// `prefilter`: how the spam check's vectorscan prefilter is built or loaded.
+Result<BuiltChecks> BuildChecks(const config::Config& config,
+                                const rules::PrefilterOptions& prefilter);
 
 }  // namespace mailsift::scan

@@ -46,7 +46,8 @@ std::string DigestOf(const rules::RulePaths& paths) {
 
 }  // namespace
 
-Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config) {
+Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config,
+                                                   const rules::PrefilterOptions& prefilter) {
   std::vector<std::filesystem::path> dirs(config.rule_dirs.begin(), config.rule_dirs.end());
   std::error_code ec;
   std::string chosen;
@@ -69,7 +70,9 @@ Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config) {
   options.local_tests_only = true;
   auto ruleset = rules::LoadRuleset(paths, options);
   if (!ruleset) return Fail("spam rules: " + ruleset.error().message);
-  auto compiled = rules::CompiledRuleset::Compile(std::move(*ruleset));
+  rules::CompileOptions compile_options;
+  compile_options.prefilter = prefilter;
+  auto compiled = rules::CompiledRuleset::Compile(std::move(*ruleset), compile_options);
   if (!compiled) return Fail("spam rules: " + compiled.error().message);
   std::unique_ptr<SpamCheck> check(new SpamCheck());
   check->config_ = config;

@@ -14,13 +14,17 @@
 
 #include "base/error.h"
 #include "config/config.h"
+#include "rules/multi_prefilter.h"
 #include "scan/check.h"
 
 namespace mailsift::scan {
 
 class SpamCheck : public Check {
  public:
-  static Result<std::unique_ptr<SpamCheck>> Load(const config::Spam& config);
+  // `prefilter`: how the ruleset's vectorscan prefilter is built or loaded (its cache).
+  static Result<std::unique_ptr<SpamCheck>> Load(
+      const config::Spam& config,
+      const rules::PrefilterOptions& prefilter = rules::PrefilterOptions::FromEnvironment());
 
   std::string_view name() const override { return "spam"; }
   CheckResult Run(const MessageInput& message) const override;

@@ -17,7 +17,10 @@ Runs the generation with its spam check on Debian's SpamAssassin rules (skipped,
   - with [spam] watch_rule_dirs, rule files written as sa-update writes them (a new channel
     directory, several files over half a second) give exactly one reload after the quiet
     period, and the next message is scored with the new rule; a rule file that does not parse
-    is refused (failed_reloads=1) while mail goes on flowing.
+    is refused (failed_reloads=1) while mail goes on flowing;
+  - the prefilter's databases are built by a builder process and cached in [spam]
+    prefilter_cache_dir (created when missing); the generation logs it; a cache directory
+    that cannot be created is one warning, and mail is scored all the same.
 """
 
 import json
@@ -463,6 +466,63 @@ def test_watched_rule_dirs_reload_once_sa_update_has_finished():
         shutil.rmtree(site, ignore_errors=True)
 
 
+def test_prefilter_is_built_by_a_builder_process_and_cached():
+    # A tiny ruleset: its databases build in milliseconds. The environment would override the
+    # config's prefilter keys.
+    for name in ("MAILSIFT_PREFILTER", "MAILSIFT_PREFILTER_CACHE"):
+        os.environ.pop(name, None)
+    rules = tempfile.mkdtemp(prefix="mailsift-rules-")
+    site = tempfile.mkdtemp(prefix="mailsift-site-")
+    work = tempfile.mkdtemp(prefix="mailsift-prefilter-")
+    with open(os.path.join(rules, "10_tiny.cf"), "w") as f:
+        f.write("body TINY_ONE /tiny\\s+one/i\nbody TINY_TWO /\\btwo\\b/\n"
+                "body TINY_NONE /never (?:seen|found)/\nscore TINY_ONE 1.5\nscore TINY_TWO 2\n")
+    with open(os.path.join(work, "file"), "w") as f:
+        f.write("a file, not a directory\n")
+    try:
+        for cache, cached in ((os.path.join(work, "cache", "prefilter"), True),
+                              (os.path.join(work, "file", "prefilter"), False)):
+            with h.SmtpSink() as sink:
+                config = h.base_config(sink.address, spam={
+                    "enabled": True, "rule_dirs": [rules], "site_dir": site,
+                    "prefilter": "background", "prefilter_cache_dir": cache})
+                with h.Mailsift(BIN, config) as ms:
+                    def built():
+                        return "prefilter: " in ms.read_stderr() and \
+                            "built by a builder process" in ms.read_stderr()
+                    try:
+                        h.wait_until(built, 60, what="the prefilter's build")
+                    except TimeoutError:
+                        pass
+                    log = ms.read_stderr()
+                    line = next((l for l in log.splitlines() if "prefilter: " in l), "")
+                    check("built by a builder process" in line,
+                          "the generation logs the builder process's build", log[-2000:])
+                    if cached:
+                        files = os.listdir(cache) if os.path.isdir(cache) else []
+                        check(len(files) == 1 and files[0].endswith(".hsdb"),
+                              "one cache file in the created prefilter_cache_dir", files)
+                        check_eq(oct(os.stat(cache).st_mode & 0o777), "0o755",
+                                 "the cache directory's mode")
+                        check("cached in " + cache in line, "the log line names the file", line)
+                    else:
+                        check("not cached: cannot create" in line and "warn" in line.lower(),
+                              "a cache directory that cannot be created is a warning", line)
+                    with h.SmtpClient(ms.port) as c:
+                        c.greeting()
+                        replies = c.send_message("sender@example.com", ["rcpt@example.net"],
+                                                 h.dot_stuff([b"Subject: t", b"",
+                                                              b"a Tiny  One and two"]))
+                        c.cmd("QUIT")
+                    check(replies[-1].code == 250, "the message is relayed", replies[-1].text)
+                    lines = ms.wait_log_lines(1, "Passed")
+                    check(len(lines) == 1 and hits_of(lines[0]) == 3.5,
+                          "scored with the prefilter ready (Hits: 3.5)", "\n".join(lines))
+    finally:
+        for d in (rules, site, work):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 TESTS = [
     test_spam_and_ham_are_scored_and_relayed,
     test_scan_past_the_deadline_tempfails,
@@ -472,6 +532,7 @@ TESTS = [
     test_spam_actions_reject_and_discard,
     test_sa_update_hook_reloads,
     test_watched_rule_dirs_reload_once_sa_update_has_finished,
+    test_prefilter_is_built_by_a_builder_process_and_cached,
 ]
 
 if __name__ == "__main__":

@@ -1,0 +1,23 @@
+// cli/prefilter.h — the vectorscan prefilter's settings (rules/multi_prefilter.h) for the
+// rulesets this program compiles: the [spam] keys, and this program as the builder process that
+// `mailsift prefilter-build` (rules::RunPrefilterBuilder) runs.
+#pragma once
+
+#include <future>
+
+#include "config/config.h"
+#include "rules/multi_prefilter.h"
+
+namespace mailsift::cli {
+
+// [spam] prefilter and prefilter_cache_dir of `config` (null: their defaults), the databases
+// built by this program in a process of its own. The caller applies the environment's
+// overrides (rules::PrefilterOptions::FromEnvironment).
+rules::PrefilterOptions PrefilterDefaults(const config::Config* config);
+
+// The same for a generation: builds start only once `privileges_dropped` is ready, and how each
+// ends is logged (a warning when it failed or could not be cached).
+rules::PrefilterOptions GenerationPrefilter(const config::Config& config,
+                                            std::shared_future<void> privileges_dropped);
+
+}  // namespace mailsift::cli
