@@ -15,6 +15,7 @@
 #include "rules/eval_table.h"
 #include "rules/literal_prefilter.h"
 #include "rules/pattern.h"
+#include "rules/received.h"
 
 namespace mailsift::rules {
 namespace {
@@ -40,6 +41,10 @@ struct MetaOp {
   int rule = -1;
   double number = 0;
 };
+
+// Runs a postfix meta program (defined with the evaluator below).
+double EvalMeta(const std::vector<MetaOp>& program, const std::vector<double>& hits,
+                std::vector<double>& stack);
 
 void CompileMeta(const MetaNode& n, std::vector<MetaOp>* out) {
   MetaOp op;
@@ -229,6 +234,10 @@ struct CompiledRule {
   int header_slot = -1;        // header rules: index of header_request among the distinct ones
   std::unique_ptr<MetaNode> meta;
   std::vector<MetaOp> meta_program;  // `meta` in postfix order, for EvalMeta
+  // The rules the meta reads (each once), and its value when all of them are 0: most rules do
+  // not hit a given message, so most metas need not be evaluated.
+  std::vector<int> meta_inputs;
+  double meta_value_all_zero = 0;
   EvalFn eval;
   bool skip = false;
   bool templated = false;  // uses %{NAME}: built per message from the captures
@@ -365,6 +374,13 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
       }
       c.meta = std::move(*node);
       CompileMeta(*c.meta, &c.meta_program);
+      for (const MetaOp& op : c.meta_program) {
+        if (op.kind == MetaOp::kRule && op.rule >= 0 &&
+            std::find(c.meta_inputs.begin(), c.meta_inputs.end(), op.rule) ==
+                c.meta_inputs.end()) {
+          c.meta_inputs.push_back(op.rule);
+        }
+      }
       continue;
     }
     if (r.is_eval) {
@@ -453,6 +469,13 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
   impl.meta_order.erase(std::remove_if(impl.meta_order.begin(), impl.meta_order.end(),
                                        [&](int i) { return !impl.rules[i].enabled; }),
                         impl.meta_order.end());
+  {
+    const std::vector<double> zeros(impl.rules.size(), 0.0);
+    std::vector<double> stack;
+    for (int i : impl.meta_order) {
+      impl.rules[i].meta_value_all_zero = EvalMeta(impl.rules[i].meta_program, zeros, stack);
+    }
+  }
   // SpamAssassin gives rules that define captures priority -10000: they run before the rules
   // whose templates read them.
   for (int pass = 0; pass < 2; ++pass) {
@@ -670,6 +693,7 @@ int RunTemplated(const CompiledRule& c,
 
 ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& envelope) const {
   const Impl& impl = *impl_;
+  const SaHeaderCacheScope header_cache;
   const uint64_t limit_hits_before = Pattern::LimitHits();
   TextContext context{&impl.tlds, &impl.redirectors, &impl.boundaries};
   MessageText text(message, envelope, context);
@@ -890,8 +914,16 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   std::vector<double> meta_stack;
   meta_stack.reserve(64);
   for (int i : impl.meta_order) {
+    const CompiledRule& c = impl.rules[i];
+    bool any_input = false;
+    for (int input : c.meta_inputs) {
+      if (values[input] != 0) {
+        any_input = true;
+        break;
+      }
+    }
     // A true result is a hit whose value is the result (1 when not positive), as got_hit does.
-    double v = EvalMeta(impl.rules[i].meta_program, values, meta_stack);
+    double v = any_input ? EvalMeta(c.meta_program, values, meta_stack) : c.meta_value_all_zero;
     hits[i] = v != 0 ? 1 : 0;
     values[i] = v == 0 ? 0.0 : v > 0 ? v : 1.0;
   }

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <deque>
 #include <limits>
-#include <regex>
 #include <set>
 #include <unordered_map>
 
@@ -17,6 +16,7 @@
 #include "mime/charset.h"
 #include "mime/codec.h"
 #include "mime/header.h"
+#include "rules/perl_regex.h"
 
 namespace mailsift::rules {
 namespace {
@@ -68,13 +68,21 @@ bool LooksLikeHeaderField(std::string_view line, bool allow_blank) {
   return i < line.size() && line[i] == ':';
 }
 
-bool SafeRegexSearch(const std::string& s, const std::regex& re, std::smatch* m = nullptr) {
-  try {
-    std::smatch local;
-    return std::regex_search(s, m ? *m : local, re);
-  } catch (const std::regex_error&) {
-    return false;
+// The eval functions' own patterns: `$` at the very end only (the subjects have no trailing
+// newline, so Perl's `$` means the same).
+constexpr uint32_t kEvalRegexOptions = PCRE2_DOLLAR_ENDONLY;
+constexpr uint32_t kEvalRegexCaseless = PCRE2_DOLLAR_ENDONLY | PCRE2_CASELESS;
+
+// Searches `s`; on a match sets *group1 (when given) to the first capture group.
+bool RegexSearch(std::string_view s, const PerlRegex& re, std::string* group1 = nullptr) {
+  if (group1 == nullptr) return re.Matches(s);
+  std::vector<Span> groups;
+  if (!re.Search(s, 0, &groups)) return false;
+  group1->clear();
+  if (groups.size() > 1 && groups[1].set()) {
+    group1->assign(s.substr(groups[1].begin, groups[1].end - groups[1].begin));
   }
+  return true;
 }
 
 // Perl's numeric conversion of a string: leading number, else 0.
@@ -872,17 +880,18 @@ void CheckAttachments(MessageFacts& f) {
       m.attachment = m.attachment.value_or(0) + 1;
     }
     if (ctype.rfind("text", 0) == 0 && cte.find("base64") != std::string::npos) {
-      static const std::regex kAscii(
+      static const PerlRegex kAscii(
           "us-ascii|ansi_x3\\.4-1968|iso-ir-6|ansi_x3\\.4-1986|iso_646\\.irv:1991|ascii|"
-          "iso646-us|us|ibm367|cp367|csascii");
-      bool ascii = cs.empty() || SafeRegexSearch(cs, kAscii);
+          "iso646-us|us|ibm367|cp367|csascii",
+          kEvalRegexOptions);
+      bool ascii = cs.empty() || RegexSearch(cs, kAscii);
       bool disp = cd.rfind("attachment", 0) == 0 || cd.rfind("inline", 0) == 0;
       if (ascii && !disp) m.base64_encoded_text = 1;
     }
     {
-      static const std::regex kIso("iso-\\S+-\\S+\\b", std::regex::icase);
-      static const std::regex kGoodIso("iso-(?:8859-\\d{1,2}|2022-(?:jp|kr))\\b");
-      if (SafeRegexSearch(cs, kIso) && !SafeRegexSearch(cs, kGoodIso)) {
+      static const PerlRegex kIso("iso-\\S+-\\S+\\b", kEvalRegexCaseless);
+      static const PerlRegex kGoodIso("iso-(?:8859-\\d{1,2}|2022-(?:jp|kr))\\b", kEvalRegexOptions);
+      if (RegexSearch(cs, kIso) && !RegexSearch(cs, kGoodIso)) {
         m.bad_iso_charset = 1;
       }
     }
@@ -1127,13 +1136,14 @@ void ComputeBlankLines(MessageFacts& f) {
 }
 
 std::string StockMatch(const std::string& s) {
-  static const std::regex kStock(
+  static const PerlRegex kStock(
       "(^trad(?:e|ing)date|company(?:name)?|s\\w?(?:t\\w?o\\w?c\\w?k|y\\w?m(?:\\w?b\\w?o\\w?l)?)|"
       "t(?:arget|icker)|(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|"
       "weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|sector|"
-      "r(?:ecommendation|ating))$");
-  std::smatch m;
-  if (SafeRegexSearch(s, kStock, &m)) return m[1].str();
+      "r(?:ecommendation|ating))$",
+      kEvalRegexOptions);
+  std::string key;
+  if (RegexSearch(s, kStock, &key)) return key;
   return "";
 }
 
@@ -1622,9 +1632,9 @@ bool CheckForAsciiTextIllegal(const MessageEvalInput& in, const std::vector<std:
 
 bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
   if (in.facts == nullptr) return false;
-  static const std::regex kRatio("^\\d{0,3}\\.\\d{1,3}$");
+  static const PerlRegex kRatio("^\\d{0,3}\\.\\d{1,3}$", kEvalRegexOptions);
   const std::string& r = Arg(args, 0);
-  if (!SafeRegexSearch(r, kRatio)) return false;
+  if (!RegexSearch(r, kRatio)) return false;
   return in.facts->mime.text_unicode_ratio >= PerlNum(r);
 }
 
@@ -1636,13 +1646,13 @@ double UppercasePercent(const MessageEvalInput& in) {
   {
     const std::string& ct = in.facts->top_content_type;
     if (!ct.empty()) {
-      static const std::regex kDq("charset=\"([^\"]+)\"", std::regex::icase);
-      static const std::regex kSq("charset='([^']+)'", std::regex::icase);
-      static const std::regex kBare("charset=(\\S+)", std::regex::icase);
-      std::smatch m;
-      if (SafeRegexSearch(ct, kDq, &m) || SafeRegexSearch(ct, kSq, &m) ||
-          SafeRegexSearch(ct, kBare, &m)) {
-        charsets.push_back(m[1].str());
+      static const PerlRegex kDq("charset=\"([^\"]+)\"", kEvalRegexCaseless);
+      static const PerlRegex kSq("charset='([^']+)'", kEvalRegexCaseless);
+      static const PerlRegex kBare("charset=(\\S+)", kEvalRegexCaseless);
+      std::string charset;
+      if (RegexSearch(ct, kDq, &charset) || RegexSearch(ct, kSq, &charset) ||
+          RegexSearch(ct, kBare, &charset)) {
+        charsets.push_back(std::move(charset));
       }
     }
     std::string_view hc = in.facts->mime.html_charsets;
@@ -1655,12 +1665,12 @@ double UppercasePercent(const MessageEvalInput& in) {
       i = j;
     }
   }
-  static const std::regex kFp(
+  static const PerlRegex kFp(
       "^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|"
       "georgianps|pt154|tis)[-_a-z0-9]*$",
-      std::regex::icase);
+      kEvalRegexCaseless);
   for (const auto& c : charsets) {
-    if (SafeRegexSearch(c, kFp)) return kNone;
+    if (RegexSearch(c, kFp)) return kNone;
   }
   double len = 0, lower = 0, upper = 0;
   for (const std::string& line : *in.body_lines) {

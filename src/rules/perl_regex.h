@@ -6,7 +6,7 @@
 // matches; a match that hits a limit counts as no match.
 //
 // Thread-safety: immutable after construction; Search() may run on several threads at once
-// (match data is allocated per call).
+// (each thread has its own match data).
 #pragma once
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
@@ -48,6 +48,7 @@ class PerlRegex {
  private:
   pcre2_code* code_ = nullptr;
   pcre2_match_context* context_ = nullptr;
+  uint32_t captures_ = 0;  // capture groups in the pattern
 };
 
 }  // namespace mailsift::rules

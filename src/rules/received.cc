@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -1184,17 +1185,51 @@ std::string SaFieldValueImpl(const mime::HeaderField& f) {
   return SaHeaderText(value);
 }
 
+// The values remembered while a SaHeaderCacheScope is open on this thread.
+struct HeaderValueCache {
+  bool open = false;
+  std::unordered_map<const mime::HeaderField*, std::string> values;
+};
+thread_local HeaderValueCache header_value_cache;
+
+const std::string& CachedFieldValue(const mime::HeaderField& f, std::string* uncached) {
+  HeaderValueCache& cache = header_value_cache;
+  if (!cache.open) {
+    *uncached = SaFieldValueImpl(f);
+    return *uncached;
+  }
+  auto it = cache.values.find(&f);
+  if (it == cache.values.end()) it = cache.values.emplace(&f, SaFieldValueImpl(f)).first;
+  return it->second;
+}
+
 }  // namespace
+
+SaHeaderCacheScope::SaHeaderCacheScope() {
+  if (header_value_cache.open) return;  // nested: the outer scope owns the cache
+  header_value_cache.open = true;
+  outermost_ = true;
+}
+
+SaHeaderCacheScope::~SaHeaderCacheScope() {
+  if (!outermost_) return;
+  header_value_cache.values.clear();
+  header_value_cache.open = false;
+}
 
 std::string_view IpAddressPattern() { return kIpAddress; }
 
-std::string SaHeaderValue(const mime::HeaderField& field) { return SaFieldValueImpl(field); }
+std::string SaHeaderValue(const mime::HeaderField& field) {
+  std::string uncached;
+  return CachedFieldValue(field, &uncached);
+}
 
 std::string SaGetHeader(const mime::Headers& headers, std::string_view name, bool* exists) {
   std::string out;
   std::vector<const mime::HeaderField*> all = headers.GetAll(name);
+  std::string uncached;
   for (const mime::HeaderField* f : all) {
-    out += SaFieldValueImpl(*f);
+    out += CachedFieldValue(*f, &uncached);
     out += '\n';
   }
   if (exists != nullptr) *exists = !all.empty();

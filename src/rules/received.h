@@ -116,6 +116,20 @@ std::string_view IpAddressPattern();
 // Message-ID, …), and UTF-8 (text that is not UTF-8 is read as Windows-1252, as SA does).
 std::string SaHeaderValue(const mime::HeaderField& field);
 
+// While one exists on the calling thread, SaHeaderValue and SaGetHeader remember each field's
+// value (the relay, header and message evals ask for the same fields many times per message).
+// The fields must stay alive and unchanged while it exists: the scan of one message opens one.
+class SaHeaderCacheScope {
+ public:
+  SaHeaderCacheScope();
+  ~SaHeaderCacheScope();
+  SaHeaderCacheScope(const SaHeaderCacheScope&) = delete;
+  SaHeaderCacheScope& operator=(const SaHeaderCacheScope&) = delete;
+
+ private:
+  bool outermost_ = false;
+};
+
 // SA's scalar $pms->get('Name'): every instance's SaHeaderValue followed by "\n", joined.
 // Returns "" (and *exists = false when given) when there is no such field.
 std::string SaGetHeader(const mime::Headers& headers, std::string_view name,
