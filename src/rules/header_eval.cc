@@ -1518,7 +1518,8 @@ bool CheckFreemailReplyto(const HeaderEvalInput& in, const std::vector<std::stri
     if (!replyto.empty() && !replyto_is_fm) return false;
     if (!from_is_fm) return false;
   }
-  std::optional<std::vector<std::string>> body = FreemailBodyAddresses(in, *cfg);
+  if (!in.freemail_body) in.freemail_body = FreemailBodyAddresses(in, *cfg);
+  const std::optional<std::vector<std::string>>& body = *in.freemail_body;
   if (!body || body->empty()) return false;
   const std::vector<std::string>& reply_addrs =
       what == "replyto" ? replyto : (replyto_is_fm ? replyto : from);

@@ -111,6 +111,9 @@ struct HeaderEvalInput {
   mutable std::optional<int64_t> date_diff;
   // The sender and recipient addresses of the welcomelist/blocklist checks, likewise kept.
   mutable std::optional<std::vector<std::string>> all_from, all_to;
+  // FreeMail's addresses of the body (nullopt inside: too many), kept for the second of
+  // __freemail_reply / __freemail_replyto: the body scan is the costly part of both.
+  mutable std::optional<std::optional<std::vector<std::string>>> freemail_body;
 };
 
 // An eval: (input, arguments as split by the rule parser) -> hit.

@@ -282,9 +282,8 @@ CheckResult BadHeaderCheck::Run(const MessageInput& message) const {
     result.skipped_reason = "disabled";
     return result;
   }
-  mime::Message parsed = mime::ParseMessage(*message.raw);
   // MAIL FROM … SMTPUTF8 allows UTF-8 in headers (RFC 6532).
-  return Inspect(*message.raw, parsed, message.smtputf8);
+  return Inspect(*message.raw, message.Parsed(), message.smtputf8);
 }
 
 CheckResult BadHeaderCheck::Inspect(std::string_view raw, const mime::Message& parsed,

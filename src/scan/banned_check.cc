@@ -928,8 +928,7 @@ CheckResult BannedCheck::Run(const MessageInput& message) const {
     result.skipped_reason = "disabled";
     return result;
   }
-  mime::Message parsed = mime::ParseMessage(*message.raw);
-  return Inspect(parsed);
+  return Inspect(message.Parsed());
 }
 
 CheckResult BannedCheck::Inspect(const mime::Message& message) const {

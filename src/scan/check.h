@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mime/message.h"
 #include "rules/engine.h"
 
 namespace mailsift::scan {
@@ -25,6 +26,16 @@ struct MessageInput {
   std::shared_ptr<const std::string> raw;
   rules::Envelope envelope;
   bool smtputf8 = false;  // MAIL FROM said SMTPUTF8: UTF-8 in headers is allowed (RFC 6532)
+
+  // The message parsed (mime/message.h), once for all the checks that read its structure: the
+  // first call parses. A MessageInput is used by one thread at a time (the pipeline runs a
+  // message's checks one after the other).
+  const mime::Message& Parsed() const {
+    if (!parsed) parsed = std::make_shared<const mime::Message>(mime::ParseMessage(*raw));
+    return *parsed;
+  }
+  // Parsed()'s result once made (public only so that MessageInput stays an aggregate).
+  mutable std::shared_ptr<const mime::Message> parsed;
 };
 
 // What a check found, in amavisd-new's content categories (verdict.h orders them).

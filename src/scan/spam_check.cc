@@ -93,8 +93,7 @@ CheckResult SpamCheck::Run(const MessageInput& message) const {
     result.skipped_reason = "size";
     return result;
   }
-  mime::Message parsed = mime::ParseMessage(*message.raw);
-  rules::ScanResult scan = ruleset_->Scan(parsed, message.envelope);
+  rules::ScanResult scan = ruleset_->Scan(message.Parsed(), message.envelope);
   result.scanned = true;
   result.score = scan.score;
   result.required = scan.required;
