@@ -171,6 +171,22 @@ class TableReader {
     }
   }
 
+  // A list of networks ("192.0.2.0/24", "::1/128", a bare address); present, it replaces
+  // `out`'s default list.
+  void NetworkList(std::string_view key, std::vector<net::Network>& out) {
+    if (!Get(key)) return;
+    std::vector<std::string> texts;
+    StringList(key, texts);
+    out.clear();
+    for (const std::string& text : texts) {
+      if (auto network = net::Network::Parse(text)) {
+        out.push_back(*network);
+      } else {
+        problems_.push_back(fmt::format("{}: {}", Name(key), network.error().message));
+      }
+    }
+  }
+
   const toml::table* Table(std::string_view key) {
     const auto* node = Get(key);
     if (!node) return nullptr;
@@ -328,29 +344,9 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
     }
     {
       TableReader access(root.Table("access"), "access", problems);
-      std::vector<std::string> networks = {"127.0.0.0/8", "::1/128"};
-      if (const auto* node = access.Get("client_networks")) {
-        networks.clear();
-        const auto* array = node->as_array();
-        if (!array) {
-          problems.push_back("access.client_networks: must be a list of networks");
-        } else {
-          for (const auto& item : *array) {
-            if (auto text = item.value<std::string>()) {
-              networks.push_back(*text);
-            } else {
-              problems.push_back("access.client_networks: every entry must be a string");
-            }
-          }
-        }
-      }
-      for (const auto& text : networks) {
-        if (auto network = net::Network::Parse(text)) {
-          config.client_networks.push_back(*network);
-        } else {
-          problems.push_back("access.client_networks: " + network.error().message);
-        }
-      }
+      config.client_networks = {*net::Network::Parse("127.0.0.0/8"),
+                                *net::Network::Parse("::1/128")};
+      access.NetworkList("client_networks", config.client_networks);
     }
     {
       TableReader control(root.Table("control"), "control", problems);
@@ -577,15 +573,7 @@ void ReadPolicyBanks(const toml::table& root_table, const std::string& source_na
     } else if (!names.insert(policy.name).second) {
       problems.push_back(fmt::format("{}.name: \"{}\" is used twice", prefix, policy.name));
     }
-    std::vector<std::string> networks;
-    reader.StringList("client_networks", networks);
-    for (const std::string& text : networks) {
-      if (auto network = net::Network::Parse(text)) {
-        policy.client_networks.push_back(*network);
-      } else {
-        problems.push_back(prefix + ".client_networks: " + network.error().message);
-      }
-    }
+    reader.NetworkList("client_networks", policy.client_networks);
     reader.StringList("listeners", policy.listeners);
     for (const std::string& name : policy.listeners) {
       if (std::none_of(config.listeners.begin(), config.listeners.end(),
