@@ -105,6 +105,9 @@ class Scanner {
 
   // http://, https://, ftp://, www\d{0,2}., ftp. followed by 1..2048 non-delimiters.
   size_t KnownScheme(size_t p) const {
+    // Every prefix below starts with h, f or w: most positions are ruled out at once.
+    const unsigned char first = At(p) | 0x20;
+    if (first != 'h' && first != 'f' && first != 'w') return 0;
     std::string_view s = t_.substr(p);
     size_t prefix = 0;
     if (StartsWithIgnoreCase(s, "https://")) {
@@ -124,7 +127,7 @@ class Scanner {
   }
 
   size_t Mail(size_t p) const {
-    if (StartsWithIgnoreCase(t_.substr(p), "mailto:")) {
+    if ((At(p) | 0x20) == 'm' && StartsWithIgnoreCase(t_.substr(p), "mailto:")) {
       size_t run = Run(p + 7, kMaxRunUri, [](unsigned char c) { return !IsEmailEndDelim(c); });
       if (run >= 1 && run <= kMaxRunUri) return 7 + run;
     }
