@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -27,38 +28,72 @@ namespace mailsift::filter {
 
 using Acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
 
+// How long an I/O thread's per-message log lines may wait to be written together.
+constexpr std::chrono::milliseconds kLogFlushDelay{20};
+
 struct Server::Worker {
   asio::io_context context{1};
   std::unique_ptr<smtp::RelayPool> pool;
   smtp::SessionRegistry registry;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
+  asio::steady_timer log_flush{context};
+  bool log_flush_armed = false;
   std::thread thread;
+
+  // log::BatchThread's wake: the thread's first buffered line is written within
+  // kLogFlushDelay, with whatever lines follow it meanwhile.
+  void ArmLogFlush() {
+    if (log_flush_armed) return;
+    log_flush_armed = true;
+    log_flush.expires_after(kLogFlushDelay);
+    log_flush.async_wait([this](const asio::error_code&) {
+      log_flush_armed = false;
+      log::FlushThread();
+    });
+  }
 };
 
 namespace {
 
-asio::awaitable<void> AcceptLoop(Acceptor& acceptor, smtp::SessionEnvironment environment) {
-  asio::generic::stream_protocol::endpoint peer;
+asio::awaitable<void> AcceptLoop(Acceptor& acceptor, int family,
+                                 smtp::SessionEnvironment environment) {
+  constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
   while (acceptor.is_open()) {
-    // The peer's address comes with the accept (no getpeername per connection).
-    auto [ec, socket] = co_await acceptor.async_accept(
-        peer, asio::experimental::as_tuple(asio::use_awaitable));
-    if (!ec) {
+    // accept4 rather than asio's accept: the connection comes non-blocking and close-on-exec
+    // with the peer's address, so it costs no ioctl(FIONBIO) and no getpeername.
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&address), &length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
       // Counted from this moment, so a drain waits for it even before it runs; served even if
       // the acceptor was closed meanwhile (the connection was already ours).
       environment.counters->active.fetch_add(1, std::memory_order_relaxed);
-      sockaddr_storage address{};
-      std::memcpy(&address, peer.data(), std::min<size_t>(peer.size(), sizeof address));
+      net::Socket socket(acceptor.get_executor());
+      if (!net::AdoptAccepted(socket, family, fd)) {
+        environment.counters->active.fetch_sub(1, std::memory_order_relaxed);
+        log::Warn("accept on {}: cannot watch the connection", environment.listener->address_text);
+        continue;
+      }
       asio::co_spawn(acceptor.get_executor(),
                      smtp::RunSession(std::move(socket), environment, address), asio::detached);
       continue;
     }
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      // Queue empty: wait until the kernel reports a connection (no syscall while the
+      // listening socket stays registered with epoll).
+      auto [ec] = co_await acceptor.async_wait(Acceptor::wait_read, kTuple);
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;
+    }
+    // A connection that went away while queued, or a signal: try the next one.
+    if (error == ECONNABORTED || error == EPROTO || error == EINTR) continue;
     {
       // EMFILE, ENFILE, ENOBUFS...: the connection stays queued; back off briefly.
-      log::Warn("accept on {}: {}", environment.listener->address_text, ec.message());
+      log::Warn("accept on {}: {}", environment.listener->address_text, std::strerror(error));
       asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      co_await pause.async_wait(kTuple);
     }
   }
 }
@@ -119,6 +154,9 @@ Status Server::Adopt(std::vector<int> fds) {
       asio::error_code ec;
       acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
                        copy, ec);
+      // AcceptLoop calls accept4 itself and must never block in it. O_NONBLOCK is shared with
+      // every copy of the socket (as asio's own accept set it before).
+      if (!ec) acceptor->native_non_blocking(true, ec);
       if (ec) return Fail("cannot use a listening socket: " + ec.message());
       if (family != AF_UNIX) {
         // Accepted connections inherit TCP_NODELAY from the listening socket: replies go out
@@ -129,7 +167,7 @@ Status Server::Adopt(std::vector<int> fds) {
       smtp::SessionEnvironment environment{&config_, &config_.listeners[i], worker->pool.get(),
                                            &counters_, &draining_, &worker->registry,
                                            pipeline_.get()};
-      asio::co_spawn(worker->context, AcceptLoop(*acceptor, environment), asio::detached);
+      asio::co_spawn(worker->context, AcceptLoop(*acceptor, family, environment), asio::detached);
       worker->acceptors.push_back(std::move(acceptor));
     }
     workers_.push_back(std::move(worker));
@@ -145,8 +183,10 @@ Status Server::Adopt(std::vector<int> fds) {
 void Server::Run() {
   for (auto& worker : workers_) {
     worker->thread = std::thread([w = worker.get()] {
+      log::BatchThread([w] { w->ArmLogFlush(); });
       auto guard = asio::make_work_guard(w->context);
       w->context.run();
+      log::FlushThread();  // lines of the last few ms, before Run() returns
     });
   }
   for (auto& worker : workers_) {

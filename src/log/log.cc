@@ -1,11 +1,13 @@
 #include "log/log.h"
 
+#include <limits.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <iterator>
 #include <list>
 #include <mutex>
 #include <string>
@@ -77,25 +79,9 @@ void Configure(const Options& options) {
 
 bool Enabled(Level level) { return static_cast<int>(level) >= g_min_level.load(); }
 
-void Write(Level level, std::string_view text) {
-  if (!Enabled(level)) return;
-  if (g_to_syslog) {
-    syslog(SyslogPriority(level), "%s%.*s", LevelTag(level), static_cast<int>(text.size()),
-           text.data());
-  }
-  if (!g_to_stderr) return;
-  auto now = std::chrono::system_clock::now();
-  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm_utc;
-  gmtime_r(&seconds, &tm_utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm_utc);
-  static const pid_t pid = getpid();  // a generation never forks after logging starts
-  std::string line = fmt::format("{}.{:03}Z mailsift[{}]: {}{}\n", stamp, millis, pid,
-                                 LevelTag(level), text);
-  // One write per line: concurrent lines never interleave (stderr is unbuffered).
+namespace {
+
+void WriteAll(std::string_view line) {
   const char* data = line.data();
   size_t left = line.size();
   while (left > 0) {
@@ -104,6 +90,83 @@ void Write(Level level, std::string_view text) {
     data += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+// One thread's batch (BatchThread) and its timestamp cache.
+struct ThreadState {
+  bool batching = false;
+  std::function<void()> wake;
+  std::string buffer;
+  std::time_t stamp_seconds = -1;
+  char stamp[32] = {};
+
+  ~ThreadState() { WriteAll(buffer); }
+};
+
+thread_local ThreadState t_state;
+
+// Appends "<time> mailsift[<pid>]: <tag><text>\n" to `out`.
+void FormatLine(ThreadState& state, Level level, std::string_view text, std::string& out) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  if (seconds != state.stamp_seconds) {
+    // gmtime_r and strftime once per second and thread, not once per line.
+    std::tm tm_utc;
+    gmtime_r(&seconds, &tm_utc);
+    std::strftime(state.stamp, sizeof state.stamp, "%Y-%m-%dT%H:%M:%S", &tm_utc);
+    state.stamp_seconds = seconds;
+  }
+  static const pid_t pid = getpid();  // a generation never forks after logging starts
+  fmt::format_to(std::back_inserter(out), "{}.{:03}Z mailsift[{}]: {}{}\n", state.stamp, millis,
+                 pid, LevelTag(level), text);
+}
+
+}  // namespace
+
+void Write(Level level, std::string_view text) {
+  if (!Enabled(level)) return;
+  if (g_to_syslog) {
+    syslog(SyslogPriority(level), "%s%.*s", LevelTag(level), static_cast<int>(text.size()),
+           text.data());
+  }
+  if (!g_to_stderr) return;
+  ThreadState& state = t_state;
+  if (state.batching && level == Level::kInfo) {
+    const size_t before = state.buffer.size();
+    FormatLine(state, level, text, state.buffer);
+    if (state.buffer.size() > PIPE_BUF && before > 0) {
+      // Writes of at most PIPE_BUF bytes never interleave with other writers' on a pipe: the
+      // new line starts the next batch.
+      WriteAll(std::string_view(state.buffer).substr(0, before));
+      state.buffer.erase(0, before);
+    }
+    if (state.buffer.size() >= PIPE_BUF) {
+      WriteAll(state.buffer);
+      state.buffer.clear();
+    } else if (before == 0 && state.wake) {
+      state.wake();
+    }
+    return;
+  }
+  FlushThread();  // this thread's earlier lines first
+  // One write per line: concurrent lines never interleave (stderr is unbuffered).
+  std::string line;
+  FormatLine(state, level, text, line);
+  WriteAll(line);
+}
+
+void BatchThread(std::function<void()> wake) {
+  t_state.batching = true;
+  t_state.wake = std::move(wake);
+}
+
+void FlushThread() {
+  ThreadState& state = t_state;
+  if (state.buffer.empty()) return;
+  WriteAll(state.buffer);
+  state.buffer.clear();
 }
 
 }  // namespace mailsift::log

@@ -2,10 +2,12 @@
 //
 // Three levels of trouble as in Postfix: Warn (recoverable), Fatal (environment: the process
 // exits and its supervisor restarts it), Panic (our own bug). Info carries the one main line
-// per message. Each call writes one whole line with a single write(2), so lines from several
-// threads never interleave. Thread-safe; the sink settings are atomics set at start-up.
+// per message. Lines reach stderr as whole lines, at most PIPE_BUF bytes per write(2) unless
+// one line is longer, so lines from several threads never interleave. Thread-safe; the sink
+// settings are atomics set at start-up.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -26,6 +28,17 @@ struct Options {
 void Configure(const Options& options);
 bool Enabled(Level level);
 void Write(Level level, std::string_view text);
+
+// Batching for a thread that writes one Info line per message (an I/O thread): from now on
+// its Info lines for stderr are kept in a per-thread buffer and written together, one
+// write(2) per PIPE_BUF bytes of whole lines instead of one per line. Any other level first
+// writes the buffer, then its own line at once, so the thread's lines keep their order and
+// trouble is never delayed. `wake` runs on this thread when a line enters the empty buffer;
+// the caller must then run FlushThread() on this thread soon (the I/O threads arm a timer of
+// a few ms). Syslog is not batched. Lines still buffered if the process is killed are lost.
+void BatchThread(std::function<void()> wake);
+// Writes this thread's buffered lines. Also runs when the thread exits.
+void FlushThread();
 
 template <typename... Args>
 void Debug(fmt::format_string<Args...> f, Args&&... args) {

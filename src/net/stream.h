@@ -6,7 +6,15 @@
 // Flush(), so pipelined replies leave in one write (RFC 2920 §3.2). Input is read in blocks
 // and handed out as lines or raw bytes; bytes past what the caller took stay buffered.
 //
-// Thread-safety: one Stream belongs to one coroutine on one io_context thread.
+// Deadlines are coarse: a sweep runs every kDeadlineGranularity on the stream's io_context
+// while any of its streams has a deadline to come; it cancels what a stream past its deadline
+// waits for, and that stream's later operations fail at once. So an operation ends at most
+// kDeadlineGranularity after the deadline (SetDeadline with a deadline already past: at once).
+// This costs no timer syscall per deadline change (a per-stream asio timer re-armed the
+// kernel timer whenever it became the earliest, e.g. once per session for its last flush).
+//
+// Thread-safety: one Stream belongs to one coroutine on one io_context thread; the io_context
+// must be run by one thread (the sweep's list is not locked).
 #pragma once
 
 #include <chrono>
@@ -16,7 +24,6 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/generic/stream_protocol.hpp>
-#include <asio/steady_timer.hpp>
 
 namespace mailsift::net {
 
@@ -25,6 +32,18 @@ using Deadline = Clock::time_point;
 using Socket = asio::generic::stream_protocol::socket;
 
 enum class IoStatus { kOk, kEof, kTimeout, kError, kTooLong };
+
+// How late a waiting operation may notice its deadline.
+inline constexpr std::chrono::milliseconds kDeadlineGranularity{250};
+
+// Makes `socket` own `fd`, a connected stream socket from accept4(SOCK_NONBLOCK |
+// SOCK_CLOEXEC) of the given address family. Unlike assign(), tells asio that the fd is
+// already non-blocking (no ioctl(FIONBIO) on first use) and is never dup()ed (close() then
+// drops it from epoll without an epoll_ctl(DEL)): the filter never forks or dups sessions.
+// On failure the fd is closed and false returned.
+bool AdoptAccepted(Socket& socket, int family, int fd);
+
+class DeadlineSweep;
 
 class Stream {
  public:
@@ -62,12 +81,16 @@ class Stream {
   Socket& socket() { return socket_; }
 
  private:
-  struct Watch;
-  void Arm();
+  friend class DeadlineSweep;
 
   Socket socket_;
-  asio::steady_timer timer_;
-  std::shared_ptr<Watch> watch_;
+  DeadlineSweep& sweep_;  // the sweep of socket_'s io_context
+  Deadline deadline_ = Deadline::max();
+  bool timed_out_ = false;
+  // Links in sweep_'s list, which holds the streams with a deadline still to come.
+  Stream* sweep_prev_ = nullptr;
+  Stream* sweep_next_ = nullptr;
+  bool swept_ = false;  // in the list
   // Input buffer: [in_begin_, in_end_) is unconsumed; grows from 4 KiB (idle sessions stay
   // small) while a peer sends faster than we consume, up to kMaxBuffer.
   std::unique_ptr<char[]> in_;

@@ -30,6 +30,9 @@ void DataFramer::StrayCr(std::string& out) {
 size_t DataFramer::Feed(std::string_view input, std::string& out) {
   const char* p = input.data();
   const char* end = p + input.size();
+  // The next LF at or after p (end if none), found once per line rather than once per run,
+  // so that a line full of stray CRs is still scanned in linear time.
+  const char* lf = nullptr;
   while (p < end && !finished_) {
     char c = *p;
     switch (state_) {
@@ -89,9 +92,15 @@ size_t DataFramer::Feed(std::string_view input, std::string& out) {
         state_ = State::kMidLine;
         continue;  // reprocess c
       case State::kMidLine: {
-        // Fast path: copy the run up to the next CR or LF.
-        const char* stop = p;
-        while (stop < end && *stop != '\r' && *stop != '\n') ++stop;
+        // Fast path: copy the run up to the next CR or LF, both found with memchr (in
+        // well-formed data the CR is the byte before the LF).
+        if (lf == nullptr || lf < p) {
+          lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+          if (lf == nullptr) lf = end;
+        }
+        const char* stop =
+            static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(lf - p)));
+        if (stop == nullptr) stop = lf;
         if (stop > p) {
           Content(p, static_cast<size_t>(stop - p), out);
           p = stop;
