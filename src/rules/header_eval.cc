@@ -890,12 +890,18 @@ std::optional<int64_t> ParseRfc822Date(std::string_view date) {
 bool AddressGlobMatches(std::string_view glob, std::string_view address) {
   // Conf::Parser::add_to_addrlist: \0, \ and ( become a literal '_'; `?` is Perl's `.`, which
   // does not match a newline, nor does `.*`; `$` also matches before a final newline.
-  std::string g = ToLowerAscii(glob);
-  for (char& c : g) {
-    if (c == '\0' || c == '\\' || c == '(') c = '_';
-  }
-  std::string a = ToLowerAscii(address);
-  if (!a.empty() && a.back() == '\n') a.pop_back();
+  // Compared without copies: the welcomelist/blocklist checks call this for every entry.
+  struct Lowered {
+    std::string_view s;
+    bool glob;
+    size_t size() const { return s.size(); }
+    char operator[](size_t i) const {
+      const char c = s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] + ('a' - 'A')) : s[i];
+      return glob && (c == '\0' || c == '\\' || c == '(') ? '_' : c;
+    }
+  };
+  if (!address.empty() && address.back() == '\n') address.remove_suffix(1);
+  const Lowered g{glob, true}, a{address, false};
   // Iterative wildcard match.
   size_t gi = 0, ai = 0, star_g = std::string::npos, star_a = 0;
   while (ai < a.size()) {

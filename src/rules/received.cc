@@ -1356,15 +1356,21 @@ std::string ReceivedRangeText(const mime::Headers& headers, const RelayPath& pat
       break;
   }
   std::string out;
+  std::string uncached;
+  auto append = [&](const mime::HeaderField& f) {
+    out += f.name;
+    out += ": ";
+    out += CachedFieldValue(f, &uncached);
+    out += '\n';
+  };
   int index = -1;
   for (const mime::HeaderField& f : headers.fields()) {
     bool is_received = EqualsIgnoreCase(f.name, "Received");
     if (is_received) ++index;
-    std::string line = f.name + ": " + SaHeaderValue(f) + "\n";
     if ((!start || *start <= index) && (!end || index < *end)) {
-      out += line;
+      append(f);
     } else if (end && index == *end) {
-      out += line;
+      append(f);
       break;
     }
   }
