@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
+
 namespace mailsift::quarantine {
 namespace {
 
@@ -43,13 +45,8 @@ std::string Errno(std::string_view what, const std::string& path) {
   return fmt::format("quarantine: {} {}: {}", what, path, std::strerror(errno));
 }
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Fail(Errno("cannot write", path));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
+Status WriteOrFail(int fd, std::string_view data, const std::string& path) {
+  if (!WriteAll(fd, data)) return Fail(Errno("cannot write", path));
   return {};
 }
 
@@ -59,7 +56,7 @@ Status Store::AppendIndex(std::string_view line) const {
   std::string path = directory_ + "/index";
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Fail(Errno("cannot open", path));
-  Status written = WriteAll(fd, line, path);
+  Status written = WriteOrFail(fd, line, path);
   ::close(fd);
   return written;
 }
@@ -91,7 +88,7 @@ Result<std::string> Store::Put(Entry entry, std::string_view kind,
       break;
     }
     if (chunk->empty()) break;
-    written = WriteAll(fd, *chunk, temp);
+    written = WriteOrFail(fd, *chunk, temp);
   }
   if (written && ::fsync(fd) != 0) written = Fail(Errno("cannot sync", temp));
   ::close(fd);

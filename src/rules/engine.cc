@@ -783,6 +783,20 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     }
     return count;
   };
+  // A body or rawbody rule: 0 at once when the prefilter rules out the joined texts (*skipped
+  // says so; in verify mode the rule runs all the same), else matched over the texts.
+  auto run_list = [&](int i, const CompiledRule& c, const std::vector<std::string>& texts,
+                      size_t skip_first, Joined& joined, std::optional<TextIndex>& index,
+                      CandidateCache& cache, std::optional<int>* skipped) {
+    if (prefilter) {
+      const Joined& j = join(joined, texts);
+      if (!may(i, j.text, &j.starts)) {
+        *skipped = 0;
+        if (!verify) return 0;
+      }
+    }
+    return match_list(i, c, texts, skip_first, list_index(index, texts), cache);
+  };
   // Named captures of the rules that define them (SpamAssassin's capture tags).
   std::map<std::string, std::vector<std::string>, std::less<>> captures;
   std::vector<std::pair<std::string, std::string>> named;
@@ -840,30 +854,14 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
           }
           break;
         }
-        case RuleType::kBody: {
-          if (prefilter) {
-            const Joined& j = join(joined_body, text.BodyLines());
-            if (!may(i, j.text, &j.starts)) {
-              skipped = 0;
-              if (!verify) break;
-            }
-          }
-          count = match_list(i, c, text.BodyLines(), c.nosubject ? 1 : 0,
-                             list_index(body_index, text.BodyLines()), body_candidates);
+        case RuleType::kBody:
+          count = run_list(i, c, text.BodyLines(), c.nosubject ? 1 : 0, joined_body, body_index,
+                           body_candidates, &skipped);
           break;
-        }
-        case RuleType::kRawBody: {
-          if (prefilter) {
-            const Joined& j = join(joined_rawbody, text.RawBodyChunks());
-            if (!may(i, j.text, &j.starts)) {
-              skipped = 0;
-              if (!verify) break;
-            }
-          }
-          count = match_list(i, c, text.RawBodyChunks(), 0,
-                             list_index(rawbody_index, text.RawBodyChunks()), rawbody_candidates);
+        case RuleType::kRawBody:
+          count = run_list(i, c, text.RawBodyChunks(), 0, joined_rawbody, rawbody_index,
+                           rawbody_candidates, &skipped);
           break;
-        }
         case RuleType::kUri:
           count = MatchIndexedTexts(c, text.Uris(), 0, list_index(uri_index, text.Uris()),
                                     uri_candidates, &candidates);

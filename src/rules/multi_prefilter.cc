@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
 #include "base/strings.h"
 #include "rules/hs_expression.h"
 
@@ -322,27 +323,6 @@ bool FollowRepeats(const hs_database_t* anchored, std::string_view text, size_t 
 }
 
 // ---- the builder process ---------------------------------------------------------------------
-
-// A file descriptor closed when it goes out of scope.
-struct OwnedFd {
-  explicit OwnedFd(int f) : fd(f) {}
-  ~OwnedFd() {
-    if (fd >= 0) ::close(fd);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int fd;
-};
-
-bool WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 // Reads `fd` from its current offset to its end, at most `limit` bytes. A file's size is known
 // up front: the string is allocated once (the databases are 20 MB).
@@ -1062,20 +1042,20 @@ std::string PrefilterSlot::WriteCache(std::string_view bytes, bool* trouble) con
 Result<std::string> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun* run) {
   // Input and output go through memory files: nothing to deadlock on while both run, and the
   // output is read once, after the builder has exited.
-  OwnedFd in(::memfd_create("mailsift-prefilter-job", MFD_CLOEXEC));
-  OwnedFd out(::memfd_create("mailsift-prefilter-databases", MFD_CLOEXEC));
-  OwnedFd err(::memfd_create("mailsift-prefilter-errors", MFD_CLOEXEC));
-  if (in.fd < 0 || out.fd < 0 || err.fd < 0) {
+  UniqueFd in(::memfd_create("mailsift-prefilter-job", MFD_CLOEXEC));
+  UniqueFd out(::memfd_create("mailsift-prefilter-databases", MFD_CLOEXEC));
+  UniqueFd err(::memfd_create("mailsift-prefilter-errors", MFD_CLOEXEC));
+  if (in.get() < 0 || out.get() < 0 || err.get() < 0) {
     return Fail(fmt::format("memfd_create: {}", std::strerror(errno)));
   }
-  if (!WriteAll(in.fd, job) || ::lseek(in.fd, 0, SEEK_SET) != 0) {
+  if (!WriteAll(in.get(), job) || ::lseek(in.get(), 0, SEEK_SET) != 0) {
     return Fail(fmt::format("cannot write the builder's input: {}", std::strerror(errno)));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.fd, STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err.fd, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, in.get(), STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err.get(), STDERR_FILENO);
   // Nothing else of ours: not a listening socket, a connection or the supervisor's channel,
   // whatever their close-on-exec flags (sockets handed over by systemd have none at first).
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
@@ -1135,13 +1115,13 @@ Result<std::string> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun
                             signal == SIGKILL ? ", by hand or for want of memory" : ""));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    const std::string message = BuilderMessage(err.fd);
+    const std::string message = BuilderMessage(err.get());
     return Fail(fmt::format("the builder process exited with status {}{}{}",
                             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                             message.empty() ? "" : ": ", message));
   }
   std::string bytes;
-  if (::lseek(out.fd, 0, SEEK_SET) != 0 || !ReadAll(out.fd, &bytes)) {
+  if (::lseek(out.get(), 0, SEEK_SET) != 0 || !ReadAll(out.get(), &bytes)) {
     return Fail(fmt::format("cannot read the builder's output: {}", std::strerror(errno)));
   }
   return bytes;

@@ -31,6 +31,7 @@
 #include "rules/cf_parser.h"
 #include "rules/engine.h"
 #include "rules/multi_prefilter.h"
+#include "rules/multi_prefilter_test_groups.h"
 
 namespace mailsift::rules {
 namespace {
@@ -38,21 +39,6 @@ namespace {
 // Selects what this program does when it is started as the builder.
 constexpr const char* kBehaviour = "MAILSIFT_TEST_BUILDER";    // unset | kill | hang
 constexpr const char* kPidFile = "MAILSIFT_TEST_BUILDER_PID";  // hang: where it writes its pid
-
-// Rule indexes 0..7 in a list group and a single-text group, as in multi_prefilter_test.cc.
-std::vector<PrefilterGroup> Groups() {
-  PrefilterGroup body;
-  body.lists = true;
-  body.rules = {{0, "\\bfree money\\b", "i"},
-                {1, "v[i1]agra", ""},
-                {2, "^Subject: hi$", ""},
-                {3, "(a)b\\1", ""},
-                {4, "(?(1)a|b)c", ""},
-                {5, "x*", ""}};
-  PrefilterGroup header;
-  header.rules = {{6, "^Mon", ""}, {7, "\\+0000$", ""}};
-  return {body, header};
-}
 
 // Sets an environment variable for the lifetime of the object (the builder inherits it).
 class ScopedEnv {
@@ -137,10 +123,11 @@ std::string ScanAll(const PrefilterDatabases& db) {
 }
 
 TEST_F(PrefilterBuilderTest, BuiltByTheBuilderScansAsBuiltInProcessAndIsCached) {
-  auto in_process = PrefilterDatabases::Build(Groups(), 8);
+  auto in_process = PrefilterDatabases::Build(TestGroups(), 8);
   ASSERT_TRUE(in_process) << in_process.error().message;
 
-  auto slot = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, "/proc/self/exe"));
+  auto slot =
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, "/proc/self/exe"));
   ASSERT_EQ(slot->state(), PrefilterSlot::State::kReady) << slot->Describe();
   EXPECT_NE(slot->Describe().find("built by a builder process"), std::string::npos)
       << slot->Describe();
@@ -157,7 +144,7 @@ TEST_F(PrefilterBuilderTest, BuiltByTheBuilderScansAsBuiltInProcessAndIsCached) 
   EXPECT_FALSE(reports_.items[0].first) << reports_.items[0].second;
 
   // What the builder wrote is the cache file the next start loads.
-  auto next = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kBackground, ""));
+  auto next = PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kBackground, ""));
   ASSERT_EQ(next->state(), PrefilterSlot::State::kReady) << next->Describe();
   EXPECT_NE(next->Describe().find("loaded from"), std::string::npos) << next->Describe();
   EXPECT_EQ(ScanAll(*next->Get()), expected);
@@ -167,7 +154,7 @@ TEST_F(PrefilterBuilderTest, BackgroundBuildByTheBuilderIsPublishedWhenReady) {
   std::promise<void> gate;
   PrefilterOptions o = Options(PrefilterMode::kBackground, "/proc/self/exe");
   o.start_gate = gate.get_future().share();
-  auto slot = PrefilterSlot::Start(Groups(), 8, o);
+  auto slot = PrefilterSlot::Start(TestGroups(), 8, o);
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kBuilding);
   EXPECT_EQ(slot->Get(), nullptr);
   gate.set_value();
@@ -178,7 +165,7 @@ TEST_F(PrefilterBuilderTest, BackgroundBuildByTheBuilderIsPublishedWhenReady) {
 }
 
 TEST_F(PrefilterBuilderTest, BuilderThatFailsLeavesThePrefilterOffWithTheReason) {
-  auto slot = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, "/bin/false"));
+  auto slot = PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, "/bin/false"));
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kFailed);
   EXPECT_EQ(slot->Get(), nullptr);  // every rule runs
   EXPECT_NE(slot->Describe().find("the builder process exited with status 1"), std::string::npos)
@@ -190,7 +177,7 @@ TEST_F(PrefilterBuilderTest, BuilderThatFailsLeavesThePrefilterOffWithTheReason)
 
 TEST_F(PrefilterBuilderTest, BuilderOutputThatIsNoCacheFileIsRefused) {
   // echo exits 0 after writing its argument: not databases.
-  auto slot = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, "/bin/echo"));
+  auto slot = PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, "/bin/echo"));
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kFailed);
   EXPECT_EQ(slot->Get(), nullptr);
   EXPECT_NE(slot->Describe().find("the builder's output is refused"), std::string::npos)
@@ -200,14 +187,14 @@ TEST_F(PrefilterBuilderTest, BuilderOutputThatIsNoCacheFileIsRefused) {
 TEST_F(PrefilterBuilderTest, KilledBuilderLeavesThePrefilterOff) {
   ScopedEnv kill(kBehaviour, "kill");
   auto slot =
-      PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, "/proc/self/exe"));
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, "/proc/self/exe"));
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kFailed);
   EXPECT_EQ(slot->Get(), nullptr);
   EXPECT_NE(slot->Describe().find("killed by signal 9"), std::string::npos) << slot->Describe();
 }
 
 TEST_F(PrefilterBuilderTest, BuilderThatCannotBeStartedMeansABuildInThisProcess) {
-  auto slot = PrefilterSlot::Start(Groups(), 8,
+  auto slot = PrefilterSlot::Start(TestGroups(), 8,
                                    Options(PrefilterMode::kSync, dir_ + "/no-such-builder"));
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kReady) << slot->Describe();
   EXPECT_NE(slot->Get(), nullptr);
@@ -235,7 +222,7 @@ TEST_F(PrefilterBuilderTest, CancelKillsAndReapsTheBuilderWhichHasNoOtherDescrip
   int leak[2];
   ASSERT_EQ(pipe(leak), 0);
   auto slot =
-      PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kBackground, "/proc/self/exe"));
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kBackground, "/proc/self/exe"));
   pid_t pid = 0;
   for (int i = 0; i < 1000 && pid == 0; ++i) {
     std::ifstream in(pid_file);

@@ -3,6 +3,7 @@
 // damaged or foreign, a directory that cannot be written), and the background build (off until
 // ready, then published).
 #include "rules/multi_prefilter.h"
+#include "rules/multi_prefilter_test_groups.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -18,20 +19,11 @@
 namespace mailsift::rules {
 namespace {
 
-// Rule indexes 0..5 in one list group: 4 cannot be expressed (a conditional), 5 can only match
-// the empty string (it would flag everything).
-std::vector<PrefilterGroup> Groups() {
-  PrefilterGroup body;
-  body.lists = true;
-  body.rules = {{0, "\\bfree money\\b", "i"},
-                {1, "v[i1]agra", ""},
-                {2, "^Subject: hi$", ""},
-                {3, "(a)b\\1", ""},
-                {4, "(?(1)a|b)c", ""},
-                {5, "x*", ""}};
-  PrefilterGroup header;  // a single text
-  header.rules = {{6, "^Mon", ""}, {7, "\\+0000$", ""}};
-  return {body, header};
+// (?:field0|field1|…|field299): a group written longer than the repeated-group threshold.
+std::string FieldWords() {
+  std::string words = "(?:";
+  for (int i = 0; i < 300; ++i) words += (i ? "|" : "") + std::string("field") + std::to_string(i);
+  return words + ")";
 }
 
 // Joined like the evaluator joins body lines; `starts` receives where each line begins.
@@ -52,7 +44,7 @@ std::shared_ptr<const PrefilterDatabases> BuildOrDie(const std::vector<Prefilter
 }
 
 TEST(PrefilterDatabases, FlagsTheRulesThatMayMatch) {
-  auto db = BuildOrDie(Groups(), 8);
+  auto db = BuildOrDie(TestGroups(), 8);
   ASSERT_TRUE(db);
   EXPECT_EQ(db->GroupOf(0), 0);
   EXPECT_EQ(db->GroupOf(3), 0);
@@ -82,9 +74,7 @@ TEST(PrefilterDatabases, FlagsTheRulesThatMayMatch) {
 TEST(PrefilterDatabases, RepeatedGroupsNameTheirCandidateTexts) {
   // (?:G){3} with a G written longer than the repeated-group threshold goes to the repeat
   // database: a line is a candidate when matches of G end at 3 different offsets in it.
-  std::string words = "(?:";
-  for (int i = 0; i < 300; ++i) words += (i ? "|" : "") + std::string("field") + std::to_string(i);
-  words += ")";
+  const std::string words = FieldWords();
   PrefilterGroup g;
   g.lists = true;
   g.rules = {{0, "(?:" + words + "[:,]\\s*(?:and\\s)?){3}", ""}};
@@ -116,9 +106,7 @@ TEST(PrefilterDatabases, RepeatedGroupsNameTheirCandidateTexts) {
 TEST(PrefilterDatabases, RepeatedGroupsAreFollowedFromEndToStart) {
   // With a bounded part left off ("[:,] ?" keeps ":" and leaves off the space), the n matches
   // must follow each other: three field words in one line are not enough.
-  std::string words = "(?:";
-  for (int i = 0; i < 300; ++i) words += (i ? "|" : "") + std::string("field") + std::to_string(i);
-  words += ")";
+  const std::string words = FieldWords();
   PrefilterGroup g;
   g.lists = true;
   g.rules = {{0, "(?:" + words + "[:,] ?){3}", ""}};
@@ -147,9 +135,9 @@ TEST(PrefilterDatabases, RepeatedGroupsAreFollowedFromEndToStart) {
 }
 
 TEST(PrefilterDatabases, SerializedFormRoundTripsAndRefusesDamage) {
-  auto db = BuildOrDie(Groups(), 8);
+  auto db = BuildOrDie(TestGroups(), 8);
   ASSERT_TRUE(db);
-  const std::string key = PrefilterKey(Groups());
+  const std::string key = PrefilterKey(TestGroups());
   EXPECT_EQ(key.size(), 32u);
   const std::string bytes = db->Serialize(key);
   ASSERT_FALSE(bytes.empty());
@@ -174,17 +162,17 @@ TEST(PrefilterDatabases, SerializedFormRoundTripsAndRefusesDamage) {
 }
 
 TEST(PrefilterKey, DependsOnEveryInput) {
-  auto groups = Groups();
+  auto groups = TestGroups();
   const std::string key = PrefilterKey(groups);
   groups[0].rules[1].flags = "i";
   EXPECT_NE(PrefilterKey(groups), key);
-  groups = Groups();
+  groups = TestGroups();
   groups[1].rules[0].rule = 9;
   EXPECT_NE(PrefilterKey(groups), key);
-  groups = Groups();
+  groups = TestGroups();
   groups[1].lists = true;
   EXPECT_NE(PrefilterKey(groups), key);
-  EXPECT_EQ(PrefilterKey(Groups()), key);
+  EXPECT_EQ(PrefilterKey(TestGroups()), key);
 }
 
 class PrefilterSlotTest : public ::testing::Test {
@@ -213,7 +201,8 @@ class PrefilterSlotTest : public ::testing::Test {
 };
 
 TEST_F(PrefilterSlotTest, SyncBuildWritesTheCacheAndTheNextStartLoadsIt) {
-  auto first = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, dir_ + "/cache"));
+  auto first =
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, dir_ + "/cache"));
   EXPECT_EQ(first->state(), PrefilterSlot::State::kReady);
   ASSERT_NE(first->Get(), nullptr);
   EXPECT_NE(first->Describe().find("built"), std::string::npos) << first->Describe();
@@ -221,7 +210,7 @@ TEST_F(PrefilterSlotTest, SyncBuildWritesTheCacheAndTheNextStartLoadsIt) {
   EXPECT_EQ(CacheFiles(), 1u);
 
   auto second =
-      PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kBackground, dir_ + "/cache"));
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kBackground, dir_ + "/cache"));
   EXPECT_EQ(second->state(), PrefilterSlot::State::kReady);  // at once, from the file
   ASSERT_NE(second->Get(), nullptr);
   EXPECT_NE(second->Describe().find("loaded from"), std::string::npos) << second->Describe();
@@ -229,12 +218,14 @@ TEST_F(PrefilterSlotTest, SyncBuildWritesTheCacheAndTheNextStartLoadsIt) {
 }
 
 TEST_F(PrefilterSlotTest, DamagedCacheFileIsRebuilt) {
-  auto first = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, dir_ + "/cache"));
+  auto first =
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, dir_ + "/cache"));
   ASSERT_EQ(first->state(), PrefilterSlot::State::kReady);
   for (const auto& e : std::filesystem::directory_iterator(dir_ + "/cache")) {
     std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << "MAILSIFT-PREFILTER 1\ngarbage";
   }
-  auto second = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, dir_ + "/cache"));
+  auto second =
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, dir_ + "/cache"));
   EXPECT_EQ(second->state(), PrefilterSlot::State::kReady);
   EXPECT_NE(second->Describe().find("built"), std::string::npos) << second->Describe();
 }
@@ -243,7 +234,7 @@ TEST_F(PrefilterSlotTest, CacheDirectoryThatCannotBeWrittenStillWorks) {
   // A path below a regular file can never be created, even by root.
   std::ofstream(dir_ + "/file") << "x";
   auto slot =
-      PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kSync, dir_ + "/file/cache"));
+      PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kSync, dir_ + "/file/cache"));
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kReady);
   ASSERT_NE(slot->Get(), nullptr);
   EXPECT_NE(slot->Describe().find("not cached"), std::string::npos) << slot->Describe();
@@ -254,7 +245,7 @@ TEST_F(PrefilterSlotTest, BackgroundBuildIsPublishedWhenReady) {
   std::promise<void> gate;
   PrefilterOptions o = Options(PrefilterMode::kBackground, dir_ + "/cache");
   o.start_gate = gate.get_future().share();
-  auto slot = PrefilterSlot::Start(Groups(), 8, o);
+  auto slot = PrefilterSlot::Start(TestGroups(), 8, o);
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kBuilding);
   EXPECT_EQ(slot->Get(), nullptr);  // callers run every rule meanwhile
   EXPECT_TRUE(slot->BuildingForCache());
@@ -270,7 +261,7 @@ TEST_F(PrefilterSlotTest, CancelledBuildPublishesNothing) {
   std::promise<void> gate;
   PrefilterOptions o = Options(PrefilterMode::kBackground, "");
   o.start_gate = gate.get_future().share();
-  auto slot = PrefilterSlot::Start(Groups(), 8, o);
+  auto slot = PrefilterSlot::Start(TestGroups(), 8, o);
   EXPECT_FALSE(slot->BuildingForCache());  // no cache to wait for
   slot->Cancel();
   gate.set_value();
@@ -280,7 +271,7 @@ TEST_F(PrefilterSlotTest, CancelledBuildPublishesNothing) {
 }
 
 TEST_F(PrefilterSlotTest, OffMeansNoDatabases) {
-  auto slot = PrefilterSlot::Start(Groups(), 8, Options(PrefilterMode::kOff, dir_ + "/cache"));
+  auto slot = PrefilterSlot::Start(TestGroups(), 8, Options(PrefilterMode::kOff, dir_ + "/cache"));
   EXPECT_EQ(slot->state(), PrefilterSlot::State::kOff);
   EXPECT_EQ(slot->Get(), nullptr);
   EXPECT_TRUE(slot->Wait(std::chrono::milliseconds(0)));

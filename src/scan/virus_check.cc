@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
 #include "base/strings.h"
 
 namespace mailsift::scan {
@@ -66,26 +67,6 @@ std::string Printable(std::string_view text, size_t limit) {
   return out;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 enum class Wait { kReady, kTimeout, kError };
 
 // Waits until `fd` is ready for `events` (or has an error or hang-up, which the next call on it
@@ -103,9 +84,9 @@ Wait WaitFor(int fd, short events, Deadline deadline) {
 }
 
 // Connects a non-blocking socket to one address before `deadline`.
-tl::expected<Fd, Failure> ConnectTo(int family, const sockaddr* address, socklen_t length,
+tl::expected<UniqueFd, Failure> ConnectTo(int family, const sockaddr* address, socklen_t length,
                                     Deadline deadline) {
-  Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Trouble("error", "socket: " + ErrnoText(errno));
   for (;;) {
     if (::connect(fd.get(), address, length) == 0) return fd;
@@ -137,7 +118,7 @@ tl::expected<Fd, Failure> ConnectTo(int family, const sockaddr* address, socklen
   return fd;
 }
 
-tl::expected<Fd, Failure> Connect(const net::Endpoint& endpoint, Deadline deadline) {
+tl::expected<UniqueFd, Failure> Connect(const net::Endpoint& endpoint, Deadline deadline) {
   if (endpoint.kind == net::Endpoint::Kind::kUnix) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
