@@ -1,5 +1,6 @@
 #include "base/strings.h"
 
+#include <cstring>
 #include <limits>
 
 namespace mailsift {
@@ -20,6 +21,19 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
 }
 
 char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool IsAscii(std::string_view text) {
+  // Eight bytes a step: a message body is some kilobytes.
+  size_t i = 0;
+  uint64_t high = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    high |= word;
+  }
+  for (; i < text.size(); ++i) high |= static_cast<unsigned char>(text[i]);
+  return (high & 0x8080808080808080ull) == 0;
+}
 
 std::string ToLowerAscii(std::string_view text) {
   std::string out(text);

@@ -17,6 +17,8 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);
 std::string ToUpperAscii(std::string_view text);
 std::string ToLowerAscii(std::string_view text);
 char ToLowerAscii(char c);
+// True when no byte of `text` is above 0x7f.
+bool IsAscii(std::string_view text);
 std::string_view TrimSpaces(std::string_view text);  // spaces and tabs at both ends
 // Splits at runs of spaces; never returns empty pieces.
 std::vector<std::string_view> SplitSpaces(std::string_view text);

@@ -19,6 +19,19 @@ TEST(Strings, SplitAndTrim) {
   EXPECT_EQ(TrimSpaces(" \tx y\t "), "x y");
 }
 
+TEST(Strings, IsAscii) {
+  EXPECT_TRUE(IsAscii(""));
+  EXPECT_TRUE(IsAscii("plain text\n\x7f"));
+  EXPECT_TRUE(IsAscii(std::string(1000, 'x')));
+  EXPECT_FALSE(IsAscii("caf\xc3\xa9"));
+  // A high byte in the word-at-a-time part and in the tail.
+  for (size_t at : {0u, 7u, 8u, 15u, 16u, 20u}) {
+    std::string s(21, 'a');
+    s[at] = '\x80';
+    EXPECT_FALSE(IsAscii(s)) << at;
+  }
+}
+
 TEST(Strings, ParseUnsigned) {
   EXPECT_EQ(ParseUnsigned("52428800"), 52428800u);
   EXPECT_EQ(ParseUnsigned("18446744073709551615"), 18446744073709551615ull);

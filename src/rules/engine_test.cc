@@ -653,6 +653,51 @@ TEST(EnginePrefilter, SameHitsAsWithoutOnCraftedMessages) {
   EXPECT_EQ(second.Count("T_FROM3"), 1);
 }
 
+// A ReplaceTags-style rule: every letter of `word` with look-alikes in UTF-8 and as a character
+// reference, more than a kilobyte written out.
+std::string LookAlikeWord(std::string_view word) {
+  std::string p = "\\b";
+  for (char c : word) {
+    const char upper = static_cast<char>(c - 'a' + 'A');
+    p += std::string("(?:[") + c + upper + "]|\\xd0[\\x80-\\x8f]|\\xf0\\x9d\\x90[\\x80-\\xbf]|&\\#" +
+         std::to_string(static_cast<int>(c)) + ";)";
+  }
+  return p + "\\b";
+}
+
+TEST(EnginePrefilter, LookAlikeRulesHaveADatabaseForAsciiBodies) {
+  const std::string look_alike = LookAlikeWord("unsubscribeimmediately");
+  ASSERT_GT(look_alike.size(), 1000u);
+  Ruleset ruleset = ParseCf("body T_FREE /\\bfree money\\b/i\n"
+                            "body T_FUZZY /" + look_alike + "/\n");
+  auto off = CompiledRuleset::Compile(ruleset, PrefilterOff());
+  auto on = CompiledRuleset::Compile(ruleset, PrefilterSync());
+  ASSERT_TRUE(off && on);
+  auto db = (*on)->prefilter().Get();
+  ASSERT_NE(db, nullptr) << (*on)->prefilter().Describe();
+  // Not in the body's database: in one of its own.
+  EXPECT_GE(db->GroupOf(1), 0);
+  EXPECT_NE(db->GroupOf(1), db->GroupOf(0));
+  // ASCII bodies (scanned by that database), and bodies with UTF-8 look-alikes (the rule then
+  // runs as without a prefilter): the same hits either way.
+  const std::vector<std::pair<std::string, int>> bodies = {
+      {"please unsubscribeimmediately now\n", 1},
+      {"please UNSUBSCRIBEIMMEDIATELY now\n", 1},
+      {"un&#115;ubscribeimmediately\n", 1},
+      {"please unsubscribe immediately\n", 0},
+      {"free money\nnothing here\n", 0},
+      {"caf\xc3\xa9 unsubscribeimmediately\n", 1},
+      {"u\xd0\x80subscribeimmediately\n", 1},
+      {"caf\xc3\xa9 unsubscribe\n", 0},
+  };
+  for (const auto& [body, expected] : bodies) {
+    mime::Message message = mime::ParseMessage(Msg(kHead, body));
+    ScanResult a = (*off)->Scan(message), b = (*on)->Scan(message);
+    EXPECT_EQ(HitList(b), HitList(a)) << body;
+    EXPECT_EQ(Scan(**on, Msg(kHead, body)).Count("T_FUZZY"), expected) << body;
+  }
+}
+
 TEST(EnginePrefilter, RulesetWorksBeforeTheBackgroundBuildIsReady) {
   Ruleset ruleset = ParseCf(PrefilterCf());
   auto off = CompiledRuleset::Compile(ruleset, PrefilterOff());

@@ -908,6 +908,46 @@ Node DropTrailingOptional(Node n, long* dropped) {
   return n;
 }
 
+// `n` with what needs a byte above 0x7f taken out: such bytes leave every class, a class left
+// empty makes its sequence impossible, an impossible branch leaves its alternation, an
+// impossible optional repeat becomes empty. Nullopt when no ASCII string matches.
+std::optional<Node> AsciiOnly(Node n) {
+  static const Bytes kAscii = Range(0, 0x7f);
+  switch (n.kind) {
+    case Node::kClass:
+      n.bytes &= kAscii;
+      if (n.bytes.none()) return std::nullopt;
+      return n;
+    case Node::kConcat:
+      for (Node& c : n.children) {
+        auto kept = AsciiOnly(std::move(c));
+        if (!kept) return std::nullopt;
+        c = std::move(*kept);
+      }
+      return n;
+    case Node::kAlt: {
+      std::vector<Node> kept;
+      for (Node& c : n.children) {
+        if (auto k = AsciiOnly(std::move(c))) kept.push_back(std::move(*k));
+      }
+      if (kept.empty()) return std::nullopt;
+      n.children = std::move(kept);
+      return n;
+    }
+    case Node::kRepeat: {
+      auto kept = AsciiOnly(std::move(n.children[0]));
+      if (!kept) {
+        if (n.min > 0) return std::nullopt;
+        return Node::Of(Node::kEmpty);
+      }
+      n.children[0] = std::move(*kept);
+      return n;
+    }
+    default:
+      return n;
+  }
+}
+
 // ---- writing Hyperscan syntax ---------------------------------------------------------------
 
 void AppendByte(std::string* out, int c) {
@@ -1046,7 +1086,7 @@ std::string Written(const Node& n) {
 }
 
 std::optional<Node> ParseRelaxed(std::string_view pattern, std::string_view perl_flags,
-                                 const RelaxOptions& options) {
+                                 const RelaxOptions& options, TextBytes text = TextBytes::kAny) {
   Flags flags;
   for (char f : perl_flags) {
     if (f == 'i') flags.caseless = true;
@@ -1072,6 +1112,10 @@ std::optional<Node> ParseRelaxed(std::string_view pattern, std::string_view perl
   Parser parser(source);
   auto node = parser.Parse(flags);
   if (!node) return std::nullopt;
+  if (text == TextBytes::kAscii) {
+    node = AsciiOnly(std::move(*node));
+    if (!node) return std::nullopt;
+  }
   Node n = Simplify(Relax(Simplify(std::move(*node)), options));
   long lo, hi;
   Lengths(n, &lo, &hi);
@@ -1117,8 +1161,8 @@ bool Split(const Node& n, std::vector<std::string>* out) {
 }  // namespace
 
 std::optional<HsExpressions> SupersetExpressions(std::string_view pattern, std::string_view flags,
-                                                 RelaxLevel level) {
-  auto node = ParseRelaxed(pattern, flags, OptionsFor(level));
+                                                 RelaxLevel level, TextBytes text) {
+  auto node = ParseRelaxed(pattern, flags, OptionsFor(level), text);
   if (!node) return std::nullopt;
   HsExpressions out;
   std::string whole = Written(*node);

@@ -40,14 +40,22 @@ enum class RelaxLevel {
   kSplit,  // kSmall, look-alike letter alternations collapsed, split at the top alternation
 };
 
+// The texts an expression will be scanned over: any bytes, or only texts without a byte above
+// 0x7f. For the latter every branch that needs such a byte is dropped (ReplaceTags' look-alike
+// letters in UTF-8 and Latin-1), which makes the large obfuscation rules small enough for
+// Hyperscan; the result is a superset only on ASCII texts.
+enum class TextBytes { kAny, kAscii };
+
 struct HsExpressions {
   std::vector<std::string> expressions;  // Hyperscan syntax, to compile with HS_FLAG_MULTILINE
 };
 
 // The expressions for `pattern` compiled by SpamAssassin with Perl `flags`, or nullopt when the
-// pattern is not understood or can match the empty string (it would flag every text).
+// pattern is not understood or can match the empty string (it would flag every text). With
+// TextBytes::kAscii also nullopt when no match is possible in an ASCII text.
 std::optional<HsExpressions> SupersetExpressions(std::string_view pattern, std::string_view flags,
-                                                 RelaxLevel level);
+                                                 RelaxLevel level,
+                                                 TextBytes text = TextBytes::kAny);
 
 // When `pattern` is one group repeated exactly n ≥ 2 times — (?:G){n} — returns n and sets
 // `group` to an expression G' (level as above, never split) for G without the optional parts at

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.h"
 #include "rules/multi_prefilter.h"
 #include "rules/pattern.h"
 
@@ -19,8 +20,8 @@ namespace mailsift::rules {
 namespace {
 
 std::string One(std::string_view pattern, std::string_view flags = "",
-                RelaxLevel level = RelaxLevel::kLight) {
-  auto e = SupersetExpressions(pattern, flags, level);
+                RelaxLevel level = RelaxLevel::kLight, TextBytes text = TextBytes::kAny) {
+  auto e = SupersetExpressions(pattern, flags, level, text);
   if (!e) return "<none>";
   if (e->expressions.size() != 1) return "<split>";
   return e->expressions[0];
@@ -109,6 +110,21 @@ TEST(SupersetExpressions, LookAlikeLettersCollapseAndLongPatternsSplit) {
   EXPECT_EQ(split->expressions.size(), 60u);  // one per branch, without the "z" after them
 }
 
+TEST(SupersetExpressions, ForAsciiTextsBranchesNeedingHighBytesDrop) {
+  const std::string letter = "(?:[pP\\xde]|\\xd1\\x80|\\xcf\\x81|&\\#112;)";
+  EXPECT_EQ(One(letter + "ay", "", RelaxLevel::kLight, TextBytes::kAscii),
+            "(?:[Pp]|\\x26\\x23112\\x3b)ay");
+  EXPECT_EQ(One("a(?:\\xe4)?b", "", RelaxLevel::kLight, TextBytes::kAscii), "ab");
+  EXPECT_EQ(One("a[^b]c", "", RelaxLevel::kLight, TextBytes::kAscii), "a[\\x00-ac-\\x7f]c");
+  EXPECT_EQ(One("a\\xe4*b", "", RelaxLevel::kLight, TextBytes::kAscii), "ab");
+  // What cannot match an ASCII text gives nothing (the rule then always runs).
+  EXPECT_EQ(One("a\\xe4", "", RelaxLevel::kLight, TextBytes::kAscii), "<none>");
+  EXPECT_EQ(One("(?:\\xc3\\xa4|\\xe4)+", "", RelaxLevel::kLight, TextBytes::kAscii), "<none>");
+  EXPECT_EQ(One("x(?:\\xe4|\\xf6)", "", RelaxLevel::kLight, TextBytes::kAscii), "<none>");
+  // Without the restriction nothing changes.
+  EXPECT_EQ(One("a(?:\\xe4)?b"), "a\\xe4?b");
+}
+
 TEST(RepeatedGroupExpression, GroupWithoutItsOptionalTail) {
   std::string g;
   EXPECT_EQ(RepeatedGroupExpression("(?:ab(?:cd)?){3}", "", RelaxLevel::kLight, &g), 3);
@@ -188,6 +204,18 @@ void ExpectSuperset(std::string_view pattern, std::string_view flags,
       EXPECT_TRUE(hs.Finds("first line\n" + s + "\nlast line\n"));
       EXPECT_TRUE(hs.Finds(std::string(70, 'z') + "\n" + s + "\n"));
     }
+    // For ASCII texts only: every ASCII subject PCRE2 matches must still be found.
+    auto ascii = SupersetExpressions(pattern, flags, level, TextBytes::kAscii);
+    if (!ascii) continue;
+    Hyperscan hs_ascii(ascii->expressions);
+    if (!hs_ascii.ok()) continue;
+    for (const std::string& s : subjects) {
+      if (!IsAscii(s) || !pcre->Matches(s)) continue;
+      SCOPED_TRACE(::testing::Message() << "ASCII /" << pattern << "/" << flags << " level "
+                                        << static_cast<int>(level) << " on \"" << s << "\"");
+      EXPECT_TRUE(hs_ascii.Finds(s));
+      EXPECT_TRUE(hs_ascii.Finds("first line\n" + s + "\nlast line\n"));
+    }
   }
   EXPECT_GT(accepted, 0) << "no level compiles: " << pattern;
 }
@@ -199,7 +227,8 @@ TEST(SupersetProperty, CraftedSubjects) {
       "a\xe4" "b",           "A\xc4" "B",         "end.",              "(comment)",
       "Mon, 1 Jan 2024 10:00:00 -0500 (added by postmaster@example.com)\n",
       "12345",            "x@y.com",           "http://example.com/a?b=c",
-      "",                 " ",                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+      "",                 " ",                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "&#228; B",         "\xc3\xa4\xc3\x9f"};
   const std::vector<std::pair<const char*, const char*>> patterns = {
       {"\\bfree money\\b", "i"},
       {"free\\smoney", ""},
@@ -223,6 +252,7 @@ TEST(SupersetProperty, CraftedSubjects) {
       {"[[:upper:]]{4}", ""},
       {"\\Qhttp://\\E", ""},
       {"(?:^|\\s)x@", ""},
+      {"(?:[aA\\xe4]|\\xc3\\xa4|&\\#228;)\\s?(?:[bB]|\\xc3\\x9f)", "i"},
   };
   for (const auto& [p, f] : patterns) ExpectSuperset(p, f, subjects);
 }

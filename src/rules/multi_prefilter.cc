@@ -33,7 +33,7 @@ namespace {
 
 // Bumped whenever hs_expression.cc writes different expressions for the same pattern, so that
 // cache files of an older translation are not used.
-constexpr int kExpressionVersion = 7;
+constexpr int kExpressionVersion = 8;
 constexpr std::string_view kMagic = "MAILSIFT-PREFILTER 1\n";
 constexpr unsigned kHsFlags = HS_FLAG_SINGLEMATCH | HS_FLAG_MULTILINE;
 // Repeated-group rules: every end of a match is reported.
@@ -346,13 +346,16 @@ bool ReadAll(int fd, std::string* out, size_t limit = SIZE_MAX) {
 // What the builder process is given: the pid of the process that asks (the builder stops when
 // that is no longer its parent: it went away before the builder started), the rule count and
 // the groups; a checksum at the end.
+// A group's bits in a job.
+constexpr uint32_t kJobLists = 1, kJobAscii = 2;
+
 std::string EncodeJob(const std::vector<PrefilterGroup>& groups, size_t rule_count) {
   std::string out(kJobMagic);
   PutU32(&out, static_cast<uint32_t>(::getpid()));
   PutU64(&out, rule_count);
   PutU32(&out, static_cast<uint32_t>(groups.size()));
   for (const PrefilterGroup& g : groups) {
-    PutU32(&out, g.lists ? 1 : 0);
+    PutU32(&out, (g.lists ? kJobLists : 0) | (g.text == TextBytes::kAscii ? kJobAscii : 0));
     PutU32(&out, static_cast<uint32_t>(g.rules.size()));
     for (const PrefilterRule& r : g.rules) {
       PutU32(&out, r.rule);
@@ -387,9 +390,10 @@ Result<Job> DecodeJob(std::string_view bytes) {
   job.rule_count = static_cast<size_t>(rule_count);
   for (uint32_t g = 0; g < groups; ++g) {
     PrefilterGroup group;
-    uint32_t lists = 0, n = 0;
-    if (!in.U32(&lists) || !in.U32(&n)) return Fail("truncated");
-    group.lists = lists != 0;
+    uint32_t bits = 0, n = 0;
+    if (!in.U32(&bits) || !in.U32(&n)) return Fail("truncated");
+    group.lists = (bits & kJobLists) != 0;
+    group.text = (bits & kJobAscii) != 0 ? TextBytes::kAscii : TextBytes::kAny;
     for (uint32_t k = 0; k < n; ++k) {
       PrefilterRule rule;
       if (!in.U32(&rule.rule) || !in.String(&rule.pattern) || !in.String(&rule.flags)) {
@@ -521,6 +525,7 @@ std::string PrefilterKey(const std::vector<PrefilterGroup>& groups) {
   mix(std::to_string(groups.size()));
   for (const PrefilterGroup& g : groups) {
     mix(g.lists ? "lists" : "text");
+    mix(g.text == TextBytes::kAscii ? "ascii" : "bytes");
     mix(std::to_string(g.rules.size()));
     for (const PrefilterRule& r : g.rules) {
       mix(std::to_string(r.rule));
@@ -566,7 +571,7 @@ Result<std::shared_ptr<const PrefilterDatabases>> PrefilterDatabases::Build(
       for (RelaxLevel level : {RelaxLevel::kLight, RelaxLevel::kSmall, RelaxLevel::kSplit}) {
         if (large_repeat) break;
         if (stop()) return Fail("cancelled");
-        auto ex = SupersetExpressions(r.pattern, r.flags, level);
+        auto ex = SupersetExpressions(r.pattern, r.flags, level, groups[g].text);
         if (!ex) continue;
         // Long expressions with their repeat bounds kept take Hyperscan many seconds to refuse
         // (__FILL_THIS_FORM_PARTIAL: 12 s); with the bounds relaxed they compile at once.

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "rules/hs_expression.h"
 
 namespace mailsift::rules {
 
@@ -63,6 +64,9 @@ struct PrefilterRule {
 struct PrefilterGroup {
   std::vector<PrefilterRule> rules;
   bool lists = false;  // the text is a list of texts joined with "\n" (allows repeated groups)
+  // kAscii: the group's database is only ever scanned over texts without a byte above 0x7f
+  // (the caller checks), so its expressions leave out what only such bytes can match.
+  TextBytes text = TextBytes::kAny;
 };
 
 // A cache key for `groups`: 32 hex digits.
