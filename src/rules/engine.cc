@@ -257,6 +257,17 @@ struct CompiledRuleset::Impl {
   std::unordered_map<std::string, int> index;
   std::vector<int> meta_order;  // metas in dependency order
   std::vector<int> run_order;   // non-meta rules: capture-defining rules first
+  // What the scan loops read for every rule, kept small and together (the CompiledRules are
+  // some hundred bytes each, a megabyte in all): per rule whether a header rule is negated (it
+  // hits when the prefilter rules its regex out), and per meta in meta_order its inputs (a
+  // range of meta_inputs) and its value when they are all 0.
+  std::vector<uint8_t> negated_header;
+  struct MetaHead {
+    uint32_t first = 0, count = 0;
+    double all_zero = 0;
+  };
+  std::vector<MetaHead> meta_heads;
+  std::vector<int> meta_inputs;
   size_t header_slots = 0;      // distinct header rule requests
   size_t literal_sets = 0;      // distinct (literals, repeats) of regex rules
   size_t literal_count = 0;     // distinct literals of regex rules
@@ -480,8 +491,17 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
     const std::vector<double> zeros(impl.rules.size(), 0.0);
     std::vector<double> stack;
     for (int i : impl.meta_order) {
-      impl.rules[i].meta_value_all_zero = EvalMeta(impl.rules[i].meta_program, zeros, stack);
+      CompiledRule& c = impl.rules[i];
+      c.meta_value_all_zero = EvalMeta(c.meta_program, zeros, stack);
+      impl.meta_heads.push_back({static_cast<uint32_t>(impl.meta_inputs.size()),
+                                 static_cast<uint32_t>(c.meta_inputs.size()),
+                                 c.meta_value_all_zero});
+      impl.meta_inputs.insert(impl.meta_inputs.end(), c.meta_inputs.begin(), c.meta_inputs.end());
     }
+  }
+  impl.negated_header.resize(rules.size(), 0);
+  for (size_t i = 0; i < rules.size(); ++i) {
+    impl.negated_header[i] = rules[i].type == RuleType::kHeader && rules[i].header.negated;
   }
   // SpamAssassin gives rules that define captures priority -10000: they run before the rules
   // whose templates read them.
@@ -810,6 +830,18 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   std::map<std::string, std::vector<std::string>, std::less<>> captures;
   std::vector<std::pair<std::string, std::string>> named;
   for (int i : impl.run_order) {
+    // A regex rule the prefilter has ruled out for a text it has scanned: decided without
+    // reading the rule (0, or 1 for a negated header rule; hits and values start at 0).
+    if (prefilter && !verify) {
+      const int group = prefilter->GroupOf(static_cast<uint32_t>(i));
+      if (group >= 0 && group_scanned[group] > 0 && may_match[i] == 0) {
+        if (impl.negated_header[i]) {
+          hits[i] = 1;
+          values[i] = 1;
+        }
+        continue;
+      }
+    }
     const CompiledRule& c = impl.rules[i];
     if (c.skip) continue;
     const Rule& r = *c.rule;
@@ -920,17 +952,19 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   }
   std::vector<double> meta_stack;
   meta_stack.reserve(64);
-  for (int i : impl.meta_order) {
-    const CompiledRule& c = impl.rules[i];
+  for (size_t m = 0; m < impl.meta_order.size(); ++m) {
+    const int i = impl.meta_order[m];
+    const Impl::MetaHead& head = impl.meta_heads[m];
     bool any_input = false;
-    for (int input : c.meta_inputs) {
-      if (values[input] != 0) {
+    for (uint32_t k = head.first; k < head.first + head.count; ++k) {
+      if (values[impl.meta_inputs[k]] != 0) {
         any_input = true;
         break;
       }
     }
     // A true result is a hit whose value is the result (1 when not positive), as got_hit does.
-    double v = any_input ? EvalMeta(c.meta_program, values, meta_stack) : c.meta_value_all_zero;
+    const double v =
+        any_input ? EvalMeta(impl.rules[i].meta_program, values, meta_stack) : head.all_zero;
     hits[i] = v != 0 ? 1 : 0;
     values[i] = v == 0 ? 0.0 : v > 0 ? v : 1.0;
   }
