@@ -370,6 +370,9 @@ int main(int argc, char** argv) {
                    "The SMTP envelope sender (as the proxy passes it to the rules)");
   scan->add_option("--rules-dir", scan_options.rule_dirs, "Default rule directories (first existing)");
   scan->add_option("--site-dir", scan_options.site_dir, "Site config directory (*.pre, *.cf)");
+  scan->add_option("--threads", scan_options.threads,
+                   "Messages scanned at once, sharing the compiled rules (output in file order)")
+      ->check(CLI::Range(1, 64));
   scan->add_option("files", scan_options.files, "Message files")->required();
   cli::QuarantineOptions quarantine_options;
   auto* quarantine = add("quarantine", "List, show or release quarantined messages");

@@ -16,6 +16,9 @@ struct ScanOptions {
   std::string envelope_from;           // the SMTP sender, as the proxy would pass it
   std::vector<std::string> rule_dirs;  // default rule directories, first existing wins
   std::string site_dir;                // *.pre and local *.cf
+  // Messages scanned at once, by threads sharing the compiled rules as the filter's scan pool
+  // does; the output keeps the order of `files`.
+  int threads = 1;
   rules::PrefilterOptions prefilter = rules::PrefilterOptions::FromEnvironment();
 };
 

@@ -523,7 +523,31 @@ def test_prefilter_is_built_by_a_builder_process_and_cached():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def test_scan_threads_keep_the_file_order_and_the_verdicts():
+    # 24 corpus messages and, in the middle, a file that cannot be read: with 3 scan threads the
+    # records come out in the files' order, the same as with one, and the exit status still
+    # says that a file was missing.
+    names = sorted(os.listdir(h.corpus_dir()))
+    files = [corpus_file(n) for n in names[:12]] + ["/nonexistent/message.eml"] + \
+        [corpus_file(n) for n in names[-12:]]
+    runs = {}
+    for threads in ("1", "3"):
+        p = subprocess.run([BIN, "scan", "--json", "--timing", "--threads", threads] + files,
+                           capture_output=True, timeout=300)
+        runs[threads] = p
+        check_eq(p.returncode, 66, "exit status with one unreadable file (threads %s)" % threads)
+        check("cannot read /nonexistent/message.eml" in p.stderr.decode(),
+              "the unreadable file is named", p.stderr.decode()[-500:])
+        timed = [l for l in p.stderr.decode().splitlines() if l.startswith("cpu_us ")]
+        check_eq(len(timed), 24, "one cpu_us line per scanned message (threads %s)" % threads)
+    records = [json.loads(l) for l in runs["3"].stdout.decode().splitlines()]
+    check_eq([r["file"] for r in records], [f for f in files if not f.startswith("/nonexistent")],
+             "records in the order of the files")
+    check_eq(runs["3"].stdout, runs["1"].stdout, "the same records with 3 threads as with 1")
+
+
 TESTS = [
+    test_scan_threads_keep_the_file_order_and_the_verdicts,
     test_spam_and_ham_are_scored_and_relayed,
     test_scan_past_the_deadline_tempfails,
     test_broken_rules_are_refused_and_the_running_generation_serves,
