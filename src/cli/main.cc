@@ -36,6 +36,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/malloc_tuning.h"
 #include "cli/prefilter.h"
 #include "cli/quarantine.h"
 #include "cli/scan.h"
@@ -336,6 +337,7 @@ int Start(supervisor::Options options, const config::Config* config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mailsift::cli::RestartWithMallocTuning(argv);
   ::signal(SIGPIPE, SIG_IGN);  // a peer that goes away is an error return, not our death
   if (const char* where = std::getenv("MAILSIFT_LOG"); where && std::string(where) == "syslog") {
     log::Configure({log::Level::kInfo, false, true, "mailsift"});

@@ -908,8 +908,10 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
                                     uri_candidates, &candidates);
           break;
         case RuleType::kFull: {
-          if (!full_index) full_index.emplace(text.Full());
-          if (!c.literals.empty() && !full_candidates.MayContainAny(c, *full_index)) break;
+          if (!c.literals.empty()) {
+            if (!full_index) full_index.emplace(text.Full());
+            if (!full_candidates.MayContainAny(c, *full_index)) break;
+          }
           const std::string_view full = text.Full();
           count = c.multiple ? c.pattern->CountMatches(full, c.maxhits)
                              : (c.pattern->Matches(full) ? 1 : 0);
