@@ -153,19 +153,38 @@ class Reader {
   size_t pos_ = 0;
 };
 
-std::string ReadFile(const std::string& path, bool* ok) {
-  *ok = false;
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return {};
-  std::string bytes;
-  struct stat st {};
-  if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
-    bytes.resize(static_cast<size_t>(st.st_size));
-    *ok = std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size();
+// A file (or memfd) mapped read-only, whose pages can be given back as they are consumed: the
+// databases are deserialised from it without the whole file in memory next to them (20 MB less
+// at the peak of a load).
+class MappedBytes {
+ public:
+  explicit MappedBytes(int fd) {
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return;
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return;
+    data_ = static_cast<const char*>(p);
+    size_ = static_cast<size_t>(st.st_size);
   }
-  std::fclose(f);
-  return bytes;
-}
+  ~MappedBytes() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedBytes(const MappedBytes&) = delete;
+  MappedBytes& operator=(const MappedBytes&) = delete;
+  bool ok() const { return data_ != nullptr; }
+  std::string_view view() const { return {data_, size_}; }
+  // The pages wholly before `end` leave this process (read again from the page cache if
+  // touched).
+  void Release(size_t end) const {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t length = std::min(end, size_) / page * page;
+    if (length > 0) ::madvise(const_cast<char*>(data_), length, MADV_DONTNEED);
+  }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // `mkdir -p` with mode 0755: the databases are no secret, and only their owner writes them.
 Status MakeDirectories(const std::string& dir) {
@@ -184,14 +203,23 @@ Status MakeDirectories(const std::string& dir) {
 }
 
 // Writes `bytes` to `path` through a temporary file in the same directory.
-Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
+// `release` as for PrefilterDatabases::Deserialize: told, as the bytes are written, that those
+// before an offset are no longer needed.
+Status WriteFileAtomically(const std::string& path, std::string_view bytes,
+                           const std::function<void(size_t)>& release = {}) {
   const std::filesystem::path target(path);
   if (auto made = MakeDirectories(target.parent_path().string()); !made) return made;
   const std::string temp = fmt::format("{}/.{}.{}.tmp", target.parent_path().string(),
                                        target.filename().string(), getpid());
   FILE* f = std::fopen(temp.c_str(), "wb");
   if (f == nullptr) return Fail(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  bool written = true;
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t at = 0; written && at < bytes.size(); at += kChunk) {
+    const std::string_view chunk = bytes.substr(at, kChunk);
+    written = std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size();
+    if (release) release(at + chunk.size());
+  }
   const bool closed = std::fclose(f) == 0;
   if (!written || !closed || std::rename(temp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
@@ -799,12 +827,19 @@ std::string PrefilterDatabases::Serialize(std::string_view key) const {
 }
 
 Result<std::shared_ptr<const PrefilterDatabases>> PrefilterDatabases::Deserialize(
-    std::string_view bytes, std::string_view key, size_t rule_count) {
+    std::string_view bytes, std::string_view key, size_t rule_count,
+    const std::function<void(size_t)>& release) {
   if (bytes.size() < kMagic.size() + key.size() + 1 + 8) return Fail("truncated");
   const std::string_view body = bytes.substr(0, bytes.size() - 8);
   uint64_t checksum;
   std::memcpy(&checksum, bytes.data() + body.size(), 8);
-  if (Fnv1a(body) != checksum) return Fail("checksum mismatch");
+  uint64_t sum = kFnv1aOffset;
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t at = 0; at < body.size(); at += kChunk) {
+    sum = Fnv1a(body.substr(at, kChunk), sum);
+    if (release) release(at + kChunk);
+  }
+  if (sum != checksum) return Fail("checksum mismatch");
   Reader in(body);
   std::string_view magic, stored_key, newline;
   if (!in.Take(kMagic.size(), &magic) || magic != kMagic) return Fail("not a prefilter cache");
@@ -819,7 +854,7 @@ Result<std::shared_ptr<const PrefilterDatabases>> PrefilterDatabases::Deserializ
   std::shared_ptr<PrefilterDatabases> out(new PrefilterDatabases());
   out->group_of_.assign(rule_count, -1);
   out->dbs_.resize(groups);
-  auto take_db = [&](bool wanted, hs_database_t** db, size_t* bytes) -> Status {
+  auto take_db = [&](bool wanted, hs_database_t** db, size_t* db_bytes) -> Status {
     uint64_t length = 0;
     std::string_view blob;
     if (!in.U64(&length) || !in.Take(length, &blob)) return Fail("truncated");
@@ -828,8 +863,9 @@ Result<std::shared_ptr<const PrefilterDatabases>> PrefilterDatabases::Deserializ
     if (hs_deserialize_database(blob.data(), blob.size(), db) != HS_SUCCESS) {
       return Fail("vectorscan cannot load the databases (other version or CPU)");
     }
+    if (release) release(static_cast<size_t>(blob.data() + blob.size() - bytes.data()));
     size_t size = 0;
-    if (hs_database_size(*db, &size) == HS_SUCCESS) *bytes += size;
+    if (hs_database_size(*db, &size) == HS_SUCCESS) *db_bytes += size;
     return {};
   };
   for (uint32_t g = 0; g < groups; ++g) {
@@ -926,10 +962,11 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
   if (!options.cache_dir.empty()) {
     slot->cache_path_ = options.cache_dir + "/prefilter-" + key + ".hsdb";
     const double cpu_before = CpuSeconds();
-    bool ok = false;
-    std::string bytes = ReadFile(slot->cache_path_, &ok);
-    if (ok) {
-      auto loaded = PrefilterDatabases::Deserialize(bytes, key, rule_count);
+    const UniqueFd file(::open(slot->cache_path_.c_str(), O_RDONLY | O_CLOEXEC));
+    const MappedBytes bytes(file.get());
+    if (bytes.ok()) {
+      auto loaded = PrefilterDatabases::Deserialize(
+          bytes.view(), key, rule_count, [&](size_t end) { bytes.Release(end); });
       if (loaded) {
         std::error_code ec;  // marks the file as in use for RemoveStaleCacheFiles
         std::filesystem::last_write_time(slot->cache_path_,
@@ -986,13 +1023,15 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
   std::string fallback;  // why a build with a builder runs on this thread
   if (!builder_.empty()) {
     BuilderRun run;
-    auto bytes = RunBuilder(EncodeJob(groups, rule_count), &run);
+    auto output = RunBuilder(EncodeJob(groups, rule_count), &run);
     if (run.started) {
-      if (!bytes) {
-        finish(State::kFailed, "prefilter: not built: " + bytes.error().message, true);
+      if (!output) {
+        finish(State::kFailed, "prefilter: not built: " + output.error().message, true);
         return;
       }
-      auto loaded = PrefilterDatabases::Deserialize(*bytes, key, rule_count);
+      const MappedBytes bytes(output->get());
+      auto loaded = PrefilterDatabases::Deserialize(
+          bytes.view(), key, rule_count, [&](size_t end) { bytes.Release(end); });
       if (!loaded) {
         finish(State::kFailed,
                "prefilter: not built: the builder's output is refused: " + loaded.error().message,
@@ -1002,7 +1041,8 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
       const auto& db = **loaded;
       ready_.store(*loaded);
       bool trouble = false;
-      const std::string cache_note = WriteCache(*bytes, &trouble);
+      const std::string cache_note =
+          WriteCache(bytes.view(), &trouble, [&](size_t end) { bytes.Release(end); });
       finish(State::kReady,
              fmt::format("prefilter: {} regex rules in {} Hyperscan {} databases ({:.1f} MB), "
                          "built by a builder process in {:.1f} s ({:.1f} s CPU, {:.0f} MiB at "
@@ -1012,7 +1052,7 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
              trouble);
       return;
     }
-    fallback = fmt::format(" in this process ({})", bytes.error().message);
+    fallback = fmt::format(" in this process ({})", output.error().message);
   }
   auto built = PrefilterDatabases::Build(groups, rule_count, &cancelled_);
   if (!built) {
@@ -1032,10 +1072,11 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
          trouble || !fallback.empty());
 }
 
-std::string PrefilterSlot::WriteCache(std::string_view bytes, bool* trouble) const {
+std::string PrefilterSlot::WriteCache(std::string_view bytes, bool* trouble,
+                                      const std::function<void(size_t)>& release) const {
   if (cache_path_.empty()) return "no cache";
   auto written = bytes.empty() ? Fail("vectorscan cannot serialise the databases")
-                               : WriteFileAtomically(cache_path_, bytes);
+                               : WriteFileAtomically(cache_path_, bytes, release);
   if (!written) {
     *trouble = true;
     return "not cached: " + written.error().message;
@@ -1044,7 +1085,7 @@ std::string PrefilterSlot::WriteCache(std::string_view bytes, bool* trouble) con
   return "cached in " + cache_path_;
 }
 
-Result<std::string> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun* run) {
+Result<UniqueFd> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun* run) {
   // Input and output go through memory files: nothing to deadlock on while both run, and the
   // output is read once, after the builder has exited.
   UniqueFd in(::memfd_create("mailsift-prefilter-job", MFD_CLOEXEC));
@@ -1125,11 +1166,7 @@ Result<std::string> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun
                             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                             message.empty() ? "" : ": ", message));
   }
-  std::string bytes;
-  if (::lseek(out.get(), 0, SEEK_SET) != 0 || !ReadAll(out.get(), &bytes)) {
-    return Fail(fmt::format("cannot read the builder's output: {}", std::strerror(errno)));
-  }
-  return bytes;
+  return std::move(out);
 }
 
 void PrefilterSlot::Cancel() {

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "rules/hs_expression.h"
 
 namespace mailsift::rules {
@@ -100,9 +101,12 @@ class PrefilterDatabases {
   // The cache file form, and back. Deserialize refuses bytes that are damaged, that were written
   // for another key, or whose databases this vectorscan or CPU cannot run.
   std::string Serialize(std::string_view key) const;
-  static Result<std::shared_ptr<const PrefilterDatabases>> Deserialize(std::string_view bytes,
-                                                                       std::string_view key,
-                                                                       size_t rule_count);
+  // `release`, when given, is told as the bytes are read that those before an offset are no
+  // longer needed (a mapped file then gives their pages back, so that the file and the
+  // databases are not both in memory).
+  static Result<std::shared_ptr<const PrefilterDatabases>> Deserialize(
+      std::string_view bytes, std::string_view key, size_t rule_count,
+      const std::function<void(size_t)>& release = {});
 
   // The group whose database holds `rule`, or -1 when the rule always runs.
   int GroupOf(uint32_t rule) const {
@@ -207,9 +211,10 @@ class PrefilterSlot {
   void Build(std::vector<PrefilterGroup> groups, size_t rule_count, std::string key,
              std::shared_future<void> gate);
   // Runs builder_ on `job` and returns what it wrote; `run` tells whether it started at all.
-  Result<std::string> RunBuilder(const std::string& job, BuilderRun* run);
+  Result<UniqueFd> RunBuilder(const std::string& job, BuilderRun* run);  // its output
   // The cache file written from `bytes`: what to say about it, and whether that is trouble.
-  std::string WriteCache(std::string_view bytes, bool* trouble) const;
+  std::string WriteCache(std::string_view bytes, bool* trouble,
+                         const std::function<void(size_t)>& release = {}) const;
   void Finish(State state, std::string description);
 
   PrefilterMode mode_ = PrefilterMode::kOff;
