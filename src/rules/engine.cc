@@ -730,9 +730,9 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
 
   // Lower-cased indexes of the texts, built on first use, for the literal prefilter.
   std::optional<TextIndex> body_index, rawbody_index, uri_index, full_index;
-  auto list_index = [](std::optional<TextIndex>& index,
-                       const std::vector<std::string>& texts) -> const TextIndex& {
-    if (!index) index.emplace(texts);
+  auto list_index = [](std::optional<TextIndex>& index, const std::vector<std::string>& texts,
+                       TextIndex::Grams grams) -> const TextIndex& {
+    if (!index) index.emplace(texts, grams);
     return *index;
   };
   std::vector<uint32_t> candidates;
@@ -824,7 +824,9 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
         if (!verify) return 0;
       }
     }
-    return match_list(i, c, texts, skip_first, list_index(index, texts), cache);
+    // With the prefilter, the rules that get here have a likely match: no bitmaps.
+    const TextIndex::Grams grams = prefilter ? TextIndex::Grams::kNone : TextIndex::Grams::kBuild;
+    return match_list(i, c, texts, skip_first, list_index(index, texts, grams), cache);
   };
   // Named captures of the rules that define them (SpamAssassin's capture tags).
   std::map<std::string, std::vector<std::string>, std::less<>> captures;
@@ -904,8 +906,9 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
                            rawbody_candidates, &skipped);
           break;
         case RuleType::kUri:
-          count = MatchIndexedTexts(c, text.Uris(), 0, list_index(uri_index, text.Uris()),
-                                    uri_candidates, &candidates);
+          count = MatchIndexedTexts(
+              c, text.Uris(), 0, list_index(uri_index, text.Uris(), TextIndex::Grams::kBuild),
+              uri_candidates, &candidates);
           break;
         case RuleType::kFull: {
           if (!c.literals.empty()) {

@@ -406,9 +406,9 @@ size_t TextIndex::Hash(const char* p) {
   return (v * 2654435761u) >> 16;
 }
 
-TextIndex::TextIndex(std::string_view text) : lowered_(text) { BuildGrams(); }
+TextIndex::TextIndex(std::string_view text, Grams grams) : lowered_(text) { Build(grams); }
 
-TextIndex::TextIndex(const std::vector<std::string>& texts) {
+TextIndex::TextIndex(const std::vector<std::string>& texts, Grams grams) {
   size_t size = 0;
   for (const std::string& t : texts) size += t.size() + 1;
   lowered_.reserve(size);
@@ -418,11 +418,13 @@ TextIndex::TextIndex(const std::vector<std::string>& texts) {
     lowered_ += t;
     lowered_.push_back('\n');
   }
-  BuildGrams();
+  Build(grams);
 }
 
-void TextIndex::BuildGrams() {
+void TextIndex::Build(Grams grams) {
   for (char& c : lowered_) c = ToLowerAscii(c);
+  grams_ = grams == Grams::kBuild;
+  if (!grams_) return;
   for (size_t i = 0; i + 2 <= lowered_.size(); ++i) {
     bigrams_.set(static_cast<unsigned char>(lowered_[i]) << 8 |
                  static_cast<unsigned char>(lowered_[i + 1]));
@@ -446,6 +448,7 @@ bool TextIndex::MayContain(std::string_view literal) const {
 
 bool TextIndex::MayOccur(std::string_view literal) const {
   if (literal.size() > lowered_.size()) return false;
+  if (!grams_) return true;
   if (literal.size() == 2) {
     return bigrams_.test(static_cast<unsigned char>(literal[0]) << 8 |
                          static_cast<unsigned char>(literal[1]));

@@ -74,10 +74,15 @@ class ClassWindow {
 
 class TextIndex {
  public:
+  // kNone: no bigram and trigram bitmaps, every question goes to the substring search. For the
+  // texts the Hyperscan prefilter has already scanned, whose rules ask only once it has found
+  // something like their match (the bitmaps then rarely save a search, and cost 16 kB of
+  // bits set per text).
+  enum class Grams { kBuild, kNone };
   TextIndex() = default;
-  explicit TextIndex(std::string_view text);
+  explicit TextIndex(std::string_view text, Grams grams = Grams::kBuild);
   // The texts joined, one "\n" after each; TextsContainingAny() then names texts.
-  explicit TextIndex(const std::vector<std::string>& texts);
+  explicit TextIndex(const std::vector<std::string>& texts, Grams grams = Grams::kBuild);
   // False only when `literal` (lower case, at least kMinLiteral bytes) does not occur.
   bool MayContain(std::string_view literal) const;
   bool MayContainAny(const std::vector<std::string>& literals) const;
@@ -97,8 +102,9 @@ class TextIndex {
   static size_t Hash(const char* p);
   bool MayOccur(std::string_view literal) const;  // the bitmaps' answer, without a search
   size_t Find(std::string_view literal, size_t from) const;  // in lowered_, or npos
-  void BuildGrams();
+  void Build(Grams grams);  // lower-cases, and sets the bitmaps when asked to
   std::string lowered_;
+  bool grams_ = false;
   std::vector<size_t> starts_;    // where each text starts in lowered_ (list-built only)
   std::bitset<1 << 16> bigrams_;  // exact: every byte pair of the text
   std::bitset<1 << 16> trigrams_;  // hashed
