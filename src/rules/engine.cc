@@ -242,6 +242,8 @@ struct CompiledRule {
   EvalFn eval;
   bool skip = false;
   bool templated = false;  // uses %{NAME}: built per message from the captures
+  // Templates every match holds one value of (see RequiredTemplates).
+  std::vector<std::string> required_templates;
   std::vector<std::string> literals;  // one of them occurs in every match (empty: unknown)
   std::optional<ClassWindow> window;  // without literals: a byte-class window every match has
   int literal_repeats = 0;  // every match holds this many occurrences of `literals` (0: one)
@@ -329,6 +331,63 @@ std::vector<PrefilterGroup> PrefilterPlan(const std::vector<CompiledRule>& rules
   return groups;
 }
 
+// The templates of a pattern that every match holds one value of: a %{NAME} outside any group,
+// class and alternation, with no quantifier after it, is a required part of every match once
+// replaced by its values. None for /x patterns and \Q…\E (spacing and quoting would need a full
+// parse).
+std::vector<std::string> RequiredTemplates(std::string_view pattern, std::string_view flags,
+                                           const std::vector<std::string>& names) {
+  if (flags.find('x') != std::string_view::npos || pattern.find("(?x") != std::string_view::npos ||
+      pattern.find("\\Q") != std::string_view::npos) {
+    return {};
+  }
+  std::vector<bool> top(pattern.size(), false);  // per byte: outside groups and classes
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char ch = pattern[i];
+    top[i] = depth == 0 && !in_class;
+    if (ch == '\\') {
+      ++i;  // the escaped byte is where its backslash is
+      continue;
+    }
+    if (in_class) {
+      in_class = ch != ']';
+      continue;
+    }
+    if (ch == '[') {
+      in_class = true;
+      // A ']' first in a class (after an optional '^') is a member.
+      size_t j = i + 1;
+      if (j < pattern.size() && pattern[j] == '^') ++j;
+      if (j < pattern.size() && pattern[j] == ']') i = j;
+    } else if (ch == '(') {
+      ++depth;
+    } else if (ch == ')') {
+      --depth;
+    } else if (ch == '|' && depth == 0) {
+      return {};  // a match of another branch needs nothing
+    }
+  }
+  std::vector<std::string> out;
+  for (const std::string& name : names) {
+    const std::string tag = "%{" + name + "}";
+    for (size_t pos = pattern.find(tag); pos != std::string_view::npos;
+         pos = pattern.find(tag, pos + 1)) {
+      if (pos > 0 && pattern[pos - 1] == '\\') continue;  // not a template (as RunTemplated)
+      const size_t after = pos + tag.size();
+      const bool quantified = after < pattern.size() && (pattern[after] == '?' ||
+                                                         pattern[after] == '*' ||
+                                                         pattern[after] == '{');
+      if (top[pos] && !quantified) {
+        out.push_back(name);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 CompiledRuleset::CompiledRuleset() : impl_(std::make_unique<Impl>()) {}
@@ -414,6 +473,8 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
     }
     if (!r.capture_templates.empty()) {
       c.templated = true;
+      c.required_templates =
+          RequiredTemplates(r.regex.pattern, r.regex.flags, r.capture_templates);
       ++st.capture_template_rules;
       continue;
     }
@@ -669,12 +730,37 @@ std::string QuoteMeta(std::string_view text) {
   return out;
 }
 
+// Whether `text` holds `value`, ASCII letters compared without case (a superset of what the
+// pattern's own matching, with or without /i, can find there).
+bool ContainsIgnoringCase(std::string_view text, std::string_view value) {
+  return std::search(text.begin(), text.end(), value.begin(), value.end(), [](char a, char b) {
+           return ToLowerAscii(a) == ToLowerAscii(b);
+         }) != text.end();
+}
+
 // A rule with %{NAME} templates: each replaced by the captured values as alternatives; not run
-// when a name has no value.
+// when a name has no value, nor when no text holds a value of a template every match needs
+// (the pattern is compiled per message, which costs more than looking).
 int RunTemplated(const CompiledRule& c,
                  const std::map<std::string, std::vector<std::string>, std::less<>>& captures,
                  MessageText& text) {
   const Rule& r = *c.rule;
+  const std::vector<std::string>* texts = nullptr;
+  switch (r.type) {
+    case RuleType::kUri: texts = &text.Uris(); break;
+    case RuleType::kBody: texts = &text.BodyLines(); break;
+    case RuleType::kRawBody: texts = &text.RawBodyChunks(); break;
+    default: return 0;  // SpamAssassin's shipped templates are all uri rules
+  }
+  for (const std::string& name : c.required_templates) {
+    auto it = captures.find(name);
+    if (it == captures.end()) return 0;
+    const bool held = std::any_of(texts->begin(), texts->end(), [&](const std::string& t) {
+      return std::any_of(it->second.begin(), it->second.end(),
+                         [&](const std::string& v) { return ContainsIgnoringCase(t, v); });
+    });
+    if (!held) return 0;
+  }
   std::string pattern = r.regex.pattern;
   for (const std::string& name : r.capture_templates) {
     auto it = captures.find(name);
@@ -697,13 +783,6 @@ int RunTemplated(const CompiledRule& c,
   }
   auto compiled = Pattern::Compile(pattern, r.regex.flags, {}, /*jit=*/false);
   if (!compiled) return 0;
-  const std::vector<std::string>* texts = nullptr;
-  switch (r.type) {
-    case RuleType::kUri: texts = &text.Uris(); break;
-    case RuleType::kBody: texts = &text.BodyLines(); break;
-    case RuleType::kRawBody: texts = &text.RawBodyChunks(); break;
-    default: return 0;  // SpamAssassin's shipped templates are all uri rules
-  }
   int count = 0;
   for (const std::string& t : *texts) {
     if (!c.multiple) {

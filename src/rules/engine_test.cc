@@ -340,6 +340,37 @@ TEST(EngineUri, FromTextAndFromHtml) {
   EXPECT_TRUE(Scan(*rules, Msg(kHead, "evil.example.invalid www\n")).result.hits.empty());
 }
 
+TEST(EngineUri, CaptureTemplatesRequiredOptionalAndInAlternatives) {
+  // SpamAssassin's capture tags: a header rule captures the recipient, uri rules use it. A
+  // template outside groups must be in the URI (the rule is skipped when no URI holds a value);
+  // one in an optional group or beside an alternative need not.
+  auto rules = CompileCf(std::string(kTlds) +
+                         "header __TO_ADDR To =~ /(?<TO_ADDR>[^\\s<>@]+\\@[^\\s<>]+)/\n"
+                         "uri T_REQ m{^https?://www\\.example\\.com/\\?e=%{TO_ADDR}}i\n"
+                         "uri T_CASE m{e=%{TO_ADDR}}\n"
+                         "uri T_OPT m{^https?://www\\.example\\.com/(?:x%{TO_ADDR})?done}\n"
+                         "uri T_ALT /%{TO_ADDR}|www\\.example\\.net/\n");
+  ASSERT_TRUE(rules);
+  const std::string body =
+      "http://www.example.com/?e=BOB@example.org and http://www.example.com/done and "
+      "http://www.example.net/\n";
+  Scanned hit = Scan(*rules, Msg(kHead, body));
+  EXPECT_EQ(hit.Count("__TO_ADDR"), 1);
+  EXPECT_EQ(hit.Count("T_REQ"), 1);   // /i: the value in another case
+  EXPECT_EQ(hit.Count("T_CASE"), 0);  // without /i it does not match
+  EXPECT_EQ(hit.Count("T_OPT"), 1);
+  EXPECT_EQ(hit.Count("T_ALT"), 1);
+  const std::string other = std::string(kHead).replace(kHead.find("bob@example.org"), 15,
+                                                       "eve@example.org");
+  Scanned miss = Scan(*rules, Msg(other, body));
+  EXPECT_EQ(miss.Count("T_REQ"), 0);
+  EXPECT_EQ(miss.Count("T_OPT"), 1);
+  EXPECT_EQ(miss.Count("T_ALT"), 1);
+  Scanned exact = Scan(*rules, Msg(other, "http://www.example.com/?e=eve@example.org\n"));
+  EXPECT_EQ(exact.Count("T_REQ"), 1);
+  EXPECT_EQ(exact.Count("T_CASE"), 1);
+}
+
 TEST(EngineUri, CanonicalisedVariants) {
   auto rules = CompileCf(std::string(kTlds) +
                          "uri T_URI_SCHEME m{^http://www\\.example\\.com}\n"
