@@ -1424,6 +1424,8 @@ std::optional<std::vector<std::string>> FreemailBodyAddresses(const HeaderEvalIn
   bool done = false;
   for (const std::string& line : in.body_text) {
     if (done) break;
+    // Every address holds an "@", and the replacements below only take text out.
+    if (line.find('@') == std::string::npos) continue;
     std::string text = ReplaceAll(kUrlWithAt, line, " ");
     // s{<?(?<!mailto:)$email_regex(?:>|\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)}{ }gi
     text = ReplaceAll(*cfg.strip_regex, text, " ");
