@@ -34,12 +34,21 @@ struct MetaNode {
 };
 
 // A meta expression in postfix order: evaluating a flat program avoids the tree's pointer
-// chasing (there are about a thousand metas per message). Every operand is evaluated; with no
-// side effects that gives the same values as Perl's short-circuit operators.
+// chasing (there are about a thousand metas per message). && and || short-circuit as in Perl
+// (most metas are chains of && whose first operands are 0): the left operand's value decides
+// whether the right one is evaluated, and is the result when it is not.
 struct MetaOp {
-  enum Kind : uint8_t { kNumber, kRule, kNot, kNeg, kBinary } kind = kNumber;
+  enum Kind : uint8_t {
+    kNumber,
+    kRule,
+    kNot,
+    kNeg,
+    kBinary,
+    kAndJump,  // top is 0: it is the result, go to `rule`; else drop it, evaluate the right
+    kOrJump,   // top is not 0: it is the result, go to `rule`; else drop it, evaluate the right
+  } kind = kNumber;
   MetaNode::Op op = MetaNode::kOr;
-  int rule = -1;
+  int rule = -1;  // kRule: the rule read; k*Jump: the operation after the right operand
   double number = 0;
 };
 
@@ -64,6 +73,15 @@ void CompileMeta(const MetaNode& n, std::vector<MetaOp>* out) {
       op.kind = n.kind == MetaNode::kNot ? MetaOp::kNot : MetaOp::kNeg;
       break;
     case MetaNode::kBinary:
+      if (n.op == MetaNode::kAnd || n.op == MetaNode::kOr) {
+        CompileMeta(*n.left, out);
+        const size_t jump = out->size();
+        op.kind = n.op == MetaNode::kAnd ? MetaOp::kAndJump : MetaOp::kOrJump;
+        out->push_back(op);
+        CompileMeta(*n.right, out);
+        (*out)[jump].rule = static_cast<int>(out->size());
+        return;
+      }
       CompileMeta(*n.left, out);
       CompileMeta(*n.right, out);
       op.kind = MetaOp::kBinary;
@@ -617,7 +635,8 @@ double EvalMeta(const std::vector<MetaOp>& program, const std::vector<double>& h
                 std::vector<double>& stack) {
   if (stack.size() < program.size()) stack.resize(program.size());
   double* top = stack.data();  // one past the last value
-  for (const MetaOp& op : program) {
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    const MetaOp& op = program[pc];
     switch (op.kind) {
       case MetaOp::kNumber:
         *top++ = op.number;
@@ -636,6 +655,14 @@ double EvalMeta(const std::vector<MetaOp>& program, const std::vector<double>& h
         top[-1] = Binary(op.op, top[-1], b);
         break;
       }
+      case MetaOp::kAndJump:
+      case MetaOp::kOrJump:
+        if ((top[-1] != 0) == (op.kind == MetaOp::kOrJump)) {
+          pc = static_cast<size_t>(op.rule) - 1;  // the loop's ++pc lands on op.rule
+        } else {
+          --top;
+        }
+        break;
     }
   }
   return top == stack.data() ? 0.0 : top[-1];

@@ -490,6 +490,36 @@ TEST(EngineMeta, MultipleCountsFeedMetas) {
   EXPECT_EQ(Scan(*rules, Msg(kHead, "free free\n")).Count("T_FREE_3"), 0);
 }
 
+TEST(EngineMeta, AndOrGiveTheDecidingOperandAsPerlDoes) {
+  // Perl's && and || return an operand, not 0/1: the count of a `multiple` rule passes through
+  // to the arithmetic around it, whichever operand decides.
+  auto rules = CompileCf(
+      "body __FREE /\\bfree\\b/i\n"
+      "tflags __FREE multiple maxhits=5\n"
+      "body __MONEY /\\bmoney\\b/i\n"
+      "body __NEVER /\\bnever-seen\\b/\n"
+      "meta T_OR_FIRST (__FREE || __MONEY) >= 3\n"
+      "meta T_OR_SECOND (__NEVER || __FREE) == 3\n"
+      "meta T_AND_LAST (__MONEY && __FREE) == 3\n"
+      "meta T_AND_ZERO (__NEVER && __FREE) + 1 == 1\n"
+      "meta T_NESTED ((__NEVER || __MONEY) && (__NEVER || __FREE)) * 2 == 6\n"
+      "meta T_NOT_AND !(__NEVER && __FREE) && !__NEVER\n"
+      "score T_OR_FIRST 1\nscore T_OR_SECOND 1\nscore T_AND_LAST 1\nscore T_AND_ZERO 1\n"
+      "score T_NESTED 1\nscore T_NOT_AND 1\n");
+  ASSERT_TRUE(rules);
+  Scanned s = Scan(*rules, Msg(kHead, "free money, free FREE\n"));
+  EXPECT_EQ(s.Count("__FREE"), 3);
+  for (const char* name :
+       {"T_OR_FIRST", "T_OR_SECOND", "T_AND_LAST", "T_AND_ZERO", "T_NESTED", "T_NOT_AND"}) {
+    EXPECT_EQ(s.Count(name), 1) << name;
+  }
+  Scanned none = Scan(*rules, Msg(kHead, "nothing\n"));
+  EXPECT_EQ(none.Count("T_AND_ZERO"), 1);
+  EXPECT_EQ(none.Count("T_NOT_AND"), 1);
+  EXPECT_EQ(none.Count("T_OR_FIRST"), 0);
+  EXPECT_EQ(none.Count("T_NESTED"), 0);
+}
+
 // ---- eval -----------------------------------------------------------------------------------
 
 TEST(EngineEval, HeaderEvalHitAndMiss) {
