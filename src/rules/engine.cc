@@ -694,10 +694,11 @@ int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, siz
 struct CandidateCache {
   enum State : uint8_t { kUnknown, kAll, kListed };
   std::vector<State> state;
-  std::vector<std::vector<uint32_t>> texts;
+  std::vector<uint32_t> list_of;  // per set when kListed: its index in `lists`
+  std::vector<std::vector<uint32_t>> lists;  // only for the sets a message asks about
   std::vector<int8_t> literal_found;  // per distinct literal: -1 unknown, 0 absent, 1 may occur
   CandidateCache(size_t sets, size_t literals)
-      : state(sets, kUnknown), texts(sets), literal_found(literals, -1) {}
+      : state(sets, kUnknown), list_of(sets, 0), literal_found(literals, -1) {}
 
   // index.MayContainAny(c.literals), each literal's answer kept for the next rule.
   bool MayContainAny(const CompiledRule& c, const TextIndex& index) {
@@ -727,8 +728,9 @@ int MatchIndexedTexts(const CompiledRule& c, const std::vector<std::string>& tex
     return cache.MayContainAny(c, index) ? MatchTexts(c, texts, skip_first, nullptr) : 0;
   }
   CandidateCache::State& state = cache.state[c.literal_set];
-  std::vector<uint32_t>& listed = cache.texts[c.literal_set];
   if (state == CandidateCache::kUnknown) {
+    cache.list_of[c.literal_set] = static_cast<uint32_t>(cache.lists.size());
+    std::vector<uint32_t>& listed = cache.lists.emplace_back();
     if (c.literal_repeats > 1) {
       index.TextsContainingMany(c.literals, c.literal_repeats, &listed);
       state = CandidateCache::kListed;
@@ -738,6 +740,7 @@ int MatchIndexedTexts(const CompiledRule& c, const std::vector<std::string>& tex
     }
   }
   if (state == CandidateCache::kAll) return MatchTexts(c, texts, skip_first, nullptr);
+  const std::vector<uint32_t>& listed = cache.lists[cache.list_of[c.literal_set]];
   if (listed.empty()) return 0;
   return MatchTexts(c, texts, skip_first, &listed);
 }
