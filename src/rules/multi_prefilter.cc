@@ -371,12 +371,12 @@ bool ReadAll(int fd, std::string* out, size_t limit = SIZE_MAX) {
   return true;
 }
 
+// A group's bits in a job: its text is a list; its database is for ASCII texts only.
+constexpr uint32_t kJobLists = 1, kJobAscii = 2;
+
 // What the builder process is given: the pid of the process that asks (the builder stops when
 // that is no longer its parent: it went away before the builder started), the rule count and
 // the groups; a checksum at the end.
-// A group's bits in a job.
-constexpr uint32_t kJobLists = 1, kJobAscii = 2;
-
 std::string EncodeJob(const std::vector<PrefilterGroup>& groups, size_t rule_count) {
   std::string out(kJobMagic);
   PutU32(&out, static_cast<uint32_t>(::getpid()));
