@@ -1,5 +1,6 @@
 #include "base/strings.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -21,6 +22,12 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
 }
 
 char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
+  return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
+           return ToLowerAscii(a) == ToLowerAscii(b);
+         }) != text.end();
+}
 
 bool IsAscii(std::string_view text) {
   // Eight bytes a step: a message body is some kilobytes.

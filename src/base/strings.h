@@ -14,6 +14,8 @@ namespace mailsift {
 // Case-insensitive ASCII comparison (bytes >= 0x80 compare exactly).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);
+// Whether `needle` occurs in `text`, ASCII letters compared without case.
+bool ContainsIgnoreCase(std::string_view text, std::string_view needle);
 std::string ToUpperAscii(std::string_view text);
 std::string ToLowerAscii(std::string_view text);
 char ToLowerAscii(char c);

@@ -19,6 +19,13 @@ TEST(Strings, SplitAndTrim) {
   EXPECT_EQ(TrimSpaces(" \tx y\t "), "x y");
 }
 
+TEST(Strings, ContainsIgnoreCase) {
+  EXPECT_TRUE(ContainsIgnoreCase("Received: from x", "received:"));
+  EXPECT_TRUE(ContainsIgnoreCase("abc", ""));
+  EXPECT_FALSE(ContainsIgnoreCase("ab", "abc"));
+  EXPECT_FALSE(ContainsIgnoreCase("caf\xc9", "caf\xe9"));  // only ASCII letters fold
+}
+
 TEST(Strings, IsAscii) {
   EXPECT_TRUE(IsAscii(""));
   EXPECT_TRUE(IsAscii("plain text\n\x7f"));

@@ -760,14 +760,6 @@ std::string QuoteMeta(std::string_view text) {
   return out;
 }
 
-// Whether `text` holds `value`, ASCII letters compared without case (a superset of what the
-// pattern's own matching, with or without /i, can find there).
-bool ContainsIgnoringCase(std::string_view text, std::string_view value) {
-  return std::search(text.begin(), text.end(), value.begin(), value.end(), [](char a, char b) {
-           return ToLowerAscii(a) == ToLowerAscii(b);
-         }) != text.end();
-}
-
 // A rule with %{NAME} templates: each replaced by the captured values as alternatives; not run
 // when a name has no value, nor when no text holds a value of a template every match needs
 // (the pattern is compiled per message, which costs more than looking).
@@ -787,7 +779,8 @@ int RunTemplated(const CompiledRule& c,
     if (it == captures.end()) return 0;
     const bool held = std::any_of(texts->begin(), texts->end(), [&](const std::string& t) {
       return std::any_of(it->second.begin(), it->second.end(),
-                         [&](const std::string& v) { return ContainsIgnoringCase(t, v); });
+                         // Without case: a superset of what the pattern, /i or not, finds.
+                         [&](const std::string& v) { return ContainsIgnoreCase(t, v); });
     });
     if (!held) return 0;
   }

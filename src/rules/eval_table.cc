@@ -28,6 +28,7 @@ struct EvalEnv::Cache {
   std::optional<ImageFacts> images;
   std::optional<std::vector<std::vector<HtmlAnchor>>> html_anchors;
   std::optional<std::string> subject;
+  std::optional<std::vector<std::string>> uri_hosts;
 };
 
 namespace {
@@ -116,6 +117,7 @@ int RunMiscEval(MiscEvalFunction f, EvalEnv& env, const std::vector<std::string>
   in.images = &*cache.images;
   in.subject = &*cache.subject;
   in.uris = &env.text.Uris();
+  in.uri_hosts = &cache.uri_hosts;
   in.html_anchors = &*cache.html_anchors;
   in.body_lines = &env.text.BodyLines();
   in.eval_text = env.rule_type == RuleType::kRawBody ? &env.text.RawBodyChunks()

@@ -1124,8 +1124,11 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
   if (full_to.empty()) return false;
   std::string subject = GetHeader(*in.headers, "Subject");
   std::string_view test = Arg(args, 0);
+  // The patterns below are built per message and used once (the interpreter: JIT compiling
+  // would cost more); each of their branches holds the address (or user) literally, so a
+  // Subject without it is answered before building them.
   if (test == "address") {
-    // Built per message and used once: the interpreter, JIT compiling would cost more.
+    if (!ContainsIgnoreCase(subject, full_to)) return false;
     Regex re("\\b" + QuoteMeta(full_to) + "\\b", kI, kOnceMatchLimit, /*jit=*/false);
     return re.Matches(subject);
   }
@@ -1137,6 +1140,7 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
       size_t nl = to.find('\n', at);
       to = to.substr(0, at) + (nl == std::string::npos ? "" : to.substr(nl));
     }
+    if (!to.empty() && !ContainsIgnoreCase(subject, to)) return false;
     std::string q = QuoteMeta(to);
     Regex re("^(?:"
              "(?:re|fw):\\s*(?:\\w+\\s+)?" + q + "$"

@@ -183,6 +183,12 @@ TEST_F(HeaderEvalTest, ToInSubject) {
   EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: Joe, read this",
                     {"user"}));
   EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: hello", {"user"}));
+  // The case-insensitive branches still see the user in another case.
+  EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: Re: JOE", {"user"}));
+  EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: for JOE@X.COM only",
+                   {"address"}));
+  EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: for joe only",
+                    {"address"}));
 }
 
 TEST_F(HeaderEvalTest, HeaderCountRange) {

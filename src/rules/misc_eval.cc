@@ -692,13 +692,6 @@ bool StartsWithHttpIp(std::string_view s, bool https_only) {
   return DottedQuadAfterScheme(s, pos);
 }
 
-bool ContainsIgnoreCase(std::string_view s, std::string_view needle) {
-  for (size_t i = 0; i + needle.size() <= s.size(); ++i) {
-    if (EqualsIgnoreCase(s.substr(i, needle.size()), needle)) return true;
-  }
-  return false;
-}
-
 bool CheckHttpsIpMismatch(const MiscEvalInput& in, const std::vector<std::string>&) {
   if (in.html_anchors == nullptr) return false;
   for (const std::vector<HtmlAnchor>& anchors : *in.html_anchors) {
@@ -879,19 +872,29 @@ bool IsDottedQuad(std::string_view s) {
   return i == s.size();
 }
 
+// The distinct hosts of the message's URIs (not mailto:), in their order.
+std::vector<std::string> UriHosts(const MiscEvalInput& in) {
+  std::vector<std::string> hosts;
+  std::unordered_set<std::string> seen;
+  for (const std::string& uri : *in.uris) {
+    if (StartsWithIgnoreCase(uri, "mailto:")) continue;
+    std::optional<std::pair<std::string, std::string>> dom = UriToDomain(*in.config, uri);
+    if (!dom || !seen.insert(dom->second).second) continue;
+    hosts.push_back(std::move(dom->second));
+  }
+  return hosts;
+}
+
 bool CheckUriHostListedIn(const MiscEvalInput& in, std::string_view list_name) {
   const MiscEvalConfig::Impl* c = Cfg(in);
   if (c == nullptr || in.uris == nullptr) return false;
   auto list_it = c->uri_host_lists.find(std::string(list_name));
   if (list_it == c->uri_host_lists.end() || list_it->second.empty()) return false;
   const auto& list = list_it->second;
-  std::unordered_set<std::string> seen;
-  for (const std::string& uri : *in.uris) {
-    if (StartsWithIgnoreCase(uri, "mailto:")) continue;
-    std::optional<std::pair<std::string, std::string>> dom = UriToDomain(*in.config, uri);
-    if (!dom) continue;
-    const std::string& host = dom->second;
-    if (!seen.insert(host).second) continue;
+  std::optional<std::vector<std::string>> own;
+  std::optional<std::vector<std::string>>& hosts = in.uri_hosts != nullptr ? *in.uri_hosts : own;
+  if (!hosts) hosts = UriHosts(in);
+  for (const std::string& host : *hosts) {
     std::vector<std::string> keys;
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
       keys.push_back(host.substr(1, host.size() - 2));

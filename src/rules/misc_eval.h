@@ -139,6 +139,9 @@ struct MiscEvalInput {
   const std::string* subject = nullptr;
   // get_uri_list: the canonical URIs (cleaned, cut at 8192 bytes) of text and HTML parts.
   const std::vector<std::string>* uris = nullptr;
+  // Where the distinct hosts of `uris` are kept for the message once an eval has looked them
+  // up (the WLBL host-list evals, three rules); computed per call when null.
+  std::optional<std::vector<std::string>>* uri_hosts = nullptr;
   // Whether a cleaned URI was longer than 8192 bytes before it was cut (add_uri_detail_list's
   // uri_truncated). When unset, a URI in `uris` of 8192 bytes or more counts as cut.
   std::optional<bool> cleaned_uri_truncated;

@@ -322,6 +322,17 @@ TEST(MiscEvalTest, UriHostLists) {
   EXPECT_FALSE(f.Call("check_uri_host_in_whitelist"));  // delisted
   f.uris = {"http://notbad.com/"};
   EXPECT_FALSE(f.Call("check_uri_host_in_blocklist"));
+  // With a slot for the message, the hosts are looked up once (distinct, in order, no mailto:)
+  // and the other lists read them from there.
+  std::optional<std::vector<std::string>> hosts;
+  f.in.uri_hosts = &hosts;
+  f.uris = {"http://www.shop.top/x", "mailto:a@bad.com", "https://a.b.bad.com/",
+            "http://www.shop.top/y"};
+  EXPECT_TRUE(f.Call("check_uri_host_listed", {"SUSP"}));
+  ASSERT_TRUE(hosts);
+  EXPECT_EQ(*hosts, (std::vector<std::string>{"www.shop.top", "a.b.bad.com"}));
+  EXPECT_TRUE(f.Call("check_uri_host_in_blocklist"));
+  EXPECT_FALSE(f.Call("check_uri_host_in_welcomelist"));
 }
 
 // ---- WelcomeListSubject

@@ -155,7 +155,8 @@ class Reader {
 
 // A file (or memfd) mapped read-only, whose pages can be given back as they are consumed: the
 // databases are deserialised from it without the whole file in memory next to them (20 MB less
-// at the peak of a load).
+// at the peak of a load). Cache files are only ever replaced by a rename, never rewritten in
+// place, so a mapped one keeps its contents while another process writes the next.
 class MappedBytes {
  public:
   explicit MappedBytes(int fd) {
