@@ -253,10 +253,6 @@ struct CompiledRule {
   int header_slot = -1;        // header rules: index of header_request among the distinct ones
   std::unique_ptr<MetaNode> meta;
   std::vector<MetaOp> meta_program;  // `meta` in postfix order, for EvalMeta
-  // The rules the meta reads (each once), and its value when all of them are 0: most rules do
-  // not hit a given message, so most metas need not be evaluated.
-  std::vector<int> meta_inputs;
-  double meta_value_all_zero = 0;
   EvalFn eval;
   bool skip = false;
   bool templated = false;  // uses %{NAME}: built per message from the captures
@@ -469,13 +465,6 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
       }
       c.meta = std::move(*node);
       CompileMeta(*c.meta, &c.meta_program);
-      for (const MetaOp& op : c.meta_program) {
-        if (op.kind == MetaOp::kRule && op.rule >= 0 &&
-            std::find(c.meta_inputs.begin(), c.meta_inputs.end(), op.rule) ==
-                c.meta_inputs.end()) {
-          c.meta_inputs.push_back(op.rule);
-        }
-      }
       continue;
     }
     if (r.is_eval) {
@@ -570,12 +559,20 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
     const std::vector<double> zeros(impl.rules.size(), 0.0);
     std::vector<double> stack;
     for (int i : impl.meta_order) {
-      CompiledRule& c = impl.rules[i];
-      c.meta_value_all_zero = EvalMeta(c.meta_program, zeros, stack);
-      impl.meta_heads.push_back({static_cast<uint32_t>(impl.meta_inputs.size()),
-                                 static_cast<uint32_t>(c.meta_inputs.size()),
-                                 c.meta_value_all_zero});
-      impl.meta_inputs.insert(impl.meta_inputs.end(), c.meta_inputs.begin(), c.meta_inputs.end());
+      // The rules the meta reads, each once, and its value when all of them are 0: most rules
+      // do not hit a given message, so most metas need not be evaluated.
+      const std::vector<MetaOp>& program = impl.rules[i].meta_program;
+      const auto first = impl.meta_inputs.size();
+      for (const MetaOp& op : program) {
+        if (op.kind == MetaOp::kRule && op.rule >= 0 &&
+            std::find(impl.meta_inputs.begin() + first, impl.meta_inputs.end(), op.rule) ==
+                impl.meta_inputs.end()) {
+          impl.meta_inputs.push_back(op.rule);
+        }
+      }
+      impl.meta_heads.push_back({static_cast<uint32_t>(first),
+                                 static_cast<uint32_t>(impl.meta_inputs.size() - first),
+                                 EvalMeta(program, zeros, stack)});
     }
   }
   impl.negated_header.resize(rules.size(), 0);
