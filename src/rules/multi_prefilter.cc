@@ -1167,7 +1167,7 @@ Result<UniqueFd> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun* r
                             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                             message.empty() ? "" : ": ", message));
   }
-  return std::move(out);
+  return out;
 }
 
 void PrefilterSlot::Cancel() {

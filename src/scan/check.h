@@ -35,7 +35,7 @@ struct MessageInput {
     return *parsed;
   }
   // Parsed()'s result once made (public only so that MessageInput stays an aggregate).
-  mutable std::shared_ptr<const mime::Message> parsed;
+  mutable std::shared_ptr<const mime::Message> parsed = nullptr;
 };
 
 // What a check found, in amavisd-new's content categories (verdict.h orders them).
