@@ -104,6 +104,7 @@ class Parser {
       : limits_(limits), message_(message), stats_(message.stats_) {
     limits_.max_depth = std::min(limits_.max_depth, kHardMaxDepth);
     limits_.max_parts = std::max<size_t>(limits_.max_parts, 2);  // a container and a leaf
+    message_.limits_ = limits_;
   }
 
   void Run(std::string_view raw) {
@@ -202,7 +203,7 @@ class Parser {
       // Not allowed by RFC 2046 §5.2.1, but seen: decode, then parse the result.
       std::string decoded;
       bool cut = Decode(body, te, decoded);
-      if (cut) ++stats_.decoded_truncated;
+      if (cut) ++stats_.enclosed_truncated;
       auto owned = std::make_shared<const std::string>(std::move(decoded));
       inner_bytes = *owned;
       inner = std::move(owned);

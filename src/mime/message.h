@@ -29,7 +29,11 @@
 // Limits: at most max_parts entities (leaves and containers; at least 2) are created, the rest
 // are dropped and counted (a container with no room for children becomes a leaf); a multipart or
 // message/rfc822 at max_depth is kept as a leaf and counted; decoded bodies are cut at
-// max_part_decoded_bytes each and at max_total_decoded_bytes for the whole message, and counted.
+// max_part_decoded_bytes each and at max_total_decoded_bytes for the whole message, and counted
+// (an encoded message/rfc822 body that is cut is counted as enclosed_truncated: the message
+// inside it is incomplete). A parse that hit a limit did not see all of the message: a check
+// that must see every part (banned_check.h) reports it UNCHECKED, never clean. Message::limits()
+// are the limits applied (max_depth at most 200, max_parts at least 2).
 //
 // Thread-safety: ParseMessage is reentrant. A Message is immutable after parsing and may be
 // read from several threads; Parts keep the bytes they view alive (shared buffer), so a Part
@@ -60,6 +64,7 @@ struct ParseStats {
   size_t parts_dropped = 0;      // entities not parsed because max_parts was reached
   size_t depth_exceeded = 0;     // containers at max_depth kept as leaves
   size_t decoded_truncated = 0;  // leaves whose decoded body was cut by a size cap
+  size_t enclosed_truncated = 0;  // encoded message/rfc822 bodies cut by a size cap
   size_t decoded_bytes = 0;      // total decoded bytes of all leaves
   // Malformations.
   bool mbox_from_line = false;         // a leading "From " line was skipped
@@ -72,7 +77,9 @@ struct ParseStats {
   size_t bad_base64_bytes = 0;      // bytes outside the base64 alphabet, skipped
   size_t bad_qp_escapes = 0;        // quoted-printable "=" not followed by hex, kept
 
-  bool LimitHit() const { return parts_dropped + depth_exceeded + decoded_truncated > 0; }
+  bool LimitHit() const {
+    return parts_dropped + depth_exceeded + decoded_truncated + enclosed_truncated > 0;
+  }
 };
 
 // A leaf of the MIME tree.
@@ -138,6 +145,8 @@ class Message {
   // Every inner node, in pre-order (a parent before its children).
   const std::vector<Container>& containers() const { return containers_; }
   const ParseStats& stats() const { return stats_; }
+  // The limits the parse applied (ParseMessage's, max_depth and max_parts clamped).
+  const Limits& limits() const { return limits_; }
   // The message as given (including a skipped "From " line).
   std::string_view raw() const { return *buffer_; }
 
@@ -148,6 +157,7 @@ class Message {
   std::vector<Part> parts_;
   std::vector<Container> containers_;
   ParseStats stats_;
+  Limits limits_;
 };
 
 // Parses `raw` (one message, LF or CRLF line ends). Copies `raw`; never fails.

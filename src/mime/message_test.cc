@@ -298,6 +298,28 @@ TEST(Message, DecodedSizeLimits) {
   EXPECT_EQ(m.parts()[2].raw_body().size(), 100u);
 }
 
+TEST(Message, EncodedEnclosedMessageCutIsCountedApart) {
+  std::string inner = "Subject: inner\n\n" + std::string(200, 'y') + "\n";
+  std::string raw =
+      "Content-Type: message/rfc822\nContent-Transfer-Encoding: quoted-printable\n\n" + inner;
+  Limits limits;
+  limits.max_part_decoded_bytes = 100;
+  Message m = ParseMessage(raw, limits);
+  EXPECT_EQ(m.stats().enclosed_truncated, 1u);
+  EXPECT_TRUE(m.stats().LimitHit());
+  EXPECT_EQ(ParseMessage(raw).stats().enclosed_truncated, 0u);
+}
+
+TEST(Message, LimitsAppliedAreKept) {
+  Limits limits;
+  limits.max_depth = 100000;
+  limits.max_parts = 0;
+  Message m = ParseMessage("Subject: x\n\nbody\n", limits);
+  EXPECT_EQ(m.limits().max_depth, 200u);  // the parser's recursion bound
+  EXPECT_EQ(m.limits().max_parts, 2u);
+  EXPECT_EQ(ParseMessage("").limits().max_depth, 20u);
+}
+
 TEST(Message, OnlyACloseDelimiter) {
   // Found by the fuzzer: a multipart with no body part must still give a leaf.
   Message m = ParseMessage("Content-Type: multipart/digest; boundary=d\n\ntext\n--d--\n");

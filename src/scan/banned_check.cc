@@ -574,14 +574,35 @@ class Walker {
     for (int id : leaf_nodes) nodes_[id].number = ++next_number_;
     for (int id : container_nodes) nodes_[id].number = ++next_number_;
 
+    // What the MIME parser could not see (mime/message.h's limits): never clean.
+    const mime::ParseStats& stats = message.stats();
+    const mime::Limits& limits = message.limits();
+    if (stats.depth_exceeded > 0) {
+      Limit(fmt::format("MIME nesting deeper than {} levels", limits.max_depth));
+    }
+    if (stats.parts_dropped > 0) Limit(fmt::format("More than {} MIME parts", limits.max_parts));
+    if (stats.enclosed_truncated > 0) {
+      Limit(fmt::format("Enclosed message not fully decoded (limits: {} bytes per part, {} per "
+                        "message)",
+                        limits.max_part_decoded_bytes, limits.max_total_decoded_bytes));
+    }
+
     for (size_t i = 0; i < leaf_nodes.size() && !stopped_; ++i) {
-      const std::string& body = parts[i].decoded();
+      const mime::Part& part = parts[i];
+      const std::string& body = part.decoded();
       if (body.empty()) {
         nodes_[leaf_nodes[i]].types = {"empty"};
+        if (part.decoded_truncated()) NoteTruncated(part, limits);
         continue;
       }
       std::string description = impl_.magic->Describe(body);
       SetTypes(leaf_nodes[i], description);
+      // A cut body still has its type when libmagic saw all it reads (kSniffBytes) and the
+      // type is not one that is opened; otherwise what was cut may hide a banned file.
+      if (part.decoded_truncated() &&
+          (body.size() < kSniffBytes || UnpackFor(nodes_[leaf_nodes[i]].types) != Unpack::kNone)) {
+        NoteTruncated(part, limits);
+      }
       Decompose(leaf_nodes[i], body, description, 1);
     }
   }
@@ -634,6 +655,14 @@ class Walker {
     }
   }
 
+  // Notes a MIME part whose decoded body the parser cut (the first such part is named).
+  void NoteTruncated(const mime::Part& part, const mime::Limits& limits) {
+    if (truncated_noted_) return;
+    truncated_noted_ = true;
+    Limit(fmt::format("MIME part {} not fully decoded (limits: {} bytes per part, {} per message)",
+                      part.path(), limits.max_part_decoded_bytes, limits.max_total_decoded_bytes));
+  }
+
   bool OverFiles() {
     if (config_.max_archive_files > 0 &&
         files_ > static_cast<uint64_t>(config_.max_archive_files)) {
@@ -655,7 +684,12 @@ class Walker {
   void Decompose(int id, std::string_view content, std::string_view description, int level) {
     if (stopped_) return;
     Unpack how = UnpackFor(nodes_[id].types);
-    if (how == Unpack::kNone || level >= kHardMaxLevel) return;
+    if (how == Unpack::kNone) return;
+    if (level >= kHardMaxLevel) {
+      // Whatever max_archive_depth says (0 = none), a nesting this deep is not opened.
+      Limit(fmt::format("Maximum decoding depth ({}) exceeded", kHardMaxLevel));
+      return;
+    }
     struct archive* a = archive_read_new();
     if (a == nullptr) return;
     switch (how) {
@@ -808,6 +842,7 @@ class Walker {
   uint64_t expanded_ = 0;
   std::vector<std::string> limits_;  // amavisd's $hold texts, one per limit reached
   bool stopped_ = false;
+  bool truncated_noted_ = false;
   std::vector<int> encrypted_;
   std::vector<char> buffer_ = std::vector<char>(64 * 1024);  // one read at a time
 };

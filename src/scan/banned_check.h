@@ -22,7 +22,13 @@
 // level 1 and the members of an archive at level n are at level n+1; members past
 // max_archive_depth are listed by name but not read (other parts are still opened); more than
 // max_archive_files archive entries in the whole message, or more than max_expanded_size bytes
-// expanded, stops the walk. Past a limit the result is UNCHECKED-2; an encrypted archive
+// expanded, stops the walk; archives are never opened deeper than 64 levels (when
+// max_archive_depth is 0 or larger). The MIME parser's own limits (mime/message.h: nesting
+// depth, number of parts, decoded size) count as well: past one of them the parser did not see
+// every part, so the message is not clean but UNCHECKED-2 ("MIME nesting deeper than 20
+// levels", "More than 1000 MIME parts", "MIME part 2 not fully decoded …" — the last only when
+// what was cut could matter: libmagic saw less than it reads, or the part is an archive to be
+// opened). Past a limit the result is UNCHECKED-2; an encrypted archive
 // member (or an archive with encrypted headers) makes it UNCHECKED-1 (an over-limit wins, as
 // amavisd's higher minor category does). A banned leaf wins over both: what was listed before
 // a limit stopped the walk is still checked. A corrupt or truncated archive is neither: its

@@ -405,6 +405,178 @@ TEST(BannedCheck, EncodedFileNamesAndAttachedMessagesAreChecked) {
   EXPECT_NE(r.details[1].find("M=message/rfc822 | "), std::string::npos) << r.details[1];
 }
 
+// `levels` multipart/mixed layers around an application/octet-stream part named evil.exe:
+// the top-level multipart is layer 1, so the part is at depth `levels`.
+std::string Nested(size_t levels, std::string_view leaf_name = "evil.exe") {
+  std::string head = "From: a@example.com\nSubject: nested\nMIME-Version: 1.0\n";
+  std::string open, close;
+  for (size_t i = 0; i < levels; ++i) {
+    std::string b = "b" + std::to_string(i);
+    open += (i == 0 ? head : std::string()) + "Content-Type: multipart/mixed; boundary=\"" + b +
+            "\"\n\n--" + b + "\n";
+    close = "\n--" + b + "--\n" + close;
+  }
+  return open + "Content-Type: application/octet-stream; name=\"" + std::string(leaf_name) +
+         "\"\nContent-Transfer-Encoding: base64\n\n" + Base64("MZ not really\n") + close;
+}
+
+TEST(BannedCheck, DeepMimeNestingIsUncheckedNeverClean) {
+  auto check = Check();
+  // Within the parser's 20 levels the banned part is found.
+  for (size_t levels : {1, 19, 20}) {
+    CheckResult r = check->Run(Input(Nested(levels)));
+    EXPECT_EQ(r.finding, Finding::kBanned) << levels << " levels: " << Joined(r);
+  }
+  // Past them the parser cannot see the part: UNCHECKED-2, never clean.
+  for (size_t levels : {21, 30, 100, 1000}) {
+    CheckResult r = check->Run(Input(Nested(levels)));
+    EXPECT_EQ(r.finding, Finding::kUnchecked) << levels << " levels: " << Joined(r);
+    EXPECT_EQ(r.subcategory, 2) << levels;
+    EXPECT_EQ(r.details, std::vector<std::string>{"MIME nesting deeper than 20 levels"});
+  }
+  // Deep nesting of harmless parts is unchecked too: what is past the limit was not looked at.
+  CheckResult r = check->Run(Input(Nested(25, "notes.txt")));
+  EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
+}
+
+TEST(BannedCheck, MorePartsThanTheParserTakesIsUnchecked) {
+  auto check = Check();
+  std::vector<Attachment> files(12, Attachment{"text/plain", "notes.txt", "fine\n"});
+  mime::Limits limits;
+  limits.max_parts = 10;
+  CheckResult r = check->Inspect(mime::ParseMessage(Message(files), limits));
+  EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
+  EXPECT_EQ(r.subcategory, 2);
+  EXPECT_EQ(r.details, std::vector<std::string>{"More than 10 MIME parts"});
+  // A banned part among those seen still wins.
+  files[0] = Attachment{"application/octet-stream", "evil.exe", PeExecutable()};
+  r = check->Inspect(mime::ParseMessage(Message(files), limits));
+  EXPECT_EQ(r.finding, Finding::kBanned) << Joined(r);
+  // Within the limit: clean.
+  files.resize(5, Attachment{"text/plain", "notes.txt", "fine\n"});
+  files[0] = Attachment{"text/plain", "notes.txt", "fine\n"};
+  r = check->Inspect(mime::ParseMessage(Message(files), limits));
+  EXPECT_EQ(r.finding, Finding::kNothing) << Joined(r);
+}
+
+TEST(BannedCheck, ADecodedBodyCutWhereItMattersIsUnchecked) {
+  auto check = Check();
+  mime::Limits limits;
+  limits.max_part_decoded_bytes = 2 * 1024 * 1024;
+  // An archive cut short may hide members: unchecked.
+  std::string big(3 * 1024 * 1024, 'x');
+  for (size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 23);
+  std::string zip = Archive({{"big.txt", big}, {"evil.pif", "x\n"}}, ARCHIVE_FORMAT_ZIP, {},
+                            "zip:compression=store");
+  CheckResult r = check->Inspect(
+      mime::ParseMessage(Message({{"application/zip", "files.zip", zip}}), limits));
+  EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
+  EXPECT_EQ(r.subcategory, 2);
+  ASSERT_EQ(r.details.size(), 1u) << Joined(r);
+  EXPECT_EQ(r.details[0],
+            "MIME part 2 not fully decoded (limits: 2097152 bytes per part, 67108864 per "
+            "message)");
+  // A body whose type libmagic read in full, and that is not opened, is checked as it is.
+  std::string pdf = kPdf + big;
+  r = check->Inspect(mime::ParseMessage(Message({{"application/pdf", "big.pdf", pdf}}), limits));
+  EXPECT_EQ(r.finding, Finding::kNothing) << Joined(r);
+  // Past the total cap a part decodes to nothing: its type is unknown, so unchecked.
+  limits.max_part_decoded_bytes = 16 * 1024 * 1024;
+  limits.max_total_decoded_bytes = 100;
+  r = check->Inspect(mime::ParseMessage(
+      Message({{"application/octet-stream", "data.bin", PeExecutable()}}), limits));
+  EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
+}
+
+TEST(BannedCheck, AnEnclosedMessageCutByTheDecodedCapIsUnchecked) {
+  auto check = Check();
+  std::string inner = Message({{"text/plain", "notes.txt", std::string(4000, 'a') + "\n"}});
+  std::string outer =
+      "From: a@example.com\nSubject: fwd\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: text/plain\n\nsee\n"
+      "--o\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" +
+      Base64(inner) + "--o--\n";
+  mime::Limits limits;
+  limits.max_part_decoded_bytes = 1000;
+  CheckResult r = check->Inspect(mime::ParseMessage(outer, limits));
+  EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
+  EXPECT_EQ(r.details.front(),
+            "Enclosed message not fully decoded (limits: 1000 bytes per part, 67108864 per "
+            "message)");
+  r = check->Inspect(mime::ParseMessage(outer));
+  EXPECT_EQ(r.finding, Finding::kNothing) << Joined(r);
+}
+
+TEST(BannedCheck, ArchivesNestedPastTheHardLimitAreUncheckedWithoutADepthLimit) {
+  config::Banned config;
+  config.max_archive_depth = 0;  // amavisd's "no limit": the hard limit of 64 still holds
+  config.max_archive_files = 0;
+  auto check = Check(config);
+  std::string zip = Archive({{"notes.txt", "fine\n"}});
+  for (int i = 0; i < 70; ++i) zip = Archive({{"z" + std::to_string(i) + ".zip", zip}});
+  CheckResult r = check->Run(Input(Message({{"application/zip", "deep.zip", zip}})));
+  EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
+  EXPECT_EQ(r.details, std::vector<std::string>{"Maximum decoding depth (64) exceeded"});
+}
+
+// Property: whatever the shape, a message the parser could not see whole is never clean, and
+// a banned part it saw is always found. Shapes from a fixed seed: nesting depth, siblings,
+// encoded message/rfc822 layers, where the banned part sits, and the parser's limits.
+TEST(BannedCheck, PropertyPastAnyParserLimitNeverClean) {
+  auto check = Check();
+  uint64_t state = 0x9e3779b97f4a7c15u;
+  auto next = [&state](uint64_t n) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state % n;
+  };
+  for (int round = 0; round < 150; ++round) {
+    mime::Limits limits;
+    limits.max_depth = 1 + next(12);
+    limits.max_parts = 2 + next(40);
+    limits.max_part_decoded_bytes = 64 + next(4000);
+    limits.max_total_decoded_bytes = 64 + next(20000);
+    const size_t depth = next(16);
+    const size_t banned_at = next(depth + 2);  // depth + 1: no banned part
+    std::string body = "Content-Type: text/plain\n\nleaf\n";
+    for (size_t level = depth + 1; level-- > 0;) {
+      std::string b = "r" + std::to_string(round) + "l" + std::to_string(level);
+      std::string parts;
+      const size_t siblings = next(4);
+      for (size_t i = 0; i < siblings; ++i) {
+        parts += "--" + b + "\nContent-Type: text/plain\n\n" + std::string(next(300), 'x') + "\n";
+      }
+      if (level == banned_at) {
+        parts += "--" + b +
+                 "\nContent-Type: application/octet-stream; name=\"run.exe\"\n"
+                 "Content-Transfer-Encoding: base64\n\n" +
+                 Base64("x\n");
+      }
+      if (next(4) == 0) {
+        body = "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" +
+               Base64("Subject: inner\n" + body);
+      }
+      body = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n" + parts + "--" + b +
+             "\n" + body + "\n--" + b + "--\n";
+    }
+    mime::Message m = mime::ParseMessage("From: a@example.com\n" + body, limits);
+    CheckResult r = check->Inspect(m);
+    const mime::ParseStats& st = m.stats();
+    const bool unseen = st.depth_exceeded + st.parts_dropped + st.enclosed_truncated > 0;
+    if (unseen) {
+      EXPECT_NE(r.finding, Finding::kNothing) << "round " << round << ": " << Joined(r);
+    }
+    if (r.finding == Finding::kNothing) {
+      EXPECT_FALSE(st.LimitHit()) << "round " << round;
+    }
+    if (!st.LimitHit()) {
+      EXPECT_EQ(r.finding, banned_at <= depth ? Finding::kBanned : Finding::kNothing)
+          << "round " << round << ": " << Joined(r);
+    }
+  }
+}
+
 TEST(BannedCheck, PatternsAreConfigurableAndCompiledOnce) {
   config::Banned config;
   config.patterns = {R"(^\.pdf$(?# no PDF here))"};
