@@ -322,10 +322,13 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
       limits.Integer("max_sessions", config.limits.max_sessions, 1, 1000000);
       limits.Integer("max_command_line", config.limits.max_command_line, 512, 65536);
       limits.Integer("max_errors", config.limits.max_errors, 1, 1000000);
+      limits.Integer("max_header_size", config.limits.max_header_size, 1024, int64_t{1} << 40);
+      limits.Integer("min_data_rate", config.limits.min_data_rate, 0, int64_t{1} << 40);
     }
     {
       TableReader timeouts(root.Table("timeouts"), "timeouts", problems);
       timeouts.Duration("command", config.timeouts.command);
+      timeouts.Duration("command_line", config.timeouts.command_line);
       timeouts.Duration("data", config.timeouts.data);
       deadline_given = timeouts.Duration("message_deadline", config.timeouts.message_deadline);
       timeouts.Duration("relay_connect", config.timeouts.relay_connect);

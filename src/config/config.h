@@ -53,18 +53,39 @@ struct Limits {
   int max_sessions = 1000;
   int max_command_line = 2048;  // bytes incl. CRLF (RFC 5321 §4.5.3.1.4 allows 512 + extensions)
   int max_errors = 1000;        // protocol errors per session before 421
+  // The largest header field of the primary header section (its name, value and continuation
+  // lines, counted as Postfix's cleanup(8) stores a header: continuation lines joined by one
+  // byte, the final line end not counted), enforced as the message arrives: past it nothing
+  // more of the message is kept and the end of data gets 552 5.3.4. The default is Postfix's
+  // header_size_limit (102400) plus its line_length_limit (2048): cleanup(8) truncates a field
+  // once it holds header_size_limit bytes, after appending at most one record of
+  // line_length_limit bytes, so nothing a Postfix in front of us queued is ever refused here.
+  uint64_t max_header_size = 104448;
+  // DATA and BDAT content (Postfix's smtpd_min_data_rate with smtpd_per_request_deadline): the
+  // time left to receive the content starts at timeouts.data; each read uses up the time it
+  // waited and earns bytes / min_data_rate seconds, never more than timeouts.data in all.
+  // Running out gets 421 4.4.2 and the connection is closed. 0 = timeouts.data per read only.
+  uint64_t min_data_rate = 500;  // bytes per second
 };
 
 struct Timeouts {
   Seconds command{300};          // waiting for the next command (RFC 5321 §4.5.3.2.7)
-  Seconds data{300};             // waiting for the next block of message data
+  // From the first byte of a command line to its end: a client that trickles a command line
+  // gets 421 4.4.2 and the connection is closed (the line as a whole is also bounded by
+  // `command`, which runs from the start of the wait).
+  Seconds command_line{60};
+  Seconds data{300};             // waiting for message data (see limits.min_data_rate)
   Seconds message_deadline{480}; // end of data until our reply; 45 s before-queue
   Seconds relay_connect{30};
   Seconds relay_reply{300};      // each reply of the next hop before end of data
 };
 
 struct Smtp {
-  BareNewline bare_newline = BareNewline::kReject;
+  // A bare CR or LF in message data. Postfix 3.9's default (smtpd_forbid_bare_newline =
+  // normalize): the message is made canonical and accepted, as Postfix and amavisd deliver it;
+  // after the queue a refusal would bounce a message Postfix has already accepted. "reject"
+  // refuses it with 550 5.5.2. Either way the only end of data is <CR><LF>.<CR><LF>.
+  BareNewline bare_newline = BareNewline::kNormalize;
 };
 
 struct Spool {

@@ -20,7 +20,10 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(config->relay.mode, RelayMode::kAfterQueue);
   EXPECT_EQ(config->limits.max_message_size, 52428800u);
   EXPECT_EQ(config->timeouts.message_deadline.count(), 480);
-  EXPECT_EQ(config->smtp.bare_newline, BareNewline::kReject);
+  EXPECT_EQ(config->smtp.bare_newline, BareNewline::kNormalize);  // Postfix 3.9's default
+  EXPECT_EQ(config->limits.max_header_size, 104448u);
+  EXPECT_EQ(config->limits.min_data_rate, 500u);
+  EXPECT_EQ(config->timeouts.command_line.count(), 60);
   EXPECT_EQ(config->client_networks.size(), 2u);
 }
 
@@ -48,12 +51,15 @@ mode = "before-queue"
 max_message_size = 1048576
 max_recipients = 50
 max_sessions = 20
+max_header_size = 4096
+min_data_rate = 0
 [timeouts]
 command = "2m"
+command_line = "10s"
 data = 60
 message_deadline = "30s"
 [smtp]
-bare_newline = "normalize"
+bare_newline = "reject"
 [access]
 client_networks = ["10.0.0.0/8"]
 [spool]
@@ -70,7 +76,10 @@ memory_limit = 65536
   EXPECT_EQ(config->relay.protocol, Protocol::kLmtp);
   EXPECT_EQ(config->timeouts.command.count(), 120);
   EXPECT_EQ(config->timeouts.message_deadline.count(), 30);
-  EXPECT_EQ(config->smtp.bare_newline, BareNewline::kNormalize);
+  EXPECT_EQ(config->smtp.bare_newline, BareNewline::kReject);
+  EXPECT_EQ(config->limits.max_header_size, 4096u);
+  EXPECT_EQ(config->limits.min_data_rate, 0u);
+  EXPECT_EQ(config->timeouts.command_line.count(), 10);
   EXPECT_EQ(config->spool.memory_limit, 65536u);
 }
 
@@ -104,6 +113,49 @@ TEST(Config, RefusesALoop) {
   auto config = ParseConfig("[relay]\nnext_hop = \"127.0.0.1:10024\"\n", "t.toml");
   ASSERT_FALSE(config);
   EXPECT_NE(Joined(config.error()).find("loop"), std::string::npos);
+}
+
+TEST(Config, EveryPathMustBeAbsolute) {
+  auto config = ParseConfig(R"(
+[control]
+pid_file = "run/mailsift.pid"
+socket = "control.sock"
+[spool]
+directory = "spool"
+[spam]
+rule_dirs = ["/usr/share/spamassassin", "rules"]
+site_dir = "etc/spamassassin"
+prefilter_cache_dir = "cache"
+[quarantine]
+directory = "quarantine"
+[log]
+file = "mailsift.log"
+[supervisor]
+chroot = "jail"
+)",
+                            "t.toml");
+  ASSERT_FALSE(config);
+  std::string all = Joined(config.error());
+  for (const char* key :
+       {"control.pid_file", "control.socket", "spool.directory", "spam.rule_dirs[1]",
+        "spam.site_dir", "spam.prefilter_cache_dir", "quarantine.directory", "log.file",
+        "supervisor.chroot"}) {
+    EXPECT_NE(all.find(std::string(key) + ": must be an absolute path"), std::string::npos)
+        << key << " missing in:\n"
+        << all;
+  }
+  EXPECT_EQ(all.find("spam.rule_dirs[0]"), std::string::npos) << all;
+  // The special values stay allowed.
+  EXPECT_TRUE(ParseConfig("[spam]\nprefilter_cache_dir = \"none\"\n[log]\nfile = \"\"\n",
+                          "t.toml"));
+}
+
+TEST(Config, MissingFileIsAnError) {
+  auto config = LoadConfig("/nonexistent/mailsift.toml");
+  ASSERT_FALSE(config);
+  EXPECT_NE(Joined(config.error()).find("/nonexistent/mailsift.toml: cannot read"),
+            std::string::npos)
+      << Joined(config.error());
 }
 
 TEST(Config, SyntaxErrorNamesFileAndLine) {

@@ -54,6 +54,7 @@ class Stream {
 
   // The deadline for every following operation until changed.
   void SetDeadline(Deadline deadline);
+  Deadline deadline() const { return deadline_; }
 
   // Reads one line ending in LF. On kOk, `line` is the line without its CRLF (or LF) and stays
   // valid until the next read. A line longer than `max_length` is consumed up to its LF and

@@ -42,6 +42,8 @@ std::string_view Describe(RelayFailure failure) {
       return "next hop protocol error";
     case RelayFailure::kLocal:
       return "local error";
+    case RelayFailure::kClosedAtEnd:
+      return "next hop closed the connection at end of data";
   }
   return "?";
 }
@@ -272,6 +274,14 @@ asio::awaitable<RelayReplies> RelayClient::SendMessage(std::string_view header,
   for (size_t i = 0; i < expected; ++i) {
     Reply reply;
     result.failure = co_await ReadReply(reply);
+    if (result.failure == RelayFailure::kLost) {
+      // EOF or RST while the end of data (or its flush) is pending. The next hop has not said
+      // 250, so the caller tempfails at once: a next hop that loses its client before its
+      // reply discards the message (Postfix's smtpd does, until it has read the final "."),
+      // and one that had already queued it is the RFC 1047 window that every SMTP client
+      // shares (Postfix's smtp(8) logs "message may be sent more than once" and defers too).
+      result.failure = RelayFailure::kClosedAtEnd;
+    }
     if (result.failure != RelayFailure::kNone) {
       stream_->Close();
       break;

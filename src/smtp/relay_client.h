@@ -27,7 +27,9 @@
 
 namespace mailsift::smtp {
 
-enum class RelayFailure { kNone, kUnreachable, kTimeout, kLost, kProtocol, kLocal };
+// kClosedAtEnd: the next hop closed or reset the connection after our final "." and before
+// its reply (reported as soon as the EOF or RST arrives, never at the deadline).
+enum class RelayFailure { kNone, kUnreachable, kTimeout, kLost, kProtocol, kLocal, kClosedAtEnd };
 std::string_view Describe(RelayFailure failure);
 
 struct Extensions {

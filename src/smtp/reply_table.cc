@@ -66,6 +66,12 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = 
     {250, "2.7.0", "Ok, discarded, id={}"},                            // kDiscardContent
     {451, "4.7.0", "Temporary failure, id={}"},                        // kTempfailContent
     {250, "2.5.0", "Ok, id={}, DISCARD(bounce.suppressed)"},           // kBounceSuppressed
+    {552, "5.3.4", "Message header size exceeds limit"},               // kHeaderTooBig
+    {554, "5.6.0", "Error: empty message"},                            // kEmptyMessage
+    {421, "4.4.2", "Error: timeout exceeded while receiving a command line"},
+    {421, "4.4.2", "Error: message data arriving too slowly"},         // kDataTooSlow
+    // The next hop closed or reset the connection after our end of data, before its reply.
+    {451, "4.4.2", "id={} - Temporary failure: next hop closed the connection"},
 }};
 
 }  // namespace

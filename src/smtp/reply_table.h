@@ -71,6 +71,11 @@ enum class ReplyId {
   kDiscardContent,
   kTempfailContent,
   kBounceSuppressed,
+  kHeaderTooBig,
+  kEmptyMessage,
+  kCommandLineTimeout,
+  kDataTooSlow,
+  kRelayClosedAtEnd,
   kCount
 };
 

@@ -61,6 +61,13 @@ TEST(ReplyTable, EveryReplyAfterTheGreetingHasAnEnhancedCode) {
   EXPECT_EQ(FormatReply(ReplyId::kProtocolSynchronization),
             "554 5.5.0 Error: SMTP protocol synchronization\r\n");
   EXPECT_EQ(FormatReply(ReplyId::kRecipientOk, "a@b"), "250 2.1.5 Recipient <a@b> OK\r\n");
+  // The last entries, so that a missing one shows (the table is positional).
+  EXPECT_EQ(FormatReply(ReplyId::kHeaderTooBig), "552 5.3.4 Message header size exceeds limit\r\n");
+  EXPECT_EQ(FormatReply(ReplyId::kEmptyMessage), "554 5.6.0 Error: empty message\r\n");
+  EXPECT_EQ(FormatReply(ReplyId::kDataTooSlow),
+            "421 4.4.2 Error: message data arriving too slowly\r\n");
+  EXPECT_EQ(FormatReply(ReplyId::kRelayClosedAtEnd, "ID"),
+            "451 4.4.2 id=ID - Temporary failure: next hop closed the connection\r\n");
 }
 
 }  // namespace

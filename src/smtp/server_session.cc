@@ -21,6 +21,7 @@
 #include "net/endpoint.h"
 #include "smtp/command.h"
 #include "smtp/data_framer.h"
+#include "smtp/header_meter.h"
 #include "smtp/reply_table.h"
 #include "smtp/trace.h"
 #include "quarantine/quarantine.h"
@@ -39,6 +40,39 @@ constexpr config::Seconds kDrainIdleGrace{1};
 net::Deadline After(config::Seconds seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
 }
+
+// The time left to receive message content (DATA, or one BDAT chunk), as Postfix's smtpd with
+// smtpd_per_request_deadline and smtpd_min_data_rate: it starts at timeouts.data; each read
+// uses up the time it waited and earns bytes / min_data_rate seconds, never more than
+// timeouts.data in all. With no rate, timeouts.data applies per read.
+class ContentClock {
+ public:
+  ContentClock(config::Seconds limit, uint64_t min_rate)
+      : limit_(limit), left_(limit), min_rate_(min_rate) {}
+  // The deadline for the next read.
+  net::Deadline Next() {
+    waited_from_ = Clock::now();
+    return waited_from_ + std::chrono::duration_cast<Clock::duration>(left_);
+  }
+  // After a read of `bytes`.
+  void Received(size_t bytes) {
+    if (min_rate_ == 0) {
+      left_ = limit_;
+      return;
+    }
+    config::Seconds waited = Clock::now() - waited_from_;
+    left_ = std::min(limit_, left_ - waited +
+                                 config::Seconds(static_cast<double>(bytes) / min_rate_));
+  }
+  // A read that timed out ran out of what the rate earned, not of a plain timeouts.data wait.
+  bool too_slow() const { return min_rate_ > 0 && left_ < limit_; }
+
+ private:
+  config::Seconds limit_;
+  config::Seconds left_;
+  uint64_t min_rate_;
+  Clock::time_point waited_from_;
+};
 
 bool HasNonAscii(std::string_view text) {
   for (unsigned char c : text) {
@@ -105,6 +139,8 @@ class Session {
 
   // Data intake shared by DATA and BDAT.
   void Take(std::string_view canonical);
+  // Reads more message content under `clock`; kOk or the reason (the reply already said).
+  asio::awaitable<net::IoStatus> FillContent(ContentClock& clock, std::string_view what);
 
   SessionEnvironment env_;
   const config::Config& config_;
@@ -134,9 +170,12 @@ class Session {
   std::string mail_id_;
   bool using_bdat_ = false;
   std::unique_ptr<DataFramer> bdat_framer_;
+  uint64_t bdat_received_ = 0;  // BDAT chunk bytes of this transaction, as sent
   spool::Spool spool_;
   std::string chunk_;
+  std::optional<HeaderMeter> header_meter_;
   bool too_big_ = false;
+  bool header_too_big_ = false;
   bool spool_failed_ = false;
   Clock::time_point started_;
   std::string quarantine_file_;  // where this message was quarantined ("" = not)
@@ -214,12 +253,31 @@ asio::awaitable<void> Session::Run() {
     stream_.SetDeadline(After(idle_in_drain ? kDrainIdleGrace : config_.timeouts.command));
     std::string_view line;
     waiting_for_command_ = true;
-    net::IoStatus status =
-        co_await stream_.ReadLine(line, static_cast<size_t>(config_.limits.max_command_line));
+    // The wait for a command may take `command`; once its line has begun, the rest must
+    // follow within `command_line` (a trickling client is cut off, not served 300 s a line).
+    net::IoStatus status = net::IoStatus::kOk;
+    if (!stream_.HasBufferedInput()) status = co_await stream_.Fill();
+    bool line_cut = false;
+    if (status == net::IoStatus::kOk) {
+      const net::Deadline line_deadline =
+          std::min(stream_.deadline(), After(config_.timeouts.command_line));
+      line_cut = line_deadline < stream_.deadline();
+      stream_.SetDeadline(line_deadline);
+      status =
+          co_await stream_.ReadLine(line, static_cast<size_t>(config_.limits.max_command_line));
+    }
     waiting_for_command_ = false;
     if (status == net::IoStatus::kTimeout && Draining() && !mail_) {
       stream_.SetDeadline(After(config::Seconds(5)));
       Say(ReplyId::kShuttingDown);  // idle through the drain grace
+      break;
+    }
+    if (status == net::IoStatus::kTimeout && line_cut) {
+      log::Warn("command line from [{}] not complete within {} s (timeouts.command_line)",
+                peer_addr_, config_.timeouts.command_line.count());
+      env_.counters->slow_clients.fetch_add(1, std::memory_order_relaxed);
+      stream_.SetDeadline(After(config::Seconds(5)));
+      Say(ReplyId::kCommandLineTimeout);
       break;
     }
     if (status == net::IoStatus::kTimeout) {
@@ -527,7 +585,23 @@ asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
 }
 
 void Session::Take(std::string_view canonical) {
-  if (too_big_ || spool_failed_) return;
+  if (too_big_ || spool_failed_ || header_too_big_) return;
+  if (header_meter_ && !header_meter_->done()) {
+    header_meter_->Feed(canonical);
+    if (header_meter_->exceeded()) {
+      // Nothing more of this message is kept: it is refused at the end of data (552 5.3.4),
+      // read to its end meanwhile, and never scanned, so a 20 MB header line costs no more
+      // memory than any other 20 MB message. Postfix's cleanup(8) would keep the message and
+      // cut the field at header_size_limit; a Postfix in front of us has done that already
+      // (max_header_size admits all it can queue), so a larger field comes from a client
+      // that no Postfix has seen. Cutting it here would hand the next hop a message changed
+      // in its header; keeping it whole would leave it UNCHECKED, which tempfails by default
+      // for days. A clear permanent refusal at SMTP time is the honest answer.
+      header_too_big_ = true;
+      spool_.Clear();
+      return;
+    }
+  }
   if (spool_.size() + canonical.size() > config_.limits.max_message_size) {
     too_big_ = true;  // keep reading to the end, relay nothing (RFC 1870 §6.3)
     return;
@@ -536,6 +610,32 @@ void Session::Take(std::string_view canonical) {
     log::Error("{}", status.error().message);
     spool_failed_ = true;
   }
+}
+
+asio::awaitable<net::IoStatus> Session::FillContent(ContentClock& clock, std::string_view what) {
+  stream_.SetDeadline(clock.Next());
+  net::IoStatus status = co_await stream_.Fill();
+  if (status == net::IoStatus::kOk) {
+    clock.Received(stream_.Buffered().size());
+    co_return status;
+  }
+  if (status == net::IoStatus::kTimeout && clock.too_slow()) {
+    log::Warn("message data from [{}] during {} slower than {} bytes/s "
+              "(limits.min_data_rate): nothing relayed, mail_id: {}",
+              peer_addr_, what, config_.limits.min_data_rate, mail_id_);
+    env_.counters->slow_clients.fetch_add(1, std::memory_order_relaxed);
+    stream_.SetDeadline(After(config::Seconds(5)));
+    Say(ReplyId::kDataTooSlow);
+  } else {
+    log::Warn("{} from [{}] during {}: nothing relayed, mail_id: {}",
+              status == net::IoStatus::kTimeout ? "timeout" : "lost connection", peer_addr_,
+              what, mail_id_);
+    if (status == net::IoStatus::kTimeout) {
+      stream_.SetDeadline(After(config::Seconds(5)));
+      Say(ReplyId::kCommandTimeout);
+    }
+  }
+  co_return status;
 }
 
 asio::awaitable<Session::Next> Session::OnData(const Command& command) {
@@ -553,18 +653,12 @@ asio::awaitable<Session::Next> Session::OnData(const Command& command) {
   Say(ReplyId::kStartMailInput);
   DataFramer framer(DataFramer::Mode::kDotTerminated);
   spool_.Clear();
+  header_meter_.emplace(config_.limits.max_header_size);
+  ContentClock clock(config_.timeouts.data, config_.limits.min_data_rate);
   while (!framer.finished()) {
     std::string_view buffered = stream_.Buffered();
     if (buffered.empty()) {
-      stream_.SetDeadline(After(config_.timeouts.data));
-      net::IoStatus status = co_await stream_.Fill();
-      if (status != net::IoStatus::kOk) {
-        log::Warn("{} from [{}] during DATA: nothing relayed, mail_id: {}",
-                  status == net::IoStatus::kTimeout ? "timeout" : "lost connection", peer_addr_,
-                  mail_id_);
-        if (status == net::IoStatus::kTimeout) Say(ReplyId::kCommandTimeout);
-        co_return Next::kClose;
-      }
+      if (co_await FillContent(clock, "DATA") != net::IoStatus::kOk) co_return Next::kClose;
       continue;
     }
     chunk_.clear();
@@ -589,23 +683,29 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
   if (!refusal && !using_bdat_) {
     using_bdat_ = true;
     bdat_framer_ = std::make_unique<DataFramer>(DataFramer::Mode::kRaw);
+    bdat_received_ = 0;
     spool_.Clear();
+    header_meter_.emplace(config_.limits.max_header_size);
+  }
+  // RFC 3030 §4 with RFC 1870: a chunk that takes the message past our SIZE is refused as
+  // soon as it is read, not at BDAT LAST; RFC 3030 §2: a 5xx fails the transaction (the
+  // client must RSET; BDATs already pipelined behind it are read, discarded and get 503).
+  bool over_size = false;
+  if (!refusal) {
+    bdat_received_ += bdat->size;
+    over_size = bdat_received_ > config_.limits.max_message_size;
   }
   // RFC 3030 §2: the chunk is read in full whatever the answer.
+  ContentClock clock(config_.timeouts.data, config_.limits.min_data_rate);
   uint64_t remaining = bdat->size;
   while (remaining > 0) {
     std::string_view buffered = stream_.Buffered();
     if (buffered.empty()) {
-      stream_.SetDeadline(After(config_.timeouts.data));
-      net::IoStatus status = co_await stream_.Fill();
-      if (status != net::IoStatus::kOk) {
-        log::Warn("lost connection from [{}] during BDAT: nothing relayed", peer_addr_);
-        co_return Next::kClose;
-      }
+      if (co_await FillContent(clock, "BDAT") != net::IoStatus::kOk) co_return Next::kClose;
       continue;
     }
     size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, buffered.size()));
-    if (!refusal) {
+    if (!refusal && !over_size) {
       chunk_.clear();
       bdat_framer_->Feed(buffered.substr(0, take), chunk_);
       Take(chunk_);
@@ -614,6 +714,26 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
     remaining -= take;
   }
   if (refusal) co_return Error(*refusal);
+  if (over_size) {
+    size_t replies_due = lmtp_ ? accepted_ : 1;
+    for (size_t i = 0; i < replies_due; ++i) {
+      Say(ReplyId::kMessageTooBig, std::to_string(config_.limits.max_message_size));
+    }
+    env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
+    LogTransaction("Blocked MTA-BLOCKED {RejectedInbound}", "message too big",
+                   static_cast<size_t>(bdat_received_));
+    ResetTransaction();
+    co_return Next::kContinue;
+  }
+  if (bdat->last && bdat_received_ == 0) {
+    // "BDAT 0 LAST" with nothing before it: no message at all, never relayed.
+    size_t replies_due = lmtp_ ? accepted_ : 1;
+    for (size_t i = 0; i < replies_due; ++i) Say(ReplyId::kEmptyMessage);
+    env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
+    LogTransaction("Blocked MTA-BLOCKED {RejectedInbound}", "empty message", 0);
+    ResetTransaction();
+    co_return Next::kContinue;
+  }
   if (!bdat->last) {
     Say(ReplyId::kBdatChunkOk, std::to_string(bdat->size));
     co_return Next::kContinue;
@@ -629,11 +749,15 @@ void Session::ReplyRelayFailure(RelayFailure failure, size_t count) {
   ReplyId id = failure == RelayFailure::kUnreachable ? ReplyId::kRelayUnreachable
                : failure == RelayFailure::kTimeout   ? ReplyId::kRelayTimeout
                : failure == RelayFailure::kLost      ? ReplyId::kRelayLost
+               : failure == RelayFailure::kClosedAtEnd ? ReplyId::kRelayClosedAtEnd
                : failure == RelayFailure::kLocal     ? ReplyId::kLocalError
                                                      : ReplyId::kRelayProtocolError;
   for (size_t i = 0; i < count; ++i) Say(id, mail_id_);
   if (failure != RelayFailure::kLocal) {
     env_.counters->relay_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (failure == RelayFailure::kClosedAtEnd) {
+    env_.counters->relay_closed_at_end.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -654,6 +778,13 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
   if (too_big_) {
     refuse(ReplyId::kMessageTooBig, std::to_string(config_.limits.max_message_size),
            "message too big");
+    ResetTransaction();
+    co_return Next::kContinue;
+  }
+  if (header_too_big_) {
+    log::Warn("header field over {} bytes (limits.max_header_size) from [{}], mail_id: {}",
+              config_.limits.max_header_size, peer_addr_, mail_id_);
+    refuse(ReplyId::kHeaderTooBig, {}, "header too big");
     ResetTransaction();
     co_return Next::kContinue;
   }
@@ -828,7 +959,13 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
   if (result.failure != RelayFailure::kNone || result.replies.empty()) {
     RelayFailure failure =
         result.failure == RelayFailure::kNone ? RelayFailure::kProtocol : result.failure;
-    if (Clock::now() >= deadline) failure = RelayFailure::kTimeout;
+    if (Clock::now() >= deadline && failure != RelayFailure::kClosedAtEnd) {
+      failure = RelayFailure::kTimeout;
+    }
+    if (failure == RelayFailure::kClosedAtEnd) {
+      log::Warn("next hop {} closed the connection after the end of data, before its reply: "
+                "tempfailed, mail_id: {}", relay_name, mail_id_);
+    }
     ReplyRelayFailure(failure, replies_due);
     env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
     log_verdict = "Blocked MTA-BLOCKED {TempFailedInbound}";
@@ -991,7 +1128,10 @@ void Session::ResetTransaction() {
   accepted_ = 0;
   using_bdat_ = false;
   bdat_framer_.reset();
+  bdat_received_ = 0;
+  header_meter_.reset();
   too_big_ = false;
+  header_too_big_ = false;
   spool_failed_ = false;
   quarantine_file_.clear();
   policy_bank_.clear();
@@ -1021,11 +1161,13 @@ void CheckTimeHistogram::Add(std::chrono::nanoseconds elapsed) {
 std::string StatusFields(const SessionCounters& c) {
   std::string out = fmt::format(
       "active={} sessions={} relayed={} tempfailed={} rejected={} spam={} scan_timeouts={} "
-      "regex_limit_hits={} relay_errors={} clamd_errors={} quarantined={} quarantine_errors={}",
+      "regex_limit_hits={} relay_errors={} clamd_errors={} quarantined={} quarantine_errors={} "
+      "relay_closed_at_end={} slow_clients={}",
       c.active.load(), c.sessions.load(), c.messages_relayed.load(),
       c.messages_tempfailed.load(), c.messages_rejected.load(), c.messages_spam.load(),
       c.scan_timeouts.load(), c.regex_limit_hits.load(), c.relay_errors.load(),
-      c.clamd_errors.load(), c.quarantined.load(), c.quarantine_errors.load());
+      c.clamd_errors.load(), c.quarantined.load(), c.quarantine_errors.load(),
+      c.relay_closed_at_end.load(), c.slow_clients.load());
   for (size_t category = 0; category < c.verdicts.size(); ++category) {
     for (size_t action = 0; action < c.verdicts[category].size(); ++action) {
       uint64_t n = c.verdicts[category][action].load();

@@ -59,6 +59,12 @@ struct SessionCounters {
   std::atomic<uint64_t> scan_timeouts{0};       // scans that missed the message deadline
   std::atomic<uint64_t> regex_limit_hits{0};    // rule regexes stopped by their match limit
   std::atomic<uint64_t> relay_errors{0};        // next hop unreachable, timing out, lost, 4xx
+  // Of relay_errors: the next hop closed or reset the connection after our end of data,
+  // before its reply (answered 451 at once).
+  std::atomic<uint64_t> relay_closed_at_end{0};
+  // Clients cut off for trickling: a command line past timeouts.command_line, or message data
+  // below limits.min_data_rate (421 4.4.2).
+  std::atomic<uint64_t> slow_clients{0};
   std::atomic<uint64_t> clamd_errors{0};        // clamd unreachable, timing out or erroring
   std::atomic<uint64_t> quarantined{0};
   std::atomic<uint64_t> quarantine_errors{0};   // could not quarantine: the message tempfailed
