@@ -715,7 +715,8 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
   }
   if (refusal) co_return Error(*refusal);
   if (over_size) {
-    size_t replies_due = lmtp_ ? accepted_ : 1;
+    // LMTP: one reply per recipient only after BDAT LAST (RFC 2033 §4.2), else one.
+    size_t replies_due = lmtp_ && bdat->last ? accepted_ : 1;
     for (size_t i = 0; i < replies_due; ++i) {
       Say(ReplyId::kMessageTooBig, std::to_string(config_.limits.max_message_size));
     }
