@@ -4,7 +4,9 @@
 //   mailsift start        [--config FILE]   the same, daemonized; returns once mail is served
 //   mailsift stop         [--config FILE] [--fast]
 //   mailsift reload       [--config FILE]   synchronous: exit 0 only once the new generation serves
-//   mailsift upgrade      [--config FILE]   the supervisor re-executes the program on disk
+//   mailsift upgrade      [--config FILE]   the supervisor re-executes the program on disk in
+//                                           place (same PID); exit 0 once the new program has
+//                                           adopted everything, else 1 and the old one goes on
 //   mailsift status       [--config FILE]
 //   mailsift check-config [--config FILE]   exit 0, or 78 naming each problem by key
 //   mailsift scan [--json] [--timing] FILE…  offline verdict per message (SpamAssassin rules)
@@ -12,6 +14,13 @@
 //                                           or standalone for debugging
 //   mailsift prefilter-build                (internal) builds the prefilter's databases for the
 //                                           process that started it (stdin → stdout)
+//   mailsift check-upgrade [--config FILE]  (internal) run by the supervisor on the program on
+//                                           disk before an upgrade execs it: says that this
+//                                           program can adopt the supervisor's state and that
+//                                           it reads the config
+//
+// --config is made absolute once, before anything changes directory (`start` runs from "/"),
+// and a config file that cannot be read is an error for every verb.
 //
 // Exit codes follow sysexits(3): 64 bad command line, 69 supervisor unreachable, 78 config
 // error, 71 OS error; 1 when a request was refused (e.g. a reload with a broken config).
@@ -25,6 +34,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +45,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/malloc_tuning.h"
 #include "cli/prefilter.h"
@@ -251,7 +262,19 @@ int Generation(const std::string& path) {
 
 // --- talking to the supervisor ----------------------------------------------------------------
 
-int Request(const std::string& config_path, const std::string& request) {
+// Sends `request` to the supervisor that `config_path` names and prints its answer. `wait`
+// bounds the time for the answer (zero: as long as the supervisor takes; it bounds its own
+// handoffs by ready_timeout).
+int Request(const std::string& config_path, const std::string& request,
+            std::chrono::seconds wait = std::chrono::seconds(0)) {
+  // The control socket is read from the file leniently (a reload must reach the supervisor to
+  // have a broken file refused with the reason), but a file that cannot be read at all names
+  // no supervisor: never fall back to the default socket without a word.
+  if (::access(config_path.c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "mailsift: %s: cannot read the config file: %s\n", config_path.c_str(),
+                 std::strerror(errno));
+    return EX_CONFIG;
+  }
   std::string socket_path = config::ControlSocketOf(config_path);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
@@ -266,7 +289,20 @@ int Request(const std::string& config_path, const std::string& request) {
   supervisor::WriteLine(fd, request);
   std::string answer;
   char chunk[4096];
+  const auto until = std::chrono::steady_clock::now() + wait;
   while (true) {
+    if (wait.count() > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      until - std::chrono::steady_clock::now())
+                      .count();
+      pollfd readable{fd, POLLIN, 0};
+      if (left <= 0 || ::poll(&readable, 1, static_cast<int>(left)) == 0) {
+        std::fprintf(stderr, "mailsift: no answer from the supervisor at %s within %lld s\n",
+                     socket_path.c_str(), static_cast<long long>(wait.count()));
+        ::close(fd);
+        return 1;
+      }
+    }
     ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -317,12 +353,24 @@ int Start(supervisor::Options options, const config::Config* config) {
   ::setsid();
   if (::fork() > 0) ::_exit(0);  // not a session leader: never reacquires a terminal
   if (::chdir("/") != 0) ::_exit(EX_OSERR);
+  // [log] file: the supervisor and every generation write their stderr lines to it.
+  int log_file = -1;
+  if (config != nullptr && !config->log.file.empty()) {
+    log_file = ::open(config->log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log_file < 0) {
+      supervisor::WriteLine(pipe_fds[1], fmt::format("error log.file: cannot open {}: {}",
+                                                     config->log.file, std::strerror(errno)));
+      ::_exit(EX_CANTCREAT);
+    }
+  }
   int null = ::open("/dev/null", O_RDWR);
   ::dup2(null, 0);
   ::dup2(null, 1);
-  ::dup2(null, 2);
+  ::dup2(log_file >= 0 ? log_file : null, 2);
   if (null > 2) ::close(null);
-  ::setenv("MAILSIFT_LOG", "syslog", 1);
+  if (log_file > 2) ::close(log_file);
+  // Inherited by an upgraded supervisor and by every generation (see ConfigureLog).
+  ::setenv("MAILSIFT_LOG", log_file >= 0 ? "file" : "syslog", 1);
   if (config != nullptr) {
     ConfigureLog(*config);
   } else {
@@ -344,7 +392,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"mailsift: a content filter for mail servers (SMTP/LMTP proxy)", "mailsift"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("mailsift ") + MAILSIFT_VERSION);
+  app.set_version_flag("-V,--version", std::string("mailsift ") + MAILSIFT_VERSION);
   std::string config_path = kDefaultConfig;
   bool fast = false;
 
@@ -360,6 +408,8 @@ int main(int argc, char** argv) {
   auto* reload = add("reload", "Hand over to a new generation with the current config");
   auto* upgrade = add("upgrade", "Re-execute the supervisor from the program on disk");
   auto* status = add("status", "Show generations, sessions and counters");
+  bool status_json = false;
+  status->add_flag("--json", status_json, "One JSON object, every counter and histogram bucket");
   auto* check = add("check-config", "Validate the config file and exit");
   cli::ScanOptions scan_options;
   scan_options.rule_dirs = {"/var/lib/spamassassin/4.000001", "/usr/share/spamassassin"};
@@ -396,6 +446,8 @@ int main(int argc, char** argv) {
   auto* prefilter_build = app.add_subcommand(
       "prefilter-build", "(internal) Build the prefilter's databases for the filter that runs it");
   prefilter_build->group("");
+  auto* check_upgrade = add("check-upgrade", "(internal) Can this program take over a supervisor?");
+  check_upgrade->group("");
 
   try {
     app.parse(argc, argv);
@@ -415,7 +467,17 @@ int main(int argc, char** argv) {
 
   if (prefilter_build->parsed()) return rules::RunPrefilterBuilder();
   std::error_code ec;
-  std::string absolute_config = std::filesystem::absolute(config_path, ec).string();
+  std::string absolute_config = std::filesystem::absolute(config_path, ec).lexically_normal();
+  if (check_upgrade->parsed()) {
+    // Run by the supervisor before an upgrade: the answer it waits for, or the reason.
+    auto config = config::LoadConfig(absolute_config);
+    if (!config) {
+      PrintProblems(config.error());
+      return EX_CONFIG;
+    }
+    std::printf("%s\n", supervisor::UpgradeReadiness().c_str());
+    return EX_OK;
+  }
   if (check->parsed()) {
     auto config = config::LoadConfig(config_path);
     if (!config) {
@@ -469,14 +531,15 @@ int main(int argc, char** argv) {
   }
   if (generation->parsed()) return Generation(absolute_config);
   if (reload->parsed()) return Request(absolute_config, "reload");
-  if (status->parsed()) return Request(absolute_config, "status");
-  if (upgrade->parsed()) return Request(absolute_config, "upgrade");
+  if (status->parsed()) return Request(absolute_config, status_json ? "status json" : "status");
+  if (upgrade->parsed()) {
+    return Request(absolute_config, "upgrade", supervisor::kUpgradeAnswerWait);
+  }
   if (stop->parsed()) return Request(absolute_config, fast ? "stop fast" : "stop");
 
   supervisor::Options options;
   options.config_path = absolute_config;
   options.program = ProgramPath(argv[0]);
-  for (int i = 0; i < argc; ++i) options.argv.emplace_back(argv[i]);
   // Validate up front so that a broken config is reported before anything starts.
   auto config = config::LoadConfig(absolute_config);
   if (!config) {

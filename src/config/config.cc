@@ -461,6 +461,7 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
     {
       TableReader log(root.Table("log"), "log", problems);
       log.Boolean("syslog", config.log.syslog);
+      log.String("file", config.log.file);
       log.String("syslog_ident", config.log.syslog_ident);
       log.Choice("syslog_facility", config.log.syslog_facility,
                  {{"mail", std::string("mail")},
@@ -533,6 +534,23 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
   if (!config.supervisor.chroot.empty() && config.supervisor.chroot.front() != '/') {
     problems.push_back("supervisor.chroot: must be an absolute path");
   }
+  // Every path is absolute: `mailsift start` runs from "/", a generation may run in a chroot,
+  // and `reload` or `upgrade` may be asked from any directory, so a relative path would name
+  // a different file depending on how mailsift was started.
+  auto require_absolute = [&problems](std::string_view key, const std::string& path) {
+    if (!path.empty() && path.front() != '/') {
+      problems.push_back(fmt::format("{}: must be an absolute path (\"{}\")", key, path));
+    }
+  };
+  require_absolute("control.pid_file", config.control.pid_file);
+  for (size_t i = 0; i < config.spam.rule_dirs.size(); ++i) {
+    require_absolute(fmt::format("spam.rule_dirs[{}]", i), config.spam.rule_dirs[i]);
+  }
+  require_absolute("spam.site_dir", config.spam.site_dir);
+  if (config.spam.prefilter_cache_dir != "none") {
+    require_absolute("spam.prefilter_cache_dir", config.spam.prefilter_cache_dir);
+  }
+  require_absolute("log.file", config.log.file);
   return config;
 }
 

@@ -5,8 +5,8 @@
 // too, so a typo never silently falls back to a default. The result is an immutable value that
 // a generation publishes to its threads. Thread-safe (pure functions).
 //
-// The documented defaults are the member initialisers below; docs/configuration.md and
-// packaging/mailsift.toml describe each key.
+// The documented defaults are the member initialisers below; packaging/mailsift.toml describes
+// each key. Every path in the file must be absolute (a problem otherwise).
 #pragma once
 
 #include <chrono>
@@ -210,9 +210,14 @@ struct Quarantine {
   std::vector<std::string> categories = {"virus", "banned", "spam", "bad_header"};
 };
 
-// Where the log lines go besides stderr (foreground). `mailsift start` always logs to syslog.
+// Where the log lines go besides stderr (foreground). `mailsift start` logs to syslog, or to
+// `file` when one is set.
 struct Log {
   bool syslog = false;  // also to syslog in the foreground
+  // Under `mailsift start`: append the lines that `foreground` writes to stderr to this file
+  // instead of sending them to syslog (amavisd's $LOGFILE); "" = syslog. Opened once by
+  // `start` (the supervisor and every generation share it); with logrotate, use copytruncate.
+  std::string file;
   // "mailsift", or "amavis" so that existing analysers (logwatch's amavis service,
   // pflogsumm-style scripts) read the lines as amavisd-new's.
   std::string syslog_ident = "mailsift";

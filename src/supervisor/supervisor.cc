@@ -33,12 +33,14 @@
 #include "supervisor/metrics_listener.h"
 #include "supervisor/protocol.h"
 #include "supervisor/rule_watch.h"
+#include "supervisor/status_report.h"
 
 namespace mailsift::supervisor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kStateVariable = "MAILSIFT_SUPERVISOR_STATE";
+constexpr std::string_view kStateFormat = "v1";  // the first word of the state
 // How long a finished reload's answer may wait for the old generation to stop accepting.
 constexpr std::chrono::milliseconds kStopAcceptingWait{2000};
 
@@ -56,6 +58,19 @@ std::string MetricsUrl(const net::Endpoint& address) {
   bool v6 = address.host.find(':') != std::string::npos;
   return fmt::format("http://{}{}{}:{}/metrics", v6 ? "[" : "", address.host, v6 ? "]" : "",
                      address.port);
+}
+
+// True when `pid` is a live (or exited, not yet reaped) child of this process.
+bool IsChildOfOurs(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return false;
+  std::istringstream fields(text.substr(close + 1));
+  std::string state;
+  long long parent = 0;
+  fields >> state >> parent;
+  return parent == ::getpid();
 }
 
 struct OwnedListener {
@@ -138,13 +153,16 @@ class Supervisor {
   // Requests.
   void OnControlClient();
   void StartReload(int client);
-  void Status(int client);
+  void Status(int client, bool json);
   // The generations' counters (each live one is asked, briefly waited for) summed with those
   // of generations that have exited: monotonic across reloads. "active" counts live ones.
   std::map<std::string, long long> CollectTotals();
   std::string MetricsText();
   void BeginStop(bool fast, int client);
   void Upgrade(int client);
+  // Runs `PROGRAM check-upgrade` (supervisor.h); false with the reason if the program on disk
+  // cannot take over.
+  bool CheckUpgrade(std::string& reason);
   void Reply(int client, const std::string& text, bool close_after = true);
   void Notify(const std::string& state);
 
@@ -172,6 +190,8 @@ class Supervisor {
   bool handoff_is_reload_ = false;  // false: a first start or a crash replacement
   bool reload_queued_ = false;
   std::vector<int> queued_clients_;
+  bool upgrade_queued_ = false;  // asked during a handoff; runs once it is over
+  int upgrade_client_ = -1;
 
   // Crash restarts.
   int recent_crashes_ = 0;
@@ -513,7 +533,15 @@ void Supervisor::OnReady(Generation& generation) {
 }
 
 void Supervisor::RunQueuedReloads() {
-  if (!reload_queued_) return;
+  if (!reload_queued_) {
+    if (upgrade_queued_ && handoff_ == 0) {
+      upgrade_queued_ = false;
+      int client = upgrade_client_;
+      upgrade_client_ = -1;
+      Upgrade(client);
+    }
+    return;
+  }
   reload_queued_ = false;
   std::vector<int> clients = std::move(queued_clients_);
   queued_clients_.clear();
@@ -825,30 +853,28 @@ std::string Supervisor::MetricsText() {
   return RenderMetrics(totals, facts);
 }
 
-void Supervisor::Status(int client) {
-  std::map<std::string, long long> totals = CollectTotals();
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
-  std::string out = fmt::format("ok supervisor pid {} up {} s, config {} ({})\n", ::getpid(),
-                                uptime, options_.config_path, config_.digest);
+void Supervisor::Status(int client, bool json) {
+  Reap();  // a generation that has just exited is never listed
+  StatusReport report;
+  report.totals = CollectTotals();
+  report.pid = ::getpid();
+  report.uptime_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+  report.config_path = options_.config_path;
+  report.config_digest = config_.digest;
   for (auto& g : generations_) {
     if (g->exited) continue;
     auto age = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - g->started).count();
     auto active = g->last_status.count("active") ? g->last_status.at("active") : 0;
-    out += fmt::format("generation {} pid {} {} sessions={} config={} rules={} age={}s\n",
-                       g->number, g->pid, StateName(g->state), active, g->digest, g->rules, age);
+    report.generations.push_back(
+        {g->number, g->pid, StateName(g->state), active, g->digest, g->rules, age});
   }
-  for (const auto& l : listeners_) {
-    out += fmt::format("listener {} {}\n", l.name, l.address.ToString());
-  }
-  if (metrics_.fd() >= 0) {
-    out += fmt::format("metrics {}\n", MetricsUrl(metrics_.address()));
-  }
-  out += fmt::format("counters reloads={} failed_reloads={} crashes={}", reloads_,
-                     failed_reloads_, crashes_);
-  for (const auto& [key, value] : totals) {
-    if (key != "active") out += fmt::format(" {}={}", key, value);
-  }
-  Reply(client, out);
+  for (const auto& l : listeners_) report.listeners.push_back({l.name, l.address.ToString()});
+  if (metrics_.fd() >= 0) report.metrics_url = MetricsUrl(metrics_.address());
+  report.reloads = reloads_;
+  report.failed_reloads = failed_reloads_;
+  report.crashes = crashes_;
+  Reply(client, "ok " + (json ? FormatStatusJson(report) : FormatStatusText(report)));
 }
 
 void Supervisor::BeginStop(bool fast, int client) {
@@ -871,26 +897,139 @@ void Supervisor::BeginStop(bool fast, int client) {
   handoff_clients_.clear();
   for (int c : queued_clients_) Reply(c, "error the service is stopping");
   queued_clients_.clear();
+  if (upgrade_queued_) Reply(upgrade_client_, "error the service is stopping");
+  upgrade_queued_ = false;
+  upgrade_client_ = -1;
   if (generations_.empty()) {
     Finish(0);
     ::exit(EX_OK);
   }
 }
 
+bool Supervisor::CheckUpgrade(std::string& reason) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    reason = fmt::format("pipe: {}", std::strerror(errno));
+    return false;
+  }
+  std::vector<std::string> args = {options_.program, "check-upgrade", "--config",
+                                   options_.config_path};
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    reason = fmt::format("fork: {}", std::strerror(errno));
+    ::close(out[0]);
+    ::close(out[1]);
+    return false;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) {
+      std::string_view entry(*e);
+      if (entry.starts_with("LISTEN_") || entry.starts_with("NOTIFY_SOCKET=") ||
+          entry.starts_with(kStateVariable)) {
+        continue;
+      }
+      env_strings.emplace_back(entry);
+    }
+    std::vector<char*> envp, argv;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execve(options_.program.c_str(), argv.data(), envp.data());
+    std::string message = fmt::format("cannot execute {}: {}\n", options_.program,
+                                      std::strerror(errno));
+    ssize_t ignored = ::write(1, message.data(), message.size());
+    (void)ignored;
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string output;
+  auto until = Clock::now() + kUpgradeCheckTimeout;
+  bool timed_out = false;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    pollfd readable{out[0], POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) == 0) {
+      timed_out = true;
+      break;
+    }
+    char chunk[1024];
+    ssize_t n = ::read(out[0], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (output.size() < 16384) output.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(out[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  // Reaped here, not by Reap(): it is not a generation.
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The last line it wrote: the readiness line, or the reason it cannot take over.
+  std::string said;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    std::string_view trimmed = TrimSpaces(line);
+    if (trimmed.ends_with('\r')) trimmed.remove_suffix(1);
+    if (!trimmed.empty()) said = std::string(trimmed);
+  }
+  if (timed_out) {
+    reason = fmt::format("{} check-upgrade did not answer within {} s", options_.program,
+                         kUpgradeCheckTimeout.count());
+  } else if (WIFSIGNALED(status)) {
+    reason = fmt::format("{} check-upgrade was killed by signal {}", options_.program,
+                         strsignal(WTERMSIG(status)));
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    reason = fmt::format("{} check-upgrade exited with status {}{}{}", options_.program,
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1, said.empty() ? "" : ": ",
+                         said);
+  } else if (said != UpgradeReadiness()) {
+    reason = fmt::format("{} is not a program that can take over this supervisor (it said "
+                         "\"{}\", not \"{}\")",
+                         options_.program, said.substr(0, 200), UpgradeReadiness());
+  } else {
+    return true;
+  }
+  return false;
+}
+
 void Supervisor::Upgrade(int client) {
-  if (handoff_ != 0 || stopping_) {
-    Reply(client, "error busy with a reload or stop; try again");
+  if (stopping_) {
+    Reply(client, "error the service is stopping");
     return;
   }
-  if (::access(options_.program.c_str(), X_OK) != 0) {
-    Reply(client, fmt::format("error cannot execute {}: {}", options_.program,
-                              std::strerror(errno)));
+  if (handoff_ != 0 || reload_queued_) {
+    // The state of a handoff does not travel: the upgrade runs once the handoff is over.
+    if (upgrade_queued_) {
+      Reply(client, "error an upgrade is already waiting for the running reload");
+      return;
+    }
+    upgrade_queued_ = true;
+    upgrade_client_ = client;
+    log::Info("upgrade queued behind generation {}", handoff_);
+    return;
+  }
+  log::Info("upgrade: checking {}", options_.program);
+  std::string reason;
+  if (!CheckUpgrade(reason)) {
+    std::string message =
+        fmt::format("upgrade refused: {}; supervisor pid {} keeps running", reason, ::getpid());
+    log::Error("{}", message);
+    Reply(client, "error " + message);
     return;
   }
   // The state travels in one environment variable; the fds it names are inherited.
-  std::string state = fmt::format("v1 next={} reloads={} failed={} crashes={} control={} client={}",
-                                  next_number_, reloads_, failed_reloads_, crashes_, control_fd_,
-                                  client);
+  std::string state = fmt::format("{} next={} reloads={} failed={} crashes={} control={} client={}",
+                                  kStateFormat, next_number_, reloads_, failed_reloads_, crashes_,
+                                  control_fd_, client);
   std::vector<int> inherited = {control_fd_, client};
   for (const auto& l : listeners_) {
     state += fmt::format(" L={},{},{}", l.name, l.fd, l.address.kind == net::Endpoint::Kind::kUnix
@@ -917,27 +1056,25 @@ void Supervisor::Upgrade(int client) {
   }
   ::setenv(std::string(kStateVariable).c_str(), state.c_str(), 1);
   log::Info("upgrade: executing {} in place (pid {})", options_.program, ::getpid());
-  std::vector<std::string> args = options_.argv;
+  // Always the attached supervisor: the verb that started us (`start`) would daemonize again.
+  std::vector<std::string> args = {options_.program, "foreground", "--config",
+                                   options_.config_path};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The signals stay blocked across the exec: a SIGCHLD (or a HUP) that arrives meanwhile stays
+  // pending, and the new program's signalfd reads it. Unblocked, it would be discarded.
   ::execv(options_.program.c_str(), argv.data());
   // Still here: the exec failed; keep running as we were.
   int err = errno;
-  sigset_t handled;
-  sigemptyset(&handled);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGCHLD}) sigaddset(&handled, s);
-  ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   ::unsetenv(std::string(kStateVariable).c_str());
   for (int fd : inherited) {
     if (fd >= 0) SetCloseOnExec(fd, true);
   }
   log::Error("upgrade failed: cannot execute {}: {}", options_.program, std::strerror(err));
-  Reply(client, fmt::format("error upgrade failed: cannot execute {}: {}", options_.program,
-                            std::strerror(err)));
+  Reply(client, fmt::format("error upgrade failed: cannot execute {}: {}; supervisor pid {} keeps "
+                            "running",
+                            options_.program, std::strerror(err), ::getpid()));
 }
 
 bool Supervisor::Adopt() {
@@ -945,6 +1082,10 @@ bool Supervisor::Adopt() {
   if (!raw) return false;
   std::string state(raw);
   ::unsetenv(std::string(kStateVariable).c_str());
+  if (!state.starts_with(std::string(kStateFormat) + " ")) {
+    // check-upgrade said we understand it; anything else is our bug.
+    log::Error("upgrade: state of an unknown format: {}", state.substr(0, 40));
+  }
   int client = -1;
   for (std::string_view word : SplitSpaces(state)) {
     auto value_of = [&](std::string_view key) -> std::optional<long long> {
@@ -1016,11 +1157,23 @@ bool Supervisor::Adopt() {
         SetCloseOnExec(g->channel, true);
         ::fcntl(g->channel, F_SETFL, O_NONBLOCK);
       }
+      if (!IsChildOfOurs(g->pid)) {
+        // Not ours to watch (nor to report as serving): it has gone, or it is someone else's.
+        log::Warn("upgrade: generation {} (pid {}) is not a child of this supervisor: dropped",
+                  g->number, g->pid);
+        if (g->channel >= 0) ::close(g->channel);
+        continue;
+      }
       generations_.push_back(std::move(g));
     }
   }
   if (control_fd_ >= 0) SetCloseOnExec(control_fd_, true);
   first_start_ = false;
+  // A generation that exited while the old program was being replaced: its SIGCHLD is still
+  // pending (the signals stayed blocked across the exec), but reap it now, before anything
+  // reports it.
+  Reap();
+  if (!Serving() && handoff_ == 0 && !stopping_) restart_at_ = Clock::now();
   log::Info("upgraded in place: pid {}, {} listener(s), {} generation(s) adopted", ::getpid(),
             listeners_.size(), generations_.size());
   Notify(fmt::format("MAINPID={}\nREADY=1\nSTATUS=upgraded in place", ::getpid()));
@@ -1044,7 +1197,9 @@ void Supervisor::OnControlClient() {
   if (line == "reload") {
     StartReload(client);
   } else if (line == "status") {
-    Status(client);
+    Status(client, false);
+  } else if (line == "status json") {
+    Status(client, true);
   } else if (line == "stop") {
     BeginStop(false, client);
   } else if (line == "stop fast") {
@@ -1052,7 +1207,7 @@ void Supervisor::OnControlClient() {
   } else if (line == "upgrade") {
     Upgrade(client);
   } else {
-    Reply(client, "error unknown request; use reload, status, stop, stop fast or upgrade");
+    Reply(client, "error unknown request; use reload, status, status json, stop, stop fast or upgrade");
   }
 }
 
@@ -1206,6 +1361,10 @@ int Supervisor::Run() {
 }
 
 }  // namespace
+
+std::string UpgradeReadiness() {
+  return fmt::format("mailsift supervisor takes over state {}", kStateFormat);
+}
 
 int Run(const Options& options) {
   Supervisor supervisor(options);

@@ -27,17 +27,30 @@
 // It reports on stderr/syslog and to systemd (READY=1, RELOADING=1, STATUS=, MAINPID=).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 namespace mailsift::supervisor {
 
 struct Options {
-  std::string config_path;
-  std::string program;            // absolute path of the program on disk
-  std::vector<std::string> argv;  // our own command line, for upgrade
+  std::string config_path;  // absolute
+  std::string program;      // absolute path of the program on disk
   int ready_fd = -1;  // `start`: "ok ..." or "error ..." is written here once known
 };
+
+// Upgrade. The supervisor first runs `PROGRAM check-upgrade --config FILE` (bounded by
+// kUpgradeCheckTimeout): the new program must print UpgradeReadiness() — it understands this
+// version of the state handed over in the environment — and exit 0, which it does only when
+// it reads the config. Only then does the supervisor exec `PROGRAM foreground --config FILE`
+// in place, whatever verb started it (a `start`ed daemon must not daemonize again), with its
+// signals still blocked so that no SIGCHLD of a generation is lost across the exec. The new
+// program answers the waiting `mailsift upgrade` once it has adopted the listeners, the
+// control socket and the generations. A refused or failed upgrade leaves the old supervisor
+// running unchanged.
+inline constexpr std::chrono::seconds kUpgradeCheckTimeout{10};
+inline constexpr std::chrono::seconds kUpgradeAnswerWait{25};  // `mailsift upgrade`'s bound
+std::string UpgradeReadiness();
 
 // Runs the supervisor until it stops. Returns the process exit code.
 int Run(const Options& options);

@@ -70,6 +70,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rindex(")") + 2:].split()[0] not in ("Z", "X")
+
+
 def port_is_listening(port):
     """True when something listens on 127.0.0.1:port (or the wildcard), read from /proc so that
     no connection (and so no SMTP session) is made."""
@@ -471,9 +481,32 @@ class Mailsift:
     config: the dict for to_toml(); [[listen]] addresses whose port is 0 (or that are missing)
     get a free port, [relay] next_hop is taken as given, [spool] directory defaults to a temp
     directory. After start(), .ports holds the listening ports in [[listen]] order (for a
-    "unix:/path" listener, its path)."""
+    "unix:/path" listener, its path).
 
-    def __init__(self, binary, config, timeout=DEFAULT_TIMEOUT, stop_timeout=30.0):
+    mode, the ways a user runs the supervisor:
+      "foreground"  `mailsift foreground` as a child of the test (stderr to a file);
+      "start"       `mailsift start` (daemonized, pid file; [log] file is set to the same file
+                    that read_stderr() reads, so the log is there in every mode);
+      "notify"      `mailsift foreground` as systemd runs a Type=notify unit: NOTIFY_SOCKET
+                    names a datagram socket of ours, whose messages notify_messages() returns;
+      "socket"      "notify" plus socket activation: systemd-socket-activate (systemd's own
+                    tool) binds the TCP listeners and execs mailsift with LISTEN_FDS once the
+                    first connection arrives (start() makes that connection).
+    relative_config: run the command from the config's directory with `--config mailsift.toml`.
+    """
+
+    MODES = ("foreground", "start", "notify", "socket")
+
+    def __init__(self, binary, config, timeout=DEFAULT_TIMEOUT, stop_timeout=30.0,
+                 mode="foreground", relative_config=False):
+        if mode not in self.MODES:
+            raise ValueError("mode must be one of %s" % (self.MODES,))
+        self.mode = mode
+        self.relative_config = relative_config
+        self.start_result = None      # mode "start": the CompletedProcess of `mailsift start`
+        self._daemon_pid = None
+        self._notify = None
+        self._notify_messages = []
         self.binary = binary
         self.config = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict)
                            else v) for k, v in config.items()}
@@ -493,6 +526,46 @@ class Mailsift:
     @property
     def config_path(self):
         return os.path.join(self.dir, "mailsift.toml")
+
+    @property
+    def supervisor_pid(self):
+        """The supervisor's pid: our child's, or the daemon's (from its pid file)."""
+        if self.mode == "start":
+            return self._daemon_pid
+        return self.proc.pid if self.proc is not None else None
+
+    def pid_file_pid(self):
+        """The pid in the pid file, or None."""
+        try:
+            with open(self.config["control"]["pid_file"]) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError, KeyError):
+            return None
+
+    def notify_messages(self):
+        """Every sd_notify datagram received so far (modes "notify" and "socket")."""
+        time.sleep(0.05)  # what was sent just now is read by the thread
+        with self._notify_lock:
+            return list(self._notify_messages)
+
+    def _read_notify(self):
+        # Read at once, as systemd does: a full datagram queue would block sd_notify.
+        sock = self._notify
+        while True:
+            try:
+                data = sock.recv(4096)
+            except socket.timeout:
+                if self._notify is None:
+                    return
+                continue
+            except OSError:
+                return
+            with self._notify_lock:
+                self._notify_messages.append(data.decode())
+
+    def _command(self, verb):
+        config = "mailsift.toml" if self.relative_config else self.config_path
+        return [self.binary, verb, "--config", config]
 
     def start(self):
         if not os.path.isfile(self.binary) or not os.access(self.binary, os.X_OK):
@@ -530,13 +603,67 @@ class Mailsift:
         quarantine = dict(self.config.get("quarantine", {}))
         quarantine.setdefault("directory", os.path.join(self.dir, "quarantine"))
         self.config["quarantine"] = quarantine
+        self._stderr_path = os.path.join(self.dir, "stderr")
+        if self.mode == "start":
+            self.config["log"] = dict(self.config.get("log", {}), file=self._stderr_path)
         with open(self.config_path, "w") as f:
             f.write(to_toml(self.config))
-        self._stderr_path = os.path.join(self.dir, "stderr")
         self._stderr_file = open(self._stderr_path, "w+b")
-        self.proc = subprocess.Popen([self.binary, "foreground", "--config", self.config_path],
+        cwd = self.dir if self.relative_config else None
+        if self.mode == "start":
+            self.start_result = subprocess.run(self._command("start"), cwd=cwd,
+                                               stdin=subprocess.DEVNULL, capture_output=True,
+                                               text=True, timeout=self.timeout + 30)
+            if self.start_result.returncode != 0:
+                self.stop()
+                raise RuntimeError("mailsift start exited %s: %s%s\nlog:\n%s" % (
+                    self.start_result.returncode, self.start_result.stdout,
+                    self.start_result.stderr, self.read_stderr()))
+            self._daemon_pid = self.pid_file_pid()
+            return self
+        env = dict(os.environ)
+        command = self._command("foreground")
+        if self.mode in ("notify", "socket"):
+            notify_path = os.path.join(self.dir, "notify")
+            self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._notify.bind(notify_path)
+            self._notify.settimeout(0.2)
+            self._notify_lock = threading.Lock()
+            self._notify_thread = threading.Thread(target=self._read_notify, daemon=True)
+            self._notify_thread.start()
+            env["NOTIFY_SOCKET"] = notify_path
+        if self.mode == "socket":
+            activate = shutil.which("systemd-socket-activate")
+            if activate is None:
+                raise RuntimeError("systemd-socket-activate is not installed")
+            names = []
+            prefix = [activate]
+            for l in listens:
+                addr = l["address"]
+                if addr.startswith("unix:"):
+                    raise ValueError("mode 'socket' binds TCP listeners only")
+                names.append(l.get("name") or addr.replace(":", "_"))
+                prefix.append("--listen=" + addr)
+            prefix += ["--fdname=" + ":".join(names), "-E", "NOTIFY_SOCKET=" + notify_path]
+            for key in ("MAILSIFT_PREFILTER", "MAILSIFT_PREFILTER_CACHE", "MAILSIFT_LOG"):
+                if key in env:
+                    prefix += ["-E", "%s=%s" % (key, env[key])]
+            command = prefix + command
+        self.proc = subprocess.Popen(command, cwd=cwd, env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._stderr_file)
+        if self.mode == "socket":
+            # systemd-socket-activate execs mailsift when the first connection arrives; that
+            # connection waits in the queue and is served once mailsift is up.
+            def bound():
+                return self.proc.poll() is not None or all(port_is_listening(p)
+                                                           for p in self.ports)
+            wait_until(bound, self.timeout, what="systemd-socket-activate's listeners")
+            try:
+                first = socket.create_connection(("127.0.0.1", self.ports[0]), timeout=1)
+                first.close()
+            except OSError:
+                pass
 
         def ready():
             if self.proc.poll() is not None:
@@ -561,14 +688,35 @@ class Mailsift:
             return ""
 
     def alive(self):
+        if self.mode == "start":
+            return self._daemon_pid is not None and pid_alive(self._daemon_pid)
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        """SIGTERM, wait, collect stderr. Returns the exit code."""
+        """SIGTERM (mode "start": `mailsift stop`), wait, collect stderr. Returns the exit code
+        (of `mailsift stop` in mode "start")."""
+        if self.mode == "start" and self.returncode is None and self.dir is not None:
+            self.returncode = 0
+            if self.alive():
+                p = subprocess.run(self._command("stop"), cwd=self.dir,
+                                   stdin=subprocess.DEVNULL, capture_output=True,
+                                   timeout=self.stop_timeout + 10)
+                self.returncode = p.returncode
+                try:
+                    wait_until(lambda: not self.alive(), self.stop_timeout, what="daemon exit")
+                except TimeoutError:
+                    os.kill(self._daemon_pid, signal.SIGKILL)
+                    self.returncode = "killed"
+            self.stderr_text = self.read_stderr()
+            self._stderr_file.close()
         if self.proc is not None and self.returncode is None:
             self.returncode = _stop_process(self.proc, self.stop_timeout)
             self.stderr_text = self.read_stderr()
             self._stderr_file.close()
+        if self._notify is not None:
+            sock, self._notify = self._notify, None
+            self._notify_thread.join(timeout=2)
+            sock.close()
         return self.returncode
 
     def cleanup(self):
