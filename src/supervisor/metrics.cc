@@ -66,6 +66,12 @@ constexpr Single kSessionCounters[] = {
 constexpr Single kTroubleCounters[] = {
     {"mailsift_relay_errors_total", "counter", "relay_errors",
      "Next-hop trouble: unreachable, timing out, connection lost or a 4xx reply."},
+    {"mailsift_relay_closed_at_end_total", "counter", "relay_closed_at_end",
+     "Next-hop connections closed or reset while we waited for its end-of-data reply (also "
+     "counted as relay errors; the message was tempfailed)."},
+    {"mailsift_slow_clients_total", "counter", "slow_clients",
+     "Sessions closed with 421 for a command line or message data slower than "
+     "timeouts.command_line or limits.min_data_rate allow."},
     {"mailsift_clamd_errors_total", "counter", "clamd_errors",
      "clamd unreachable, timing out or answering with an error."},
     {"mailsift_regex_limit_hits_total", "counter", "regex_limit_hits",

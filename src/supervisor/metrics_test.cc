@@ -206,6 +206,12 @@ mailsift_check_duration_seconds_count{check="spam"} 4
 # HELP mailsift_relay_errors_total Next-hop trouble: unreachable, timing out, connection lost or a 4xx reply.
 # TYPE mailsift_relay_errors_total counter
 mailsift_relay_errors_total 1
+# HELP mailsift_relay_closed_at_end_total Next-hop connections closed or reset while we waited for its end-of-data reply (also counted as relay errors; the message was tempfailed).
+# TYPE mailsift_relay_closed_at_end_total counter
+mailsift_relay_closed_at_end_total 0
+# HELP mailsift_slow_clients_total Sessions closed with 421 for a command line or message data slower than timeouts.command_line or limits.min_data_rate allow.
+# TYPE mailsift_slow_clients_total counter
+mailsift_slow_clients_total 0
 # HELP mailsift_clamd_errors_total clamd unreachable, timing out or answering with an error.
 # TYPE mailsift_clamd_errors_total counter
 mailsift_clamd_errors_total 0
