@@ -478,7 +478,9 @@ asio::awaitable<RelayFailure> Session::AcquireRelay(net::Deadline deadline) {
                                          config_.timeouts, config_.hostname);
   RelayFailure failure = co_await relay_->Open(deadline);
   if (failure != RelayFailure::kNone) {
-    log::Warn("relay to {} failed: {}", relay_->name(), Describe(failure));
+    // The id the 451 gives the client (id=…), so that a tempfail can be found in the log.
+    log::Warn("relay to {} failed: {}: tempfailed, mail_id: {}", relay_->name(),
+              Describe(failure), mail_id_);
     relay_.reset();
   }
   co_return failure;
