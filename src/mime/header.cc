@@ -65,16 +65,21 @@ bool AllFoldingBlanks(std::string_view s) {
 
 }  // namespace
 
+const std::vector<HeaderField>& Headers::Empty() {
+  static const std::vector<HeaderField> empty;
+  return empty;
+}
+
 std::vector<const HeaderField*> Headers::GetAll(std::string_view name) const {
   std::vector<const HeaderField*> out;
-  for (const HeaderField& f : fields_) {
+  for (const HeaderField& f : fields()) {
     if (EqualsIgnoreCase(f.name, name)) out.push_back(&f);
   }
   return out;
 }
 
 const HeaderField* Headers::Get(std::string_view name) const {
-  for (const HeaderField& f : fields_) {
+  for (const HeaderField& f : fields()) {
     if (EqualsIgnoreCase(f.name, name)) return &f;
   }
   return nullptr;
@@ -98,7 +103,9 @@ std::string Unfold(std::string_view raw) {
   auto trim = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (b < e && trim(out[b])) ++b;
   while (e > b && trim(out[e - 1])) --e;
-  return out.substr(b, e - b);
+  out.erase(e);  // in place: no second copy of a long value
+  out.erase(0, b);
+  return out;
 }
 
 std::string DecodeEncodedWords(std::string_view text) {
@@ -154,7 +161,6 @@ HeaderSection ParseHeaderSection(std::string_view entity) {
     HeaderField& f = fields.back();
     f.raw = std::string(entity.substr(value_begin, value_end - value_begin));
     f.value = Unfold(f.raw);
-    f.decoded = DecodeEncodedWords(f.value);
     in_field = false;
   };
   size_t pos = 0;
@@ -188,7 +194,7 @@ HeaderSection ParseHeaderSection(std::string_view entity) {
       break;
     }
     finish_field();
-    fields.push_back(HeaderField{std::string(line.substr(0, n)), {}, {}, {}});
+    fields.push_back(HeaderField{std::string(line.substr(0, n)), {}, {}});
     value_begin = pos + colon + 1;
     value_end = content_end;
     in_field = true;

@@ -3,7 +3,8 @@
 // ParseHeaderSection splits the bytes before the first empty line into fields, in order. Each
 // field keeps its raw value (everything after the colon, folding line breaks included) and the
 // unfolded value (RFC 5322 §2.2.3: a line break followed by a blank is removed, leading and
-// trailing blanks trimmed), and the value with RFC 2047 encoded words decoded to UTF-8.
+// trailing blanks trimmed); Decoded() gives the value with RFC 2047 encoded words decoded to
+// UTF-8.
 // Lookup by name is ASCII case-insensitive and returns every instance in order.
 //
 // Malformed input never fails: LF or CRLF line ends are both accepted; a line that is neither
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,20 +24,27 @@
 
 namespace mailsift::mime {
 
+std::string DecodeEncodedWords(std::string_view text);
+
 struct HeaderField {
-  std::string name;     // as written, without the colon or blanks before it
-  std::string raw;      // after the colon, up to the last line end (excluded), folding kept
-  std::string value;    // unfolded and trimmed
-  std::string decoded;  // `value` with RFC 2047 encoded words decoded, UTF-8
+  std::string name;   // as written, without the colon or blanks before it
+  std::string raw;    // after the colon, up to the last line end (excluded), folding kept
+  std::string value;  // unfolded and trimmed
+  // `value` with RFC 2047 encoded words decoded, UTF-8 (made on each call, not kept: a field
+  // may be megabytes long and few readers want it).
+  std::string Decoded() const { return DecodeEncodedWords(value); }
 };
 
+// Copies share the fields (immutable): the parser hands one header section to the message and
+// to its first entity without copying a 20 MB header line twice.
 class Headers {
  public:
   Headers() = default;
-  explicit Headers(std::vector<HeaderField> fields) : fields_(std::move(fields)) {}
+  explicit Headers(std::vector<HeaderField> fields)
+      : fields_(std::make_shared<const std::vector<HeaderField>>(std::move(fields))) {}
 
-  const std::vector<HeaderField>& fields() const { return fields_; }
-  bool empty() const { return fields_.empty(); }
+  const std::vector<HeaderField>& fields() const { return fields_ ? *fields_ : Empty(); }
+  bool empty() const { return fields().empty(); }
 
   // Every field named `name` (case-insensitive), in message order.
   std::vector<const HeaderField*> GetAll(std::string_view name) const;
@@ -46,7 +55,8 @@ class Headers {
   bool Has(std::string_view name) const { return Get(name) != nullptr; }
 
  private:
-  std::vector<HeaderField> fields_;
+  static const std::vector<HeaderField>& Empty();
+  std::shared_ptr<const std::vector<HeaderField>> fields_;
 };
 
 struct HeaderSection {

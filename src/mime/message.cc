@@ -107,8 +107,8 @@ class Parser {
     message_.limits_ = limits_;
   }
 
-  void Run(std::string_view raw) {
-    message_.buffer_ = std::make_shared<const std::string>(raw);
+  void Run(Buffer raw) {
+    message_.buffer_ = std::move(raw);
     std::string_view bytes = *message_.buffer_;
     if (StartsWithMboxFrom(bytes)) {
       size_t nl = bytes.find('\n');
@@ -287,9 +287,13 @@ class Parser {
 };
 
 Message ParseMessage(std::string_view raw, const Limits& limits) {
+  return ParseMessage(std::make_shared<const std::string>(raw), limits);
+}
+
+Message ParseMessage(std::shared_ptr<const std::string> raw, const Limits& limits) {
   Message message;
   Parser parser(limits, message);
-  parser.Run(raw);
+  parser.Run(raw ? std::move(raw) : std::make_shared<const std::string>());
   return message;
 }
 

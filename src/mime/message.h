@@ -162,5 +162,7 @@ class Message {
 
 // Parses `raw` (one message, LF or CRLF line ends). Copies `raw`; never fails.
 Message ParseMessage(std::string_view raw, const Limits& limits = {});
+// The same without the copy: the Message and its Parts keep `raw` alive (it must not be null).
+Message ParseMessage(std::shared_ptr<const std::string> raw, const Limits& limits = {});
 
 }  // namespace mailsift::mime

@@ -62,7 +62,7 @@ TEST(Message, NestedMultipartWithRfc822) {
   std::string raw = ReadTestdata("nested.eml");
   ASSERT_FALSE(raw.empty());
   Message m = ParseMessage(raw);
-  EXPECT_EQ(m.headers().Get("Subject")->decoded,
+  EXPECT_EQ(m.headers().Get("Subject")->Decoded(),
             "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 nested");
   EXPECT_EQ(Paths(m), (std::vector<std::string>{"1.1", "1.2", "2.1", "2.2", "3"}));
   const auto& parts = m.parts();

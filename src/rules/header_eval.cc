@@ -250,13 +250,19 @@ std::shared_ptr<const HeaderEvalConfig> HeaderEvalConfig::Build(
 
 namespace {
 
-std::string NormalizeLineEnds(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
+// Appends `raw` with CRLF made LF to `out`.
+void AppendNormalizedLineEnds(std::string_view raw, std::string& out) {
   for (size_t i = 0; i < raw.size(); ++i) {
     if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
     out += raw[i];
   }
+}
+
+// `raw` with CRLF made LF, with room for the "\n" callers append (a value may be megabytes).
+std::string NormalizeLineEnds(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() + 1);
+  AppendNormalizedLineEnds(raw, out);
   return out;
 }
 
@@ -335,12 +341,22 @@ std::string GetHeader(const mime::Headers& headers, std::string_view request) {
   }
   std::string out;
   if (name == "ALL") {
+    if (getraw) {  // one allocation for what may be a long header section
+      size_t size = 0;
+      for (const mime::HeaderField& f : headers.fields()) size += f.name.size() + f.raw.size() + 2;
+      out.reserve(size);
+    }
     for (const mime::HeaderField& f : headers.fields()) {
+      // Appended piece by piece: no temporaries the size of a long field.
+      out += f.name;
       if (getraw) {
-        out += f.name + ":" + NormalizeLineEnds(f.raw) + "\n";
+        out += ':';
+        AppendNormalizedLineEnds(f.raw, out);
       } else {
-        out += f.name + ": " + DecodedValue(f) + "\n";
+        out += ": ";
+        out += DecodedValue(f);
       }
+      out += '\n';
     }
     return out;
   }

@@ -25,6 +25,24 @@ std::string StripCr(std::string_view s) {
   return out;
 }
 
+// SpamAssassin's Message.pm stores at most this much of a header field's value
+// (MAX_HEADER_VALUE_LENGTH; check_msg_parse_flags('truncated_header') says so): what header()
+// and so the decoded get() return is made from that much; the raw forms come from the pristine
+// header section, whole.
+constexpr size_t kMaxHeaderValueLength = 8192;
+
+// StripCr(s) + "\n" in one allocation (a header value may be megabytes long).
+std::string StripCrWithNewline(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 1);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
+    out.push_back(s[i]);
+  }
+  out.push_back('\n');
+  return out;
+}
+
 bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -166,7 +184,8 @@ std::string SaDecodeHeaderValue(std::string_view name, std::string_view raw) {
   size_t b = 0, e = value.size();
   while (b < e && IsAsciiSpace(value[b])) ++b;
   while (e > b && IsAsciiSpace(value[e - 1])) --e;
-  value = value.substr(b, e - b);
+  value.erase(e);  // in place: no second copy of a long value
+  value.erase(0, b);
   // Remaining line ends (bare, not folds) are removed.
   value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
   const bool undecoded = EqualsIgnoreCase(name, "Received") || EqualsIgnoreCase(name, "Message-ID") ||
@@ -335,8 +354,9 @@ MessageText::MessageText(const mime::Message& message, const Envelope& envelope,
   for (const mime::HeaderField& f : message_.headers().fields()) {
     SaHeader h;
     h.name = f.name;
-    h.raw = StripCr(f.raw) + "\n";
-    h.decoded = SaDecodeHeaderValue(f.name, h.raw);
+    h.raw = StripCrWithNewline(f.raw);
+    h.decoded = SaDecodeHeaderValue(
+        f.name, std::string_view(h.raw).substr(0, kMaxHeaderValueLength));
     headers_.push_back(std::move(h));
   }
 }
@@ -578,8 +598,14 @@ const std::optional<std::string>& MessageText::GetRef(std::string_view request) 
   if (values.empty()) {
     return get_cache_.emplace(std::string(request), std::nullopt).first->second;
   }
+  if (values.size() == 1) {
+    return get_cache_.emplace(std::string(request), std::move(values[0])).first->second;
+  }
   std::string joined;
   const bool has_newline = !values[0].empty() && values[0].back() == '\n';
+  size_t size = values.size();
+  for (const std::string& v : values) size += v.size();
+  joined.reserve(size);  // one allocation, not doublings of a long header section
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0 && !has_newline) joined.push_back('\n');
     joined += values[i];
@@ -757,10 +783,15 @@ const std::vector<SaEntity>& MessageText::MimeParts() {
       for (const mime::HeaderField& f : n.headers->fields()) {
         SaHeader h;
         h.name = f.name;
-        h.raw = StripCr(f.raw) + "\n";
+        h.raw = StripCrWithNewline(f.raw);
         // SpamAssassin keeps the blanks after the colon only in the message's own header
         // (the root); MIME part headers are split at /:\s*/.
         if (index > 0) h.raw.erase(0, h.raw.find_first_not_of(" \t"));
+        // An entity's header() and raw_header() hold the value cut as Message.pm cuts it.
+        if (h.raw.size() > kMaxHeaderValueLength) {
+          h.raw.resize(kMaxHeaderValueLength);
+          h.raw.shrink_to_fit();
+        }
         h.decoded = SaDecodeHeaderValue(f.name, h.raw);
         e.headers.push_back(std::move(h));
       }

@@ -7,7 +7,10 @@
 //     and List-*), or `:raw`; every instance, each ending in "\n", joined; the pseudo-headers
 //     ALL, ALL:raw, ALL-TRUSTED/UNTRUSTED/INTERNAL/EXTERNAL, ToCc, MESSAGEID, EnvelopeFrom and
 //     X-Spam-Relays-*; the modifiers :addr :name :first :last :ip :revip :host :domain.
-//     Absent (std::nullopt) when SpamAssassin's get() finds nothing.
+//     Absent (std::nullopt) when SpamAssassin's get() finds nothing. As in SpamAssassin's
+//     Message.pm, the decoded value of a field is made from at most 8,192 bytes of its value
+//     (MAX_HEADER_VALUE_LENGTH, with its "\n"); `:raw` and ALL:raw read the header section
+//     whole, as SpamAssassin's pristine headers.
 //   - BodyLines(): the rendered body — the decoded Subject first, then every leaf part (text/plain
 //     decoded to UTF-8, text/html and HTML-looking text/plain rendered), a line break between
 //     parts, each part cut at 50,000 bytes, paragraphs made one line, runs of (Unicode)
@@ -17,7 +20,7 @@
 //   - Full(): the message as received (without a leading mbox "From " line).
 //   - Uris(): the canonicalised URIs of the text and HTML parts (uri rules).
 //   - MimeParts(): every entity (root, containers, leaves) in SpamAssassin's find_parts order,
-//     for mimeheader rules.
+//     for mimeheader rules; each field's value cut at 8,192 bytes as Message.pm stores it.
 //
 // Everything is computed on first use and cached. Thread-safety: a MessageText belongs to one
 // scan on one thread.

@@ -59,6 +59,19 @@ TEST(MessageTextGet, DecodesRfc2047AndKeepsRawOnRequest) {
   EXPECT_EQ(t->Subject(), "caf\xC3\xA9 ol\xC3\xA9\n");
 }
 
+TEST(MessageTextGet, LongFieldsAreDecodedFromTheirFirst8kAsSpamAssassinStoresThem) {
+  // Message.pm: header() keeps MAX_HEADER_VALUE_LENGTH (8192) bytes of the value with its line
+  // end, and the decoded get() is made from them; :raw reads the pristine header, whole.
+  std::string value(1 << 20, 'a');
+  Text t("Subject: short\nX-Long: " + value + "\n\nx\n");
+  EXPECT_EQ(t->Get("X-Long"), S(value.substr(0, 8191) + "\n"));
+  EXPECT_EQ(t->Get("X-Long:raw"), S(" " + value + "\n"));
+  EXPECT_EQ(t->Get("Subject"), S("short\n"));
+  // Exactly 8192 bytes with the line end: decoded whole.
+  Text fits("X-Fits:" + std::string(8190, 'b') + "c\n\nx\n");
+  EXPECT_EQ(fits->Get("X-Fits"), S(std::string(8190, 'b') + "c\n"));
+}
+
 TEST(MessageTextGet, NoRfc2047DecodingInReceivedAndMessageId) {
   Text t(
       "Received: from =?utf-8?q?host?= by mx.example.org; Mon, 1 Jan 2024 10:00:00 +0000\n"

@@ -31,7 +31,7 @@ struct MessageInput {
   // first call parses. A MessageInput is used by one thread at a time (the pipeline runs a
   // message's checks one after the other).
   const mime::Message& Parsed() const {
-    if (!parsed) parsed = std::make_shared<const mime::Message>(mime::ParseMessage(*raw));
+    if (!parsed) parsed = std::make_shared<const mime::Message>(mime::ParseMessage(raw));
     return *parsed;
   }
   // Parsed()'s result once made (public only so that MessageInput stays an aggregate).
