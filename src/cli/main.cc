@@ -9,7 +9,7 @@
 //                                           adopted everything, else 1 and the old one goes on
 //   mailsift status       [--config FILE]
 //   mailsift check-config [--config FILE]   exit 0, or 78 naming each problem by key
-//   mailsift scan [--json] [--timing] FILE…  offline verdict per message (SpamAssassin rules)
+//   mailsift scan [--json] [--timing] FILE…  offline: the filter's checks and verdict per message
 //   mailsift generation   [--config FILE]   (internal) one generation; started by the supervisor,
 //                                           or standalone for debugging
 //   mailsift prefilter-build                (internal) builds the prefilter's databases for the
@@ -412,16 +412,29 @@ int main(int argc, char** argv) {
   status->add_flag("--json", status_json, "One JSON object, every counter and histogram bucket");
   auto* check = add("check-config", "Validate the config file and exit");
   cli::ScanOptions scan_options;
-  scan_options.rule_dirs = {"/var/lib/spamassassin/4.000001", "/usr/share/spamassassin"};
-  scan_options.site_dir = "/etc/spamassassin";
-  auto* scan = add("scan", "Scan message files with the SpamAssassin rules and print verdicts");
+  std::vector<std::string> scan_rule_dirs;
+  std::string scan_site_dir;
+  auto* scan = add("scan",
+                   "Run the filter's checks and verdict on message files (as the config says)");
+  scan->footer(
+      "Each message gets the category the filter would give it (CLEAN, BAD-HEADER, SPAMMY, "
+      "SPAM, UNCHECKED, BANNED, VIRUS), its action, every check's finding and the spam score "
+      "against the config's tag2_level/kill_level. Without --envelope-from the rules guess the "
+      "sender from the headers, as spamassassin -t does.\n"
+      "Exit status: 0 every message checked, none VIRUS, BANNED or UNCHECKED (ham or spam); "
+      "1 some message is VIRUS or BANNED; 75 some message is UNCHECKED (the filter tempfails "
+      "it); 66 a file cannot be read; 78 the config or the checks are refused.");
   scan->add_flag("--json", scan_options.json, "One JSON object per message");
   scan->add_flag("--timing", scan_options.timing, "Print load time and CPU per message to stderr");
   scan->add_flag("--dump-texts", scan_options.dump_texts, "Print the texts rules see to stderr")->group("");
   scan->add_option("--envelope-from", scan_options.envelope_from,
                    "The SMTP envelope sender (as the proxy passes it to the rules)");
-  scan->add_option("--rules-dir", scan_options.rule_dirs, "Default rule directories (first existing)");
-  scan->add_option("--site-dir", scan_options.site_dir, "Site config directory (*.pre, *.cf)");
+  scan->add_option("--envelope-to", scan_options.rcpt_to,
+                   "The SMTP envelope recipients (spam.local_domains)");
+  scan->add_option("--rules-dir", scan_rule_dirs,
+                   "Rule directories, first existing (default: the config's spam.rule_dirs)");
+  scan->add_option("--site-dir", scan_site_dir,
+                   "Site config directory, *.pre and *.cf (default: the config's spam.site_dir)");
   scan->add_option("--threads", scan_options.threads,
                    "Messages scanned at once, sharing the compiled rules (output in file order)")
       ->check(CLI::Range(1, 64));
@@ -504,21 +517,22 @@ int main(int argc, char** argv) {
     return EX_OK;
   }
   if (scan->parsed()) {
-    // The rule directories of the config's [spam] section, unless given on the command line.
-    scan_options.prefilter =
-        rules::PrefilterOptions::FromEnvironment(cli::PrefilterDefaults(nullptr));
+    // The config's checks and policy (the built-in defaults without a config file); the rule
+    // directories given on the command line replace its [spam] ones.
+    config::Config scan_config = config::DefaultConfig();
     if (std::filesystem::exists(config_path, ec)) {
       auto config = config::LoadConfig(config_path);
       if (!config) {
         PrintProblems(config.error());
         return EX_CONFIG;
       }
-      scan_options.prefilter =
-          rules::PrefilterOptions::FromEnvironment(cli::PrefilterDefaults(&*config));
-      if (scan->count("--rules-dir") == 0) scan_options.rule_dirs = config->spam.rule_dirs;
-      if (scan->count("--site-dir") == 0) scan_options.site_dir = config->spam.site_dir;
+      scan_config = std::move(*config);
     }
-    return cli::RunScan(scan_options);
+    if (scan->count("--rules-dir") > 0) scan_config.spam.rule_dirs = scan_rule_dirs;
+    if (scan->count("--site-dir") > 0) scan_config.spam.site_dir = scan_site_dir;
+    scan_options.prefilter =
+        rules::PrefilterOptions::FromEnvironment(cli::PrefilterDefaults(&scan_config));
+    return cli::RunScan(scan_config, scan_options);
   }
   if (quarantine->parsed()) {
     auto config = config::LoadConfig(config_path);
