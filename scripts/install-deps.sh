@@ -36,6 +36,8 @@ packages=(
   # 5.4.9 misses matches on AVX-512 machines; mailsift's start-up self-test would switch the
   # prefilter off with it.)
   libhyperscan-dev
+  # the Debian package (scripts/build-deb.sh, debian/) and its test (tests/package)
+  debhelper dpkg-dev lintian util-linux
 )
 
 apt-get update
