@@ -4,7 +4,7 @@
 # .deb lands here, and runs lintian on it.
 #   scripts/build-deb.sh [OUTDIR]        default OUTDIR: this directory
 # Environment: MAILSIFT_PREBUILT=build/release packages the program that tree has built (CI
-# does, after testing it) instead of compiling the whole program again (10-15 min on 2 cores).
+# does, after testing it) instead of compiling the program again (about 3 min on 2 cores).
 # Prereqs: scripts/install-deps.sh. Then: apt install ./mailsift_*.deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
