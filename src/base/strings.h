@@ -26,6 +26,9 @@ std::string_view TrimSpaces(std::string_view text);  // spaces and tabs at both 
 std::vector<std::string_view> SplitSpaces(std::string_view text);
 // Parses a non-negative decimal integer that fits in uint64; nullopt on anything else.
 std::optional<uint64_t> ParseUnsigned(std::string_view text);
+// A JSON string literal for `text`: quotes, backslashes and control bytes escaped, other bytes
+// as they are.
+std::string JsonQuote(std::string_view text);
 // FNV-1a over `text`, continuing from `hash` (so several pieces can be hashed in turn).
 inline constexpr uint64_t kFnv1aOffset = 14695981039346656037ull;
 uint64_t Fnv1a(std::string_view text, uint64_t hash = kFnv1aOffset);

@@ -48,5 +48,10 @@ TEST(Strings, ParseUnsigned) {
   EXPECT_FALSE(ParseUnsigned("12a"));
 }
 
+TEST(Strings, JsonQuoteEscapesQuotesBackslashesAndControlBytes) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01\x1f"), "\"a\\\"b\\\\c\\u000a\\u0001\\u001f\"");
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+}
+
 }  // namespace
 }  // namespace mailsift

@@ -47,24 +47,9 @@ double PeakRssMb() {
   return -1;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
-}
-
 std::string JsonStrings(const std::vector<std::string>& items) {
   std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + JsonString(items[i]);
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + JsonQuote(items[i]);
   return out + "]";
 }
 
@@ -220,12 +205,12 @@ std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Ve
   }
   const bool scored = spam_result != nullptr && spam_result->scanned;
   // The fields the parity test and test_scan.py read come first, as before.
-  std::string o = "{\"file\": " + JsonString(file) + ", \"score\": " +
+  std::string o = "{\"file\": " + JsonQuote(file) + ", \"score\": " +
                   scan::FormatScore(scored ? spam_result->score : 0) +
                   ", \"required\": " + scan::FormatScore(spam.tag2_level) + ", \"hits\": {";
   if (scored) {
     for (size_t i = 0; i < spam_result->hits.size(); ++i) {
-      o += (i ? ", " : "") + JsonString(spam_result->hits[i].name) + ": " +
+      o += (i ? ", " : "") + JsonQuote(spam_result->hits[i].name) + ": " +
            std::to_string(spam_result->hits[i].count);
     }
   }
@@ -234,19 +219,19 @@ std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Ve
     bool first = true;
     for (const rules::RuleHit& hit : spam_result->hits) {
       if (hit.name.rfind("__", 0) == 0) continue;
-      o += (first ? "" : ", ") + JsonString(hit.name) + ": " + scan::FormatScore(hit.score);
+      o += (first ? "" : ", ") + JsonQuote(hit.name) + ": " + scan::FormatScore(hit.score);
       first = false;
     }
   }
   o += fmt::format("}}, \"category\": {}, \"subcategory\": {}, \"verdict\": {}, \"reason\": {}, "
                    "\"action\": {}",
-                   JsonString(scan::CategoryName(v.category)), v.subcategory,
-                   JsonString(v.log_name), JsonString(v.reason),
-                   JsonString(config::ToString(v.action)));
+                   JsonQuote(scan::CategoryName(v.category)), v.subcategory,
+                   JsonQuote(v.log_name), JsonQuote(v.reason),
+                   JsonQuote(config::ToString(v.action)));
   o += fmt::format(", \"spam\": {{\"scanned\": {}, \"skipped\": {}, \"tag_level\": {}, "
                    "\"tag2_level\": {}, \"kill_level\": {}, \"rules_required\": {}}}",
                    scored ? "true" : "false",
-                   JsonString(spam_result ? spam_result->skipped_reason
+                   JsonQuote(spam_result ? spam_result->skipped_reason
                                           : std::string("disabled")),
                    scan::FormatScore(spam.tag_level), scan::FormatScore(spam.tag2_level),
                    scan::FormatScore(spam.kill_level),
@@ -256,13 +241,13 @@ std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Ve
     const scan::CheckResult& r = results[i];
     o += fmt::format("{}{{\"check\": {}, \"scanned\": {}, \"skipped\": {}, \"finding\": {}, "
                      "\"subcategory\": {}, \"details\": {}}}",
-                     i ? ", " : "", JsonString(r.check), r.scanned ? "true" : "false",
-                     JsonString(r.skipped_reason), JsonString(FindingName(r.finding)),
+                     i ? ", " : "", JsonQuote(r.check), r.scanned ? "true" : "false",
+                     JsonQuote(r.skipped_reason), JsonQuote(FindingName(r.finding)),
                      r.subcategory, JsonStrings(r.details));
   }
   o += fmt::format("], \"envelope\": {{\"mail_from\": {}, \"mail_from_given\": {}, "
                    "\"rcpt_to\": {}}}}}\n",
-                   JsonString(envelope.mail_from),
+                   JsonQuote(envelope.mail_from),
                    s.options.envelope_from.empty() ? "false" : "true",
                    JsonStrings(envelope.rcpt_to));
   return o;

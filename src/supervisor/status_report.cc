@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "base/strings.h"
+
 namespace mailsift::supervisor {
 namespace {
 
@@ -73,21 +75,6 @@ std::string QuantileBound(const Histogram& h, double q) {
 }
 
 }  // namespace
-
-std::string JsonQuote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
-}
 
 std::string FormatStatusText(const StatusReport& r) {
   std::string out = fmt::format("supervisor pid {} up {} s, config {} ({})\n", r.pid,

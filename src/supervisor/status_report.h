@@ -48,8 +48,4 @@ std::string FormatStatusText(const StatusReport& report);
 //  "check_times":{"CHECK":{"count":N,"sum_seconds":S,"buckets":{"0.001":n,…,"+Inf":n}}}}
 std::string FormatStatusJson(const StatusReport& report);
 
-// A JSON string literal for `text` (quotes, backslashes and control bytes escaped; other
-// bytes as they are).
-std::string JsonQuote(std::string_view text);
-
 }  // namespace mailsift::supervisor

@@ -65,9 +65,5 @@ TEST(StatusReport, JsonHasEveryCounterAndBucket) {
             "{\"0.001\":4,\"0.005\":9,\"0.01\":9,\"+Inf\":10}}}}");
 }
 
-TEST(StatusReport, JsonQuoteEscapesControlBytes) {
-  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\u000a\\u0001\"");
-}
-
 }  // namespace
 }  // namespace mailsift::supervisor

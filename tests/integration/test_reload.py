@@ -574,14 +574,7 @@ def serving_pid(ms):
     return s[0]["pid"] if len(s) == 1 else None
 
 
-def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(")") + 2:].split()[0] not in ("Z", "X")
+pid_alive = h.pid_alive
 
 
 def children(pid):
