@@ -86,6 +86,7 @@ def test_systemd_notify_and_socket_activation():
                     f'[[listen]]\naddress = "127.0.0.1:{port}"\nname = "smtp-in"\n'
                     f'[relay]\nnext_hop = "127.0.0.1:{sink.port}"\n'
                     f'[spool]\ndirectory = "{spool}"\n'
+                    f'[quarantine]\ndirectory = "{work}/quarantine"\n'
                     f'[control]\nsocket = "{work}/control.sock"\npid_file = "{work}/pid"\n')
         stderr = open(os.path.join(work, "stderr"), "wb")
         pid = os.fork()
@@ -186,6 +187,7 @@ def test_start_stop_and_config_errors():
             f.write(f'[[listen]]\naddress = "127.0.0.1:{port}"\n'
                     f'[relay]\nnext_hop = "127.0.0.1:{sink.port}"\n'
                     f'[spool]\ndirectory = "{work}"\n'
+                    f'[quarantine]\ndirectory = "{work}/quarantine"\n'
                     f'[control]\nsocket = "{work}/control.sock"\npid_file = "{pid_file}"\n')
         r = run("start", "--config", config)
         h.check_eq(r.returncode, 0, "start exit status (" + r.stdout + r.stderr + ")")

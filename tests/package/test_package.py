@@ -374,7 +374,23 @@ def main():
     if not args.deb and not args.mailsift:
         parser.error("--mailsift or --deb")
     def package_builds_installs_runs_and_purges():
-        test_package(args)
+        # Directories left by running mailsift as root from a checkout with the default config
+        # (a root-owned quarantine index: under systemd, StateDirectory= would hand it to the
+        # service user, but this test runs the unit's commands without systemd) are set aside
+        # for the test and put back after it.
+        set_aside = {}
+        for path in ["/var/lib/mailsift", "/var/cache/mailsift", "/var/spool/mailsift"]:
+            if os.path.lexists(path):
+                set_aside[path] = tempfile.mkdtemp(prefix="mailsift-aside-", dir="/var/tmp")
+                shutil.move(path, os.path.join(set_aside[path], "dir"))
+                print("  set aside for the test: " + path)
+        try:
+            test_package(args)
+        finally:
+            for path, aside in set_aside.items():
+                shutil.rmtree(path, ignore_errors=True)
+                shutil.move(os.path.join(aside, "dir"), path)
+                os.rmdir(aside)
 
     sys.exit(h.TestRunner("package").run([package_builds_installs_runs_and_purges]))
 
