@@ -1,18 +1,26 @@
 // cli/quarantine.cc — see quarantine.h.
 #include "cli/quarantine.h"
 
+#include <fcntl.h>
+#include <pwd.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <fmt/format.h>
 
+#include "log/log.h"
 #include "quarantine/quarantine.h"
 #include "smtp/relay_client.h"
+#include "smtp/trace.h"
 #include "spool/spool.h"
 
 namespace mailsift::cli {
@@ -72,7 +80,8 @@ int Show(const quarantine::Store& store, const std::string& mail_id) {
 // Hands the message to the next hop; the next hop's final reply, or why it failed.
 asio::awaitable<void> Relay(const config::Config& config, const quarantine::Entry& entry,
                             const std::vector<std::string>& recipients,
-                            const spool::Spool& message, bool& accepted, std::string& outcome) {
+                            std::string_view trace_header, const spool::Spool& message,
+                            bool& accepted, std::string& outcome) {
   auto executor = co_await asio::this_coro::executor;
   auto deadline = net::Clock::now() + std::chrono::duration_cast<net::Clock::duration>(
                                           config.timeouts.message_deadline);
@@ -99,7 +108,7 @@ asio::awaitable<void> Relay(const config::Config& config, const quarantine::Entr
     if (i > 0) ++accepted_recipients;
   }
   if (accepted_recipients == 0) co_return;
-  auto result = co_await client.SendMessage("", message, accepted_recipients, deadline);
+  auto result = co_await client.SendMessage(trace_header, message, accepted_recipients, deadline);
   if (result.failure != smtp::RelayFailure::kNone || result.replies.empty()) {
     outcome = fmt::format("{}: {}", client.name(), smtp::Describe(result.failure));
     co_return;
@@ -109,35 +118,87 @@ asio::awaitable<void> Relay(const config::Config& config, const quarantine::Entr
   client.Quit();
 }
 
+// The name of whoever runs the command, for the log ("root", or the sudo user behind it).
+std::string Operator() {
+  std::string name = std::to_string(::getuid());
+  if (const passwd* pw = ::getpwuid(::getuid())) name = pw->pw_name;
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') {
+    name += fmt::format(" (sudo by {})", sudo);
+  }
+  return name;
+}
+
+// The release's lines go where the service's lines go: appended to [log] file when one is
+// set, else to syslog with the service's ident and facility.
+void ConfigureReleaseLog(const config::Config& config) {
+  if (!config.log.file.empty()) {
+    int fd = ::open(config.log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+      log::Configure({log::Level::kInfo, true, false, config.log.syslog_ident,
+                      config.log.syslog_facility, fd});
+      return;
+    }
+    std::fprintf(stderr, "mailsift: warning: cannot open log.file %s: %s; logging to syslog\n",
+                 config.log.file.c_str(), std::strerror(errno));
+  }
+  log::Configure({log::Level::kInfo, false, true, config.log.syslog_ident,
+                  config.log.syslog_facility});
+}
+
+// The trace header the released copy carries on top (RFC 5321 §4.4: each handling adds one),
+// so the recipient's MTA and an admin reading the headers see it came out of the quarantine.
+std::string ReleaseTraceHeader(const config::Config& config, const quarantine::Entry& entry,
+                               const std::vector<std::string>& recipients) {
+  return fmt::format("Received: by {} (mailsift, quarantine release) id {}{};\r\n {}\r\n",
+                     config.hostname, entry.mail_id,
+                     recipients.size() == 1 ? fmt::format("\r\n for <{}>", recipients[0]) : "",
+                     smtp::Rfc5322Date(std::chrono::system_clock::now()));
+}
+
 int Release(const config::Config& config, const quarantine::Store& store,
             const QuarantineOptions& options) {
-  quarantine::Entry found;
-  std::string content;
-  if (!Load(store, options.mail_id, found, content)) return EX_NOINPUT;
-  const quarantine::Entry* entry = &found;
-  const std::string* bytes = &content;
+  quarantine::Entry entry;
+  std::string bytes;
+  if (!Load(store, options.mail_id, entry, bytes)) return EX_NOINPUT;
+  ConfigureReleaseLog(config);
+  const std::vector<std::string>& recipients = options.to.empty() ? entry.recipients : options.to;
+  const std::string who = Operator();
+  if (entry.releases > 0) {
+    std::string earlier = fmt::format(
+        "{} was already released{} ({}), {} time{}; releasing it again delivers another copy",
+        entry.mail_id, entry.released_time.empty() ? "" : " at " + entry.released_time,
+        entry.released, entry.releases, entry.releases == 1 ? "" : "s");
+    std::fprintf(stderr, "mailsift: warning: %s\n", earlier.c_str());
+    log::Warn("({}) quarantine release by {}: {}", entry.mail_id, who, earlier);
+  }
   spool::Spool message(config.spool.directory, config.spool.memory_limit);
-  if (auto appended = message.Append(*bytes); !appended) {
+  if (auto appended = message.Append(bytes); !appended) {
     std::fprintf(stderr, "mailsift: %s\n", appended.error().message.c_str());
     return EX_IOERR;
   }
-  const std::vector<std::string>& recipients =
-      options.to.empty() ? entry->recipients : options.to;
   bool accepted = false;
   std::string outcome;
   asio::io_context io;
-  asio::co_spawn(io, Relay(config, *entry, recipients, message, accepted, outcome),
+  const std::string trace = ReleaseTraceHeader(config, entry, recipients);
+  asio::co_spawn(io, Relay(config, entry, recipients, trace, message, accepted, outcome),
                  asio::detached);
   io.run();
+  const std::string facts =
+      fmt::format("<{}> -> {}, file {}, category {}, by {}", entry.sender,
+                  Recipients(recipients), entry.file, entry.category, who);
   if (!accepted) {
-    std::fprintf(stderr, "mailsift: release of %s failed: %s\n", entry->mail_id.c_str(),
+    log::Warn("({}) quarantine release failed: {}: {}", entry.mail_id, facts, outcome);
+    std::fprintf(stderr, "mailsift: release of %s failed: %s\n", entry.mail_id.c_str(),
                  outcome.c_str());
     return EX_TEMPFAIL;
   }
-  if (auto marked = store.MarkReleased(entry->mail_id, outcome); !marked) {
+  log::Info("({}) quarantine release{}: {}, next hop: {}", entry.mail_id,
+            entry.releases > 0 ? fmt::format(" #{}", entry.releases + 1) : "", facts, outcome);
+  if (auto marked = store.MarkReleased(entry.mail_id, outcome); !marked) {
+    log::Warn("({}) released, but {}", entry.mail_id, marked.error().message);
     std::fprintf(stderr, "mailsift: released, but %s\n", marked.error().message.c_str());
   }
-  std::printf("released %s to %s: %s\n", entry->mail_id.c_str(), Recipients(recipients).c_str(),
+  std::printf("released %s to %s: %s\n", entry.mail_id.c_str(), Recipients(recipients).c_str(),
               outcome.c_str());
   return EX_OK;
 }

@@ -17,6 +17,7 @@ namespace {
 std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
 std::atomic<bool> g_to_stderr{true};
 std::atomic<bool> g_to_syslog{false};
+std::atomic<int> g_fd{STDERR_FILENO};
 
 const char* LevelTag(Level level) {
   switch (level) {
@@ -66,6 +67,7 @@ int SyslogFacility(std::string_view name) {
 void Configure(const Options& options) {
   g_min_level = static_cast<int>(options.min_level);
   g_to_stderr = options.to_stderr;
+  g_fd = options.fd;
   if (options.to_syslog) {
     // openlog() keeps the pointer: the ident lives as long as the process.
     static std::mutex mutex;
@@ -85,7 +87,7 @@ void WriteAll(std::string_view line) {
   const char* data = line.data();
   size_t left = line.size();
   while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, data, left);
+    ssize_t n = ::write(g_fd.load(std::memory_order_relaxed), data, left);
     if (n <= 0) break;
     data += n;
     left -= static_cast<size_t>(n);

@@ -22,6 +22,9 @@ struct Options {
   bool to_syslog = false;
   std::string syslog_ident = "mailsift";
   std::string syslog_facility = "mail";  // mail, daemon, user, local0 … local7
+  // Where the stderr-style lines go: stderr, or a log file opened for appending by a command
+  // that writes into the service's log ([log] file) without being the service.
+  int fd = 2;
 };
 
 // Configures the sinks. Call before threads start or at any time (atomic switches).

@@ -7,10 +7,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "base/fd.h"
@@ -126,7 +128,10 @@ Result<std::vector<Entry>> Store::List() const {
     std::vector<std::string> f = SplitTabs(line);
     if (f.size() >= 4 && f[0] == kReleased) {
       for (Entry& e : entries) {
-        if (e.mail_id == f[1]) e.released = f[3].empty() ? "released" : f[3];
+        if (e.mail_id != f[1]) continue;
+        e.released = f[3].empty() ? "released" : f[3];
+        e.released_time = f[2];
+        ++e.releases;
       }
       continue;
     }
@@ -167,8 +172,8 @@ Result<std::string> Store::Read(const Entry& entry) const {
 }
 
 Status Store::MarkReleased(std::string_view mail_id, std::string_view reply) const {
-  return AppendIndex(fmt::format("{}\t{}\t{}\t{}\n", kReleased, Field(mail_id), "",
-                                 Field(reply)));
+  return AppendIndex(fmt::format("{}\t{}\t{:%Y-%m-%dT%H:%M:%SZ}\t{}\n", kReleased,
+                                 Field(mail_id), fmt::gmtime(std::time(nullptr)), Field(reply)));
 }
 
 }  // namespace mailsift::quarantine

@@ -33,7 +33,9 @@ struct Entry {
   std::string file;  // relative to the directory: "a/virus-aBcD3fGh1jKl"
   std::string message_id;
   std::string subject;
-  std::string released;  // the next hop's reply if released, else ""
+  std::string released;       // the next hop's reply if released, else ""
+  std::string released_time;  // UTC, ISO 8601, of the last release; "" if unknown or none
+  int releases = 0;           // how many times it was released
 };
 
 class Store {

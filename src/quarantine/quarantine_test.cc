@@ -56,6 +56,14 @@ TEST(Quarantine, PutListReadRelease) {
   auto found = store.Find("aBcD3fGh1jKl");
   ASSERT_TRUE(found);
   EXPECT_EQ(found->released, "250 2.0.0 Ok: queued as 1234");
+  EXPECT_EQ(found->releases, 1);
+  EXPECT_TRUE(found->released_time.starts_with("20") && found->released_time.ends_with("Z"))
+      << found->released_time;
+  ASSERT_TRUE(store.MarkReleased("aBcD3fGh1jKl", "250 2.0.0 Ok: queued as 5678"));
+  found = store.Find("aBcD3fGh1jKl");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->releases, 2);
+  EXPECT_EQ(found->released, "250 2.0.0 Ok: queued as 5678");
   EXPECT_FALSE(store.Find("nope"));
   std::filesystem::remove_all(dir);
 }

@@ -196,8 +196,9 @@ LOG_LINES = []  # every main log line written in this run, for the logwatch test
 
 
 def test_viruses_after_queue_are_discarded_quarantined_and_released():
+    service_log = tempfile.NamedTemporaryFile(prefix="mailsift-log-", suffix=".log")
     with Clamd() as clamd, h.SmtpSink() as sink, h.Mailsift(
-            BIN, verdict_config(sink.address, clamd)) as ms:
+            BIN, verdict_config(sink.address, clamd, log={"file": service_log.name})) as ms:
         infected = {
             "plain": message("eicar plain", ["look:", EICAR]),
             "base64": with_attachment("eicar base64", "eicar.com", EICAR),
@@ -243,11 +244,34 @@ def test_viruses_after_queue_are_discarded_quarantined_and_released():
         h.wait_until(lambda: len(sink.transactions()) == 2, 10, what="the release at the sink")
         ts = sink.transactions()
         check_eq(len(ts), 2, "the released message reached the next hop")
-        check_eq(ts[1].text, infected["zip"].replace(b"\r\n", b"\n"),
-                 "the next hop got the original bytes, unchanged")
+        trace, _, rest = ts[1].text.partition(b"\n ")
+        trace_re = rb"^Received: by mailsift.test \(mailsift, quarantine release\) id %s$" % mail_id.encode()
+        check(re.match(trace_re, trace) is not None and
+              re.match(rb"^for <rcpt@example.net>;\n [A-Z][a-z]{2}, \d+ \w{3} \d{4} ", rest)
+              is not None, "the released copy carries the release's Received: header on top",
+              ts[1].text[:300].decode())
+        original = rest.split(b"\n", 2)[2] if rest.count(b"\n") >= 2 else b""
+        check_eq(original, infected["zip"].replace(b"\r\n", b"\n"),
+                 "under it, the original bytes, unchanged")
         check_eq(ts[1].rcpt_to, ["rcpt@example.net"], "for the original recipient")
         again = run_cli(ms, "quarantine", "list")
         check(b"released" in again.stdout, "the index records the release", again.stdout.decode())
+        logged = open(service_log.name).read()
+        check(re.search(r"mailsift\[\d+\]: \(%s\) quarantine release: <sender@example.com> -> "
+                        r"<rcpt@example.net>, file \S+, category INFECTED \(Eicar-Test-Signature\S*\), "
+                        r"by root, next hop: 250 " % mail_id, logged) is not None,
+              "the release is logged where the service logs ([log] file), with who did it",
+              logged)
+        second = run_cli(ms, "quarantine", "release", mail_id)
+        check(second.returncode == 0 and
+              b"warning: %s was already released at 20" % mail_id.encode() in second.stderr,
+              "a second release warns that it was released before, and when",
+              (second.stdout + second.stderr).decode())
+        h.wait_until(lambda: len(sink.transactions()) == 3, 10, what="the second release")
+        logged = open(service_log.name).read()
+        check("warning: (%s) quarantine release by root: %s was already released" %
+              (mail_id, mail_id) in logged and "(%s) quarantine release #2: " % mail_id in logged,
+              "the log warns too, and counts the release", logged)
 
 
 def test_clamd_stopped_tempfails():
