@@ -38,6 +38,9 @@ packages=(
   libhyperscan-dev
   # the Debian package (scripts/build-deb.sh, debian/) and its test (tests/package)
   debhelper dpkg-dev lintian util-linux
+  # the unit under a real systemd with its sandbox: this machine booted as a throwaway
+  # container (tests/package/systemd_container.py)
+  systemd-container
 )
 
 apt-get update

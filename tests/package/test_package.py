@@ -6,12 +6,19 @@ the unit with `systemd-analyze security --offline`, then run the unit's commands
 would run them, send mail through, reload, upgrade, crash a generation, stop, purge, and check
 the purge was clean.
 
-There is no systemd as PID 1 here, so the unit is not started by systemd: its ExecStartPre=,
+Then the unit itself under systemd, with its whole sandbox (ProtectSystem=, ProtectHome=,
+PrivateTmp=, the system call filter, the capability bounding set): this machine is booted as a
+throwaway container with systemd as PID 1 (systemd_container.py: systemd-nspawn on an overlay
+of the machine's root), the unit is started with systemctl, mail goes through, the sandbox is
+checked from /proc and from inside the service's mount namespace, then systemctl reload,
+mailsift upgrade, the supervisor killed and restarted by systemd, systemctl stop.
+
+For the first part there is no systemd as PID 1 here: its ExecStartPre=,
 ExecStart= and ExecReload= run as its User=/Group= with its capability sets
 (AmbientCapabilities=, CapabilityBoundingSet=), NoNewPrivileges=, LimitNOFILE= and UMask=
 (setpriv), with NOTIFY_SOCKET (Type=notify: READY=1 is awaited), and with the directories
 StateDirectory=/CacheDirectory= name owned by User=. The filesystem sandbox (ProtectSystem= …)
-and the system call filter are not applied. The test config is the installed one with its
+and the system call filter are applied only in the second part. The test config is the installed one with its
 listener on a free port below 1024 (so that only CAP_NET_BIND_SERVICE lets the supervisor bind
 it), the next hop on smtp-sink, and its control socket and pid file in a private runtime
 directory (a developer's supervisor may be using /run/mailsift).
@@ -41,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness as h  # noqa: E402
+import systemd_container  # noqa: E402
 
 UNIT = "/lib/systemd/system/mailsift.service"
 CONFIG = "/etc/mailsift/mailsift.toml"
@@ -166,6 +174,107 @@ def send(port, sink, count_before, what):
     h.check(b"Subject: package test " + what.encode() in got[-1].text,
             "it is the message sent %s" % what)
     return len(got)
+
+
+def under_systemd(config_text, port, sink, count, pw):
+    """The installed unit started by systemd (PID 1 of a throwaway container of this machine,
+    systemd_container.py) with its whole sandbox: started, mail through, reload, upgrade, the
+    supervisor killed and restarted by systemd (Restart=on-failure), stopped."""
+    print("  under systemd: booting this machine as a container (systemd-nspawn, overlay)")
+    box = systemd_container.SystemdContainer().prepare()
+    text = config_text.replace('address = "127.0.0.1:10024"', 'address = "127.0.0.1:%d"' % port)
+    text = text.replace('next_hop = "127.0.0.1:10025"', 'next_hop = "%s"' % sink.address)
+    with open(box.path(CONFIG), "w") as f:
+        f.write(text)
+
+    def main_pid():
+        return int(box.run("systemctl", "show", "-p", "MainPID", "--value",
+                           "mailsift.service").stdout.strip())
+
+    def status(pid):
+        fields = {}
+        for line in box.run("cat", "/proc/%d/status" % pid).stdout.splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+        return fields
+
+    def gens():
+        out = box.run("/usr/sbin/mailsift", "status", "--config", CONFIG).stdout
+        return [int(line.split()[3]) for line in out.splitlines()
+                if line.startswith("generation ")]
+
+    try:
+        box.start()
+        h.check(True, "systemd %s booted as PID 1 of the container" %
+                box.run("systemctl", "--version").stdout.split()[1])
+        started = box.run("systemctl", "start", "mailsift.service", check=False, timeout=180)
+        active = box.run("systemctl", "is-active", "mailsift.service", check=False).stdout
+        h.check(started.returncode == 0 and active.strip() == "active",
+                "systemctl start mailsift: active (Type=notify: READY=1 reached systemd)",
+                started.stderr + box.run("journalctl", "-u", "mailsift", "--no-pager",
+                                         check=False).stdout[-3000:])
+        sup = main_pid()
+        st = status(sup)
+        h.check(st["Uid"] == [str(pw.pw_uid)] * 4, "under systemd, the supervisor runs as mailsift")
+        h.check(st["NoNewPrivs"] == ["1"] and st["Seccomp"] == ["2"],
+                "NoNewPrivileges= and SystemCallFilter= (seccomp mode 2) are applied",
+                "NoNewPrivs %s Seccomp %s" % (st["NoNewPrivs"], st["Seccomp"]))
+        h.check(int(st["CapEff"][0], 16) == CAP_NET_BIND_SERVICE and
+                int(st["CapBnd"][0], 16) == CAP_NET_BIND_SERVICE,
+                "CapabilityBoundingSet=: CAP_NET_BIND_SERVICE only", str(st["CapBnd"]))
+        ro = box.in_service(sup, "touch", "/usr/mailsift-sandbox-test")
+        h.check(ro.returncode != 0 and "Read-only file system" in ro.stderr,
+                "ProtectSystem=strict: /usr is read-only for the service", ro.stderr)
+        ro = box.in_service(sup, "touch", "/etc/mailsift/sandbox-test")
+        h.check(ro.returncode != 0, "and /etc too", ro.stderr)
+        rw = box.in_service(sup, "touch", "/var/lib/mailsift/quarantine/.sandbox-test")
+        h.check(rw.returncode == 0, "StateDirectory= (the quarantine) stays writable", rw.stderr)
+        home = box.in_service(sup, "ls", "-A", "/root")
+        h.check(home.stdout.strip() == "", "ProtectHome=: /root is empty for the service",
+                home.stdout[:200])
+        box.run("touch", "/tmp/outside-the-service")
+        tmp = box.in_service(sup, "ls", "/tmp")
+        h.check("outside-the-service" not in tmp.stdout, "PrivateTmp=: the service's own /tmp")
+        count = send(port, sink, count, "under systemd")
+
+        before = gens()
+        reload = box.run("systemctl", "reload", "mailsift.service", check=False, timeout=180)
+        h.check(reload.returncode == 0, "systemctl reload mailsift", reload.stderr)
+        h.wait_until(lambda: len(gens()) == 1 and gens()[0] not in before, 90, interval=0.3,
+                     what="the new generation alone")
+        h.check(main_pid() == sup, "under systemd, a reload keeps the supervisor (MainPID)")
+        count = send(port, sink, count, "after systemctl reload")
+
+        upgrade = box.run("/usr/sbin/mailsift", "upgrade", "--config", CONFIG, check=False,
+                          timeout=60)
+        h.check(upgrade.returncode == 0 and main_pid() == sup and
+                box.run("systemctl", "is-active", "mailsift.service", check=False)
+                .stdout.strip() == "active",
+                "under systemd, mailsift upgrade keeps MainPID and the unit active",
+                upgrade.stdout + upgrade.stderr)
+        count = send(port, sink, count, "after the upgrade under systemd")
+
+        box.run("kill", "-KILL", str(sup))
+        h.wait_until(lambda: main_pid() not in (0, sup) and box.run(
+            "systemctl", "is-active", "mailsift.service", check=False).stdout.strip() == "active",
+            60, interval=0.3, what="systemd to restart the killed supervisor")
+        h.check(True, "the supervisor killed (SIGKILL): systemd restarted it (Restart=on-failure)")
+        count = send(port, sink, count, "after systemd restarted the supervisor")
+
+        stopped = box.run("systemctl", "stop", "mailsift.service", check=False, timeout=120)
+        result = box.run("systemctl", "show", "-p", "Result", "--value", "mailsift.service",
+                         check=False).stdout.strip()
+        h.check(stopped.returncode == 0 and result == "success",
+                "systemctl stop: stopped cleanly (Result=success)", stopped.stderr + result)
+    except Exception:
+        if box.leader is not None:
+            print("--- the container's journal for mailsift\n" + box.run(
+                "journalctl", "-u", "mailsift", "--no-pager", check=False).stdout[-4000:])
+        print("--- the container's console\n" + box.console_text())
+        raise
+    finally:
+        box.stop()
+    return count
 
 
 def wait_ready(notify, what):
@@ -330,6 +439,11 @@ def test_package(args):
         h.check(sup.returncode == 0, "SIGTERM stops the service (exit 0)",
                 "exit %s" % sup.returncode)
         sup = None
+
+        if systemd_container.available():
+            count = under_systemd(config_text, port, sink, count, pw)
+        else:
+            print("  not run: the unit under systemd (no systemd-nspawn or not root)")
     finally:
         if sup is not None:
             try:
