@@ -164,8 +164,8 @@ int Generation(const std::string& path) {
   config::Seconds drain_timeout = config.supervisor.drain_timeout;
   ConfigureLog(config);
   std::promise<void> privileges_dropped;
-  const rules::PrefilterOptions prefilter = rules::PrefilterOptions::FromEnvironment(
-      cli::GenerationPrefilter(config, privileges_dropped.get_future().share()));
+  const rules::PrefilterOptions prefilter =
+      cli::GenerationPrefilter(config, privileges_dropped.get_future().share());
 
   // The checks (the rules read and compiled) are built before anything is served: a broken
   // ruleset or banned pattern fails this generation, and on a reload the running one keeps
@@ -530,8 +530,7 @@ int main(int argc, char** argv) {
     }
     if (scan->count("--rules-dir") > 0) scan_config.spam.rule_dirs = scan_rule_dirs;
     if (scan->count("--site-dir") > 0) scan_config.spam.site_dir = scan_site_dir;
-    scan_options.prefilter =
-        rules::PrefilterOptions::FromEnvironment(cli::PrefilterDefaults(&scan_config));
+    scan_options.prefilter = cli::PrefilterDefaults(&scan_config);
     return cli::RunScan(scan_config, scan_options);
   }
   if (quarantine->parsed()) {

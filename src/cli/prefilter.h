@@ -11,9 +11,16 @@
 namespace mailsift::cli {
 
 // [spam] prefilter and prefilter_cache_dir of `config` (null: their defaults), the databases
-// built by this program in a process of its own. The caller applies the environment's
-// overrides (rules::PrefilterOptions::FromEnvironment).
+// built by this program in a process of its own, with the environment's overrides
+// (WithEnvironmentOverrides).
 rules::PrefilterOptions PrefilterDefaults(const config::Config* config);
+
+// `base` with the environment's overrides, for development: MAILSIFT_PREFILTER = off | on |
+// sync | verify sets the mode; MAILSIFT_PREFILTER_CACHE = a directory, or "none", the cache
+// directory. Without either a cache directory in `base` or that variable:
+// $XDG_CACHE_HOME/mailsift/prefilter, or $HOME/.cache/mailsift/prefilter. A cache directory
+// "none" means no cache. The only place the prefilter's settings are read from the environment.
+rules::PrefilterOptions WithEnvironmentOverrides(rules::PrefilterOptions base);
 
 // The same for a generation: builds start only once `privileges_dropped` is ready, and how each
 // ends is logged (a warning when it failed or could not be cached).

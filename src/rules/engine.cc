@@ -820,7 +820,7 @@ int RunTemplated(const CompiledRule& c,
 ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& envelope) const {
   const Impl& impl = *impl_;
   const SaHeaderCacheScope header_cache;
-  const uint64_t limit_hits_before = Pattern::LimitHits();
+  const LimitHitScope limit_hits;
   TextContext context{&impl.tlds, &impl.redirectors, &impl.boundaries};
   MessageText text(message, envelope, context);
   auto cache = NewEvalCache();
@@ -1084,7 +1084,7 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     result.hits.push_back(std::move(hit));
   }
   result.score = std::round(result.score * 1000) / 1000;
-  result.regex_limit_hits = Pattern::LimitHits() - limit_hits_before;
+  result.regex_limit_hits = limit_hits.hits();
   return result;
 }
 

@@ -73,8 +73,9 @@ struct CompileStats {
 };
 
 struct CompileOptions {
-  // The vectorscan prefilter (multi_prefilter.h): mode and cache directory.
-  PrefilterOptions prefilter = PrefilterOptions::FromEnvironment();
+  // The vectorscan prefilter (multi_prefilter.h): mode and cache directory. Only what is
+  // passed in counts: the rules never read the environment (the CLI may, cli/prefilter.h).
+  PrefilterOptions prefilter;
 };
 
 class CompiledRuleset {

@@ -911,29 +911,6 @@ Result<std::shared_ptr<const PrefilterDatabases>> PrefilterDatabases::Deserializ
 
 // ---- options and the slot --------------------------------------------------------------------
 
-PrefilterOptions PrefilterOptions::FromEnvironment(PrefilterOptions o) {
-  if (const char* mode = std::getenv("MAILSIFT_PREFILTER")) {
-    const std::string m = ToLowerAscii(mode);
-    if (m == "off" || m == "0" || m == "no") o.mode = PrefilterMode::kOff;
-    if (m == "on" || m == "1" || m == "yes" || m == "background") {
-      o.mode = PrefilterMode::kBackground;
-    }
-    if (m == "sync") o.mode = PrefilterMode::kSync;
-    if (m == "verify") o.mode = PrefilterMode::kVerify;
-  }
-  if (const char* dir = std::getenv("MAILSIFT_PREFILTER_CACHE"); dir != nullptr && *dir) {
-    o.cache_dir = dir;
-  } else if (!o.cache_dir.empty()) {
-    // The config's directory.
-  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg == '/') {
-    o.cache_dir = std::string(xdg) + "/mailsift/prefilter";
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
-    o.cache_dir = std::string(home) + "/.cache/mailsift/prefilter";
-  }
-  if (o.cache_dir == "none") o.cache_dir.clear();
-  return o;
-}
-
 std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> groups,
                                                     size_t rule_count,
                                                     const PrefilterOptions& options) {

@@ -166,14 +166,6 @@ struct PrefilterOptions {
   // thread that built, before Wait() returns: the description, and whether something went
   // wrong (no databases, or the cache file could not be written). The filter logs it.
   std::function<void(bool trouble, const std::string& description)> report;
-
-  // `base` (from the config file and the command) with the environment's overrides, for
-  // development: MAILSIFT_PREFILTER = off | on | sync | verify sets the mode;
-  // MAILSIFT_PREFILTER_CACHE = a directory, or "none", the cache directory. Without either a
-  // cache directory in `base` or that variable: $XDG_CACHE_HOME/mailsift/prefilter, or
-  // $HOME/.cache/mailsift/prefilter. A cache directory "none" means no cache.
-  static PrefilterOptions FromEnvironment(PrefilterOptions base);
-  static PrefilterOptions FromEnvironment() { return FromEnvironment(PrefilterOptions()); }
 };
 
 // The builder process's side (`mailsift prefilter-build`): reads the groups from standard input

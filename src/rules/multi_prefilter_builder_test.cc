@@ -318,34 +318,6 @@ TEST_F(PrefilterBuilderTest, RulesetGivesTheSameHitsWithTheBuildersDatabasesOrAF
 
 // ---- the options -----------------------------------------------------------------------------
 
-TEST(PrefilterOptions, TheEnvironmentOverridesTheBase) {
-  std::optional<ScopedEnv> mode, cache;
-  for (const char* name : {"MAILSIFT_PREFILTER", "MAILSIFT_PREFILTER_CACHE"}) {
-    if (std::getenv(name) != nullptr) ADD_FAILURE() << name << " is set: unset it for this test";
-  }
-  PrefilterOptions defaults;
-  defaults.mode = PrefilterMode::kOff;
-  defaults.cache_dir = "/var/cache/mailsift/prefilter";
-  defaults.builder = "/proc/self/exe";
-  PrefilterOptions o = PrefilterOptions::FromEnvironment(defaults);
-  EXPECT_EQ(o.mode, PrefilterMode::kOff);
-  EXPECT_EQ(o.cache_dir, "/var/cache/mailsift/prefilter");
-  EXPECT_EQ(o.builder, "/proc/self/exe");
-
-  mode.emplace("MAILSIFT_PREFILTER", "on");
-  cache.emplace("MAILSIFT_PREFILTER_CACHE", "/tmp/mine");
-  o = PrefilterOptions::FromEnvironment(defaults);
-  EXPECT_EQ(o.mode, PrefilterMode::kBackground);
-  EXPECT_EQ(o.cache_dir, "/tmp/mine");
-  EXPECT_EQ(o.builder, "/proc/self/exe");
-  mode.reset();
-  cache.reset();
-
-  defaults.cache_dir = "none";
-  EXPECT_EQ(PrefilterOptions::FromEnvironment(defaults).cache_dir, "");
-  EXPECT_EQ(PrefilterOptions::FromEnvironment().builder, "");
-}
-
 }  // namespace
 }  // namespace mailsift::rules
 

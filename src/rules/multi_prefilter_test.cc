@@ -277,44 +277,5 @@ TEST_F(PrefilterSlotTest, OffMeansNoDatabases) {
   EXPECT_TRUE(slot->Wait(std::chrono::milliseconds(0)));
 }
 
-TEST(PrefilterOptions, FromEnvironment) {
-  // Restores the variables this test changes.
-  struct Saved {
-    std::vector<std::pair<std::string, std::optional<std::string>>> vars;
-    Saved() {
-      for (const char* name : {"MAILSIFT_PREFILTER", "MAILSIFT_PREFILTER_CACHE", "XDG_CACHE_HOME"}) {
-        const char* v = getenv(name);
-        vars.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
-      }
-    }
-    ~Saved() {
-      for (const auto& [name, value] : vars) {
-        if (value) {
-          setenv(name.c_str(), value->c_str(), 1);
-        } else {
-          unsetenv(name.c_str());
-        }
-      }
-    }
-  } saved;
-  setenv("MAILSIFT_PREFILTER", "off", 1);
-  setenv("MAILSIFT_PREFILTER_CACHE", "/var/cache/x", 1);
-  PrefilterOptions o = PrefilterOptions::FromEnvironment();
-  EXPECT_EQ(o.mode, PrefilterMode::kOff);
-  EXPECT_EQ(o.cache_dir, "/var/cache/x");
-  setenv("MAILSIFT_PREFILTER", "verify", 1);
-  setenv("MAILSIFT_PREFILTER_CACHE", "none", 1);
-  o = PrefilterOptions::FromEnvironment();
-  EXPECT_EQ(o.mode, PrefilterMode::kVerify);
-  EXPECT_EQ(o.cache_dir, "");
-  unsetenv("MAILSIFT_PREFILTER");
-  unsetenv("MAILSIFT_PREFILTER_CACHE");
-  setenv("XDG_CACHE_HOME", "/xdg", 1);
-  o = PrefilterOptions::FromEnvironment();
-  EXPECT_EQ(o.mode, PrefilterMode::kBackground);
-  EXPECT_EQ(o.cache_dir, "/xdg/mailsift/prefilter");
-  unsetenv("XDG_CACHE_HOME");
-}
-
 }  // namespace
 }  // namespace mailsift::rules

@@ -9,7 +9,12 @@
 namespace mailsift::rules {
 namespace {
 
-std::atomic<uint64_t> limit_hits{0};
+// The limit hits of the scan running on this thread (LimitHitScope), or null.
+thread_local uint64_t* t_limit_hits = nullptr;
+
+void CountLimitHit() {
+  if (t_limit_hits != nullptr) ++*t_limit_hits;
+}
 
 constexpr size_t kJitStackStart = 32 * 1024;
 constexpr size_t kJitStackMax = 4 * 1024 * 1024;
@@ -140,7 +145,8 @@ Result<Pattern> Pattern::Compile(std::string_view pattern, std::string_view flag
 
 bool Pattern::wide() const { return impl_->code32 != nullptr; }
 
-uint64_t Pattern::LimitHits() { return limit_hits.load(std::memory_order_relaxed); }
+LimitHitScope::LimitHitScope() : outer_(t_limit_hits) { t_limit_hits = &hits_; }
+LimitHitScope::~LimitHitScope() { t_limit_hits = outer_; }
 
 bool Pattern::Search(std::string_view subject, size_t start, size_t* match_start,
                      size_t* match_end) const {
@@ -177,7 +183,7 @@ bool Pattern::Search(std::string_view subject, size_t start, size_t* match_start
     *match_end = ovector[1];
     return true;
   }
-  if (rc != PCRE2_ERROR_NOMATCH) limit_hits.fetch_add(1, std::memory_order_relaxed);
+  if (rc != PCRE2_ERROR_NOMATCH) CountLimitHit();
   return false;
 }
 
@@ -206,7 +212,7 @@ bool Pattern::SearchCaptures(std::string_view subject,
   int rc = pcre2_match_8(impl_->code8, reinterpret_cast<PCRE2_SPTR8>(subject.data()),
                          subject.size(), 0, 0, md, s.context);
   if (rc < 0) {
-    if (rc != PCRE2_ERROR_NOMATCH) limit_hits.fetch_add(1, std::memory_order_relaxed);
+    if (rc != PCRE2_ERROR_NOMATCH) CountLimitHit();
     pcre2_match_data_free_8(md);
     return false;
   }

@@ -14,7 +14,7 @@
 // matches exactly as the 8-bit library would. No pattern is lost.
 //
 // Every match runs JIT-compiled code under a match limit and a depth limit; hitting a limit
-// counts as no match and is counted (LimitHits), so no pattern can stall a scan.
+// counts as no match and is counted (LimitHitScope), so no pattern can stall a scan.
 //
 // Thread-safety: a Pattern is immutable after Compile and may be matched from many threads at
 // once; per-thread match data and JIT stacks are kept in thread-local storage.
@@ -36,6 +36,22 @@ namespace mailsift::rules {
 struct PatternLimits {
   uint32_t match_limit = 1'000'000;
   uint32_t depth_limit = 10'000;
+};
+
+// Counts the match-limit hits of the patterns matched on this thread while it lives: a scan
+// runs on one thread, so each scan has its own count however many run at once. Scopes nest
+// (the inner one counts alone).
+class LimitHitScope {
+ public:
+  LimitHitScope();
+  ~LimitHitScope();
+  LimitHitScope(const LimitHitScope&) = delete;
+  LimitHitScope& operator=(const LimitHitScope&) = delete;
+  uint64_t hits() const { return hits_; }
+
+ private:
+  uint64_t hits_ = 0;
+  uint64_t* outer_;
 };
 
 class Pattern {
@@ -65,7 +81,6 @@ class Pattern {
                       std::vector<std::pair<std::string, std::string>>* named) const;
 
   bool wide() const;  // compiled with the 32-bit library
-  static uint64_t LimitHits();
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mailsift::rules {
@@ -166,22 +167,50 @@ TEST(Pattern, TooLargeForLinkSize2CompilesWideAndMatchesLikeTheSmallVersion) {
 
 TEST(Pattern, CatastrophicBacktrackingStopsAtTheLimit) {
   const std::string subject = std::string(40, 'a') + "b";
-  const uint64_t before = Pattern::LimitHits();
+  const LimitHitScope scan;
   auto start = std::chrono::steady_clock::now();
   Pattern p = Must("(a+)+$");
   EXPECT_FALSE(p.Matches(subject));
   EXPECT_EQ(p.CountMatches(subject, 0), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
-  EXPECT_GE(Pattern::LimitHits(), before + 2);
+  EXPECT_EQ(scan.hits(), 2u);
   // A tighter limit gives up sooner; an easy subject is unaffected.
   PatternLimits tight;
   tight.match_limit = 1000;
   Pattern q = Must("(a+)+$", "", tight);
-  const uint64_t mid = Pattern::LimitHits();
   EXPECT_FALSE(q.Matches(std::string(20, 'a') + "b"));
-  EXPECT_EQ(Pattern::LimitHits(), mid + 1);
+  EXPECT_EQ(scan.hits(), 3u);
   EXPECT_TRUE(q.Matches("aaa"));
-  EXPECT_EQ(Pattern::LimitHits(), mid + 1);
+  EXPECT_EQ(scan.hits(), 3u);
+}
+
+TEST(Pattern, EachScanCountsItsOwnLimitHits) {
+  // Two scans at once on two threads: each counts only its own hits (a process-wide counter
+  // diffed around each scan gave each one the other's too).
+  Pattern p = Must("(a+)+$");
+  const std::string subject = std::string(30, 'a') + "b";
+  uint64_t hits[2] = {0, 0};
+  std::thread threads[2];
+  for (int t = 0; t < 2; ++t) {
+    threads[t] = std::thread([&, t] {
+      const LimitHitScope scan;
+      for (int i = 0; i < (t == 0 ? 3 : 5); ++i) p.Matches(subject);
+      hits[t] = scan.hits();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(hits[0], 3u);
+  EXPECT_EQ(hits[1], 5u);
+  {
+    const LimitHitScope outer;
+    p.Matches(subject);
+    {
+      const LimitHitScope inner;
+      p.Matches(subject);
+      EXPECT_EQ(inner.hits(), 1u);
+    }
+    EXPECT_EQ(outer.hits(), 1u);
+  }
 }
 
 }  // namespace

@@ -21,6 +21,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// These tests check verdicts, which never depend on the prefilter: it stays off.
+rules::PrefilterOptions NoPrefilter() {
+  rules::PrefilterOptions o;
+  o.mode = rules::PrefilterMode::kOff;
+  return o;
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -55,7 +62,7 @@ TEST(SpamCheck, LoadsTheFirstExistingRuleDirectoryAndTheSiteDirectory) {
               "header SUBJ_WIN Subject =~ /\\bwin\\b/i\nscore SUBJ_WIN 2\n"
               "required_score 5\n");
   site.Write("local.cf", "body LOCAL_RULE /local words/\nscore LOCAL_RULE 0.5\n");
-  auto check = SpamCheck::Load(SpamConfig(rules, site));
+  auto check = SpamCheck::Load(SpamConfig(rules, site), NoPrefilter());
   ASSERT_TRUE(check) << check.error().message;
   CheckResult r = (*check)->Run(
       Message("Subject: you WIN\nFrom: a@example.com\n\nGet FREE MONEY and local words.\n"));
@@ -71,7 +78,7 @@ TEST(SpamCheck, LoadsTheFirstExistingRuleDirectoryAndTheSiteDirectory) {
 TEST(SpamCheck, RefusesABrokenRuleFileNamingFileAndLine) {
   TempDir rules, site;
   rules.Write("20_bad.cf", "body GOOD /fine/\nbody BROKEN /unclosed(group/\n");
-  auto check = SpamCheck::Load(SpamConfig(rules, site));
+  auto check = SpamCheck::Load(SpamConfig(rules, site), NoPrefilter());
   ASSERT_FALSE(check);
   EXPECT_NE(check.error().message.find("20_bad.cf:2"), std::string::npos) << check.error().message;
   EXPECT_NE(check.error().message.find("BROKEN"), std::string::npos) << check.error().message;
@@ -82,7 +89,7 @@ TEST(SpamCheck, RefusesWhenNoRuleDirectoryExists) {
   config::Spam config;
   config.rule_dirs = {"/nonexistent/mailsift-rules"};
   config.site_dir = site.path().string();
-  auto check = SpamCheck::Load(config);
+  auto check = SpamCheck::Load(config, NoPrefilter());
   ASSERT_FALSE(check);
   EXPECT_NE(check.error().message.find("spam.rule_dirs"), std::string::npos);
 }
@@ -92,7 +99,7 @@ TEST(SpamCheck, SkipsMessagesOverMaxScanSize) {
   rules.Write("10_rules.cf", "body ANY /./\nscore ANY 1\n");
   config::Spam config = SpamConfig(rules, site);
   config.max_scan_size = 100;
-  auto check = SpamCheck::Load(config);
+  auto check = SpamCheck::Load(config, NoPrefilter());
   ASSERT_TRUE(check);
   CheckResult r = (*check)->Run(Message("Subject: x\n\n" + std::string(200, 'a') + "\n"));
   EXPECT_FALSE(r.scanned);
