@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "rules/perl_regex.h"
 #include "rules/registry_boundaries.h"
+#include "rules/perl_text.h"
 
 namespace mailsift::rules {
 namespace {
@@ -70,14 +71,6 @@ std::string QuoteMeta(std::string_view text) {
   return out;
 }
 
-bool IsPerlSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-std::string_view TrimPerlSpace(std::string_view s) {
-  while (!s.empty() && IsPerlSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsPerlSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
 bool HasNonSpace(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return !IsPerlSpace(c); });
 }
@@ -917,26 +910,7 @@ bool AddressGlobMatches(std::string_view glob, std::string_view address) {
     }
   };
   if (!address.empty() && address.back() == '\n') address.remove_suffix(1);
-  const Lowered g{glob, true}, a{address, false};
-  // Iterative wildcard match.
-  size_t gi = 0, ai = 0, star_g = std::string::npos, star_a = 0;
-  while (ai < a.size()) {
-    if (gi < g.size() && g[gi] == '*') {
-      while (gi < g.size() && g[gi] == '*') ++gi;
-      star_g = gi;
-      star_a = ai;
-    } else if (gi < g.size() && (g[gi] == a[ai] || (g[gi] == '?' && a[ai] != '\n'))) {
-      ++gi;
-      ++ai;
-    } else if (star_g != std::string::npos && a[star_a] != '\n') {
-      gi = star_g;
-      ai = ++star_a;
-    } else {
-      return false;
-    }
-  }
-  while (gi < g.size() && g[gi] == '*') ++gi;
-  return gi == g.size();
+  return WildcardMatches(Lowered{glob, true}, Lowered{address, false});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include "mime/codec.h"
 #include "mime/header.h"
 #include "rules/perl_regex.h"
+#include "rules/perl_text.h"
 
 namespace mailsift::rules {
 namespace {
@@ -30,16 +31,6 @@ constexpr int kSubparse = 20;
 
 // ---------------------------------------------------------------------------------------------
 // Small Perl-alike helpers (byte semantics unless stated).
-
-bool IsPerlSpace(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string_view TrimPerlSpace(std::string_view s) {
-  while (!s.empty() && IsPerlSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsPerlSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // split(/^/m, $s, -1): pieces ending after each "\n", plus a non-empty tail.
 std::vector<std::string> SplitLines(std::string_view s) {

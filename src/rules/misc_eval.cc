@@ -18,6 +18,7 @@
 #include "mime/uri.h"
 #include "rules/header_eval.h"
 #include "rules/registry_boundaries.h"
+#include "rules/perl_text.h"
 
 namespace mailsift::rules {
 
@@ -25,11 +26,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Perl helpers
-
-// Perl's \s on bytes: space, \t, \n, \v, \f, \r.
-bool IsPerlSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -937,27 +933,7 @@ bool CheckUriHostInWelcomelist(const MiscEvalInput& in, const std::vector<std::s
 // True when it matches somewhere in `line` (which has no newline).
 bool GlobFoundIn(std::string_view glob, std::string_view line) {
   // Equivalent to a full match of "*" glob "*".
-  size_t gi = 0, ai = 0, star_g = 0, star_a = 0;
-  std::string g = "*" + std::string(glob) + "*";
-  bool star = false;
-  while (ai < line.size()) {
-    if (gi < g.size() && g[gi] == '*') {
-      while (gi < g.size() && g[gi] == '*') ++gi;
-      star = true;
-      star_g = gi;
-      star_a = ai;
-    } else if (gi < g.size() && (g[gi] == '?' || g[gi] == line[ai])) {
-      ++gi;
-      ++ai;
-    } else if (star) {
-      gi = star_g;
-      ai = ++star_a;
-    } else {
-      return false;
-    }
-  }
-  while (gi < g.size() && g[gi] == '*') ++gi;
-  return gi == g.size();
+  return WildcardMatches("*" + std::string(glob) + "*", line);
 }
 
 bool SubjectListed(const MiscEvalInput& in, const std::vector<std::string>& globs) {

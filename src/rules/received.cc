@@ -16,6 +16,7 @@
 
 #include "base/strings.h"
 #include "rules/perl_regex.h"
+#include "rules/perl_text.h"
 
 namespace mailsift::rules {
 namespace {
@@ -150,10 +151,6 @@ class Re {
 
 // Perl truthiness of a string: "" and "0" are false.
 bool PerlTrue(std::string_view s) { return !s.empty() && s != "0"; }
-
-bool IsPerlSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
 
 // s/\s+/ /g; s/^ //; s/ $//
 std::string CollapseSpaces(std::string_view in) {
