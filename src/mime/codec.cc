@@ -1,7 +1,6 @@
 #include "mime/codec.h"
 
 namespace mailsift::mime {
-namespace {
 
 int Base64Value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -11,6 +10,8 @@ int Base64Value(unsigned char c) {
   if (c == '/') return 63;
   return -1;
 }
+
+namespace {
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

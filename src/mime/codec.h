@@ -21,6 +21,9 @@ struct DecodeStats {
                          // QP: malformed escapes kept as text
 };
 
+// The value of a base64 alphabet character (RFC 4648 §4), -1 for any other byte (and for '=').
+int Base64Value(unsigned char c);
+
 // Appends at most `max_out` decoded bytes to `out`; returns true when the input was cut short.
 bool DecodeBase64(std::string_view in, std::string& out, size_t max_out = SIZE_MAX,
                   DecodeStats* stats = nullptr);

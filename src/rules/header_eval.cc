@@ -17,8 +17,8 @@
 
 #include "base/strings.h"
 #include "rules/perl_regex.h"
-#include "rules/registry_boundaries.h"
 #include "rules/perl_text.h"
+#include "rules/registry_boundaries.h"
 
 namespace mailsift::rules {
 namespace {

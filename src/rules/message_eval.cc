@@ -284,16 +284,6 @@ std::string SaQpDecode(std::string_view in) {
   return out;
 }
 
-std::string CrlfToLf(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 // Node::decode(): the body of a leaf decoded from its transfer encoding (bytes).
 std::string DecodeNode(const SaMimeNode& node) {
   std::string raw;

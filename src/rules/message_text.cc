@@ -6,6 +6,7 @@
 
 #include "base/strings.h"
 #include "mime/header.h"
+#include "rules/perl_text.h"
 
 namespace mailsift::rules {
 namespace {
@@ -15,23 +16,13 @@ constexpr size_t kRawBodyPartScanSize = 500'000;
 constexpr size_t kMaxBodyLineLength = 2048;
 constexpr size_t kMaxUriLength = 8192;
 
-std::string StripCr(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 // SpamAssassin's Message.pm stores at most this much of a header field's value
 // (MAX_HEADER_VALUE_LENGTH; check_msg_parse_flags('truncated_header') says so): what header()
 // and so the decoded get() return is made from that much; the raw forms come from the pristine
 // header section, whole.
 constexpr size_t kMaxHeaderValueLength = 8192;
 
-// StripCr(s) + "\n" in one allocation (a header value may be megabytes long).
+// CrlfToLf(s) + "\n" in one allocation (a header value may be megabytes long).
 std::string StripCrWithNewline(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 1);
@@ -663,7 +654,7 @@ std::vector<std::string> BuildBodyLines(const std::string& subject,
   for (size_t i = 0; i < rendered.size(); ++i) {
     if (!text.empty()) text.push_back('\n');
     if (!has_text[i]) continue;
-    std::string part = StripCr(rendered[i]);
+    std::string part = CrlfToLf(rendered[i]);
     TruncateRendered(part, kBodyPartScanSize, false);
     text += part;
   }
@@ -699,7 +690,7 @@ const std::vector<std::string>& MessageText::RawBodyChunks() {
       std::string body = p.transfer_encoding() == mime::TransferEncoding::k7Bit ||
                                  p.transfer_encoding() == mime::TransferEncoding::k8Bit
                              ? std::string(p.decoded())
-                             : StripCr(p.decoded());
+                             : CrlfToLf(p.decoded());
       TruncateRendered(body, kRawBodyPartScanSize, true);
       for (std::string& chunk : SplitIntoShortParagraphs(body)) {
         rawbody_->push_back(std::move(chunk));

@@ -15,10 +15,11 @@
 #include <unordered_set>
 
 #include "base/strings.h"
+#include "mime/codec.h"
 #include "mime/uri.h"
 #include "rules/header_eval.h"
-#include "rules/registry_boundaries.h"
 #include "rules/perl_text.h"
+#include "rules/registry_boundaries.h"
 
 namespace mailsift::rules {
 
@@ -129,14 +130,7 @@ std::string SaBase64Decode(std::string_view raw, size_t limit) {
   for (char c : raw) {
     if (!IsPerlSpace(c)) s.push_back(c);
   }
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
+  auto value = [](char c) { return mime::Base64Value(static_cast<unsigned char>(c)); };
   bool clean = s.size() >= 2 && s.size() % 4 == 0 &&
                std::all_of(s.begin(), s.end(), [&](char c) { return value(c) >= 0 || c == '='; });
   // Both paths reduce to sextets decoded as one bit stream, whole bytes only:

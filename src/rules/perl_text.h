@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace mailsift::rules {
@@ -19,6 +20,18 @@ constexpr std::string_view TrimPerlSpace(std::string_view s) {
   while (!s.empty() && IsPerlSpace(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsPerlSpace(s.back())) s.remove_suffix(1);
   return s;
+}
+
+// The text with each CRLF line end made LF, as SpamAssassin keeps a message's lines (a lone
+// CR stays).
+inline std::string CrlfToLf(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
+    out.push_back(s[i]);
+  }
+  return out;
 }
 
 // A whole-text match of `glob` against `text` as SpamAssassin's globs become Perl regexes:
