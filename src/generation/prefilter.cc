@@ -1,9 +1,9 @@
-// cli/prefilter.cc — see prefilter.h.
-#include "cli/prefilter.h"
+// generation/prefilter.cc — see prefilter.h.
+#include "generation/prefilter.h"
 
 #include "log/log.h"
 
-namespace mailsift::cli {
+namespace mailsift::generation {
 
 rules::PrefilterOptions PrefilterDefaults(const config::Config* config) {
   rules::PrefilterOptions o;
@@ -34,4 +34,4 @@ rules::PrefilterOptions GenerationPrefilter(const config::Config& config,
   return o;
 }
 
-}  // namespace mailsift::cli
+}  // namespace mailsift::generation
