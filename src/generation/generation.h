@@ -30,7 +30,7 @@ namespace mailsift::generation {
 // Runs one generation with the config file at `config_path` (absolute) until it has drained
 // or stopped. Returns the process exit code: 0, EX_CONFIG (78) for a config or check that does
 // not load or a spool directory it cannot write, EX_NOPERM (77) when privileges cannot be
-// dropped, 71 when a listener was not passed, EX_OSERR when the server cannot listen.
+// dropped, EX_OSERR (71) when a listener was not passed or the server cannot listen.
 int Run(const std::string& config_path);
 
 // The config's [log] settings: syslog with its ident and facility when asked for (or when the
