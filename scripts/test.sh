@@ -26,8 +26,9 @@ ctest --preset asan-ubsan -j "$jobs"
 
 echo "== fuzzers (${fuzz_seconds}s each)"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$jobs" --target command_fuzz data_framer_fuzz header_meter_fuzz mime_fuzz cf_fuzz html_fuzz uri_fuzz scan_fuzz checks_fuzz mime_limits_fuzz
-for target in command data_framer header_meter mime cf html uri scan checks mime_limits; do
+cmake --build --preset fuzz -j "$jobs" --target command_fuzz data_framer_fuzz header_meter_fuzz mime_fuzz cf_fuzz html_fuzz uri_fuzz scan_fuzz checks_fuzz mime_limits_fuzz metrics_http_fuzz
+for target in command data_framer header_meter mime cf html uri scan checks mime_limits \
+    metrics_http; do
   work=$(mktemp -d)
   cp testdata/fuzz/"$target"/* "$work"/
   build/fuzz/fuzz/"$target"_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 \

@@ -25,9 +25,7 @@
 // Exit codes follow sysexits(3): 64 bad command line, 69 supervisor unreachable, 78 config
 // error, 71 OS error; 1 when a request was refused (e.g. a reload with a broken config).
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -39,22 +37,21 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <future>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli/malloc_tuning.h"
-#include "cli/prefilter.h"
 #include "cli/quarantine.h"
 #include "cli/scan.h"
-#include "scan/checks.h"
 #include "config/config.h"
-#include "filter/server.h"
+#include "generation/generation.h"
+#include "generation/prefilter.h"
 #include "log/log.h"
+#include "scan/checks.h"
+#include "supervisor/control.h"
 #include "supervisor/protocol.h"
 #include "supervisor/supervisor.h"
 
@@ -83,190 +80,13 @@ std::string ProgramPath(const char* argv0) {
   return std::filesystem::absolute(argv0, ec).string();
 }
 
-// --- the generation ---------------------------------------------------------------------------
-
-bool DropPrivileges(const config::Config& config, std::string& error) {
-  const auto& s = config.supervisor;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  if (!s.user.empty()) {
-    passwd* pw = ::getpwnam(s.user.c_str());
-    if (!pw) {
-      error = "supervisor.user: no user \"" + s.user + "\"";
-      return false;
-    }
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
-  }
-  if (!s.group.empty()) {
-    group* gr = ::getgrnam(s.group.c_str());
-    if (!gr) {
-      error = "supervisor.group: no group \"" + s.group + "\"";
-      return false;
-    }
-    gid = gr->gr_gid;
-  }
-  if (!s.chroot.empty()) {
-    if (::chroot(s.chroot.c_str()) != 0 || ::chdir("/") != 0) {
-      error = "supervisor.chroot: " + s.chroot + ": " + std::strerror(errno);
-      return false;
-    }
-  }
-  if (!s.user.empty() || !s.group.empty()) {
-    if (::setgroups(0, nullptr) != 0 && errno != EPERM) {
-      error = std::string("setgroups: ") + std::strerror(errno);
-      return false;
-    }
-    if (::setgid(gid) != 0 || (!s.user.empty() && ::setuid(uid) != 0)) {
-      error = "cannot switch to user \"" + s.user + "\": " + std::strerror(errno);
-      return false;
-    }
-  }
-  return true;
-}
-
-// The config's [log] settings: syslog with its ident and facility when asked for (or when the
-// supervisor runs detached, MAILSIFT_LOG=syslog), stderr unless detached.
-void ConfigureLog(const config::Config& config) {
-  const char* where = std::getenv("MAILSIFT_LOG");
-  const bool detached = where != nullptr && std::string_view(where) == "syslog";
-  if (!detached && !config.log.syslog) return;
-  log::Configure({log::Level::kInfo, !detached, true, config.log.syslog_ident,
-                  config.log.syslog_facility});
-}
-
-int Generation(const std::string& path) {
-  int channel = -1;
-  if (const char* fd = std::getenv(std::string(supervisor::kControlFdVariable).c_str())) {
-    channel = std::atoi(fd);
-    ::unsetenv(std::string(supervisor::kControlFdVariable).c_str());
-    ::fcntl(channel, F_SETFD, FD_CLOEXEC);
-  }
-  auto fail = [&](const std::string& reason, int code) {
-    log::Error("{}", reason);
-    if (channel >= 0) supervisor::WriteLine(channel, "FAILED " + reason);
-    return code;
-  };
-  // The supervisor orchestrates: a terminal's Ctrl-C or a HUP is its business, not ours.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR2}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  auto loaded = config::LoadConfig(path);
-  if (!loaded) {
-    std::string reasons;
-    for (const auto& p : loaded.error().items) reasons += (reasons.empty() ? "" : "; ") + p;
-    return fail("config: " + reasons, EX_CONFIG);
-  }
-  config::Config config = std::move(*loaded);
-  config::Seconds drain_timeout = config.supervisor.drain_timeout;
-  ConfigureLog(config);
-  std::promise<void> privileges_dropped;
-  const rules::PrefilterOptions prefilter =
-      cli::GenerationPrefilter(config, privileges_dropped.get_future().share());
-
-  // The checks (the rules read and compiled) are built before anything is served: a broken
-  // ruleset or banned pattern fails this generation, and on a reload the running one keeps
-  // serving.
-  std::unique_ptr<scan::Pipeline> pipeline;
-  std::string rules_digest;
-  {
-    auto built = scan::BuildChecks(config, prefilter);
-    if (!built) return fail(built.error().message, EX_CONFIG);
-    for (const std::string& summary : built->summaries) log::Info("{}", summary);
-    rules_digest = built->rules_digest;
-    if (!built->checks.empty()) {
-      pipeline = std::make_unique<scan::Pipeline>(std::move(built->checks),
-                                                  config.spam.scan_threads);
-    }
-  }
-  filter::Server server(config, std::move(pipeline));
-  auto passed = supervisor::TakeListenFds();
-  if (channel >= 0 || !passed.empty()) {
-    std::vector<int> fds;
-    for (const auto& listener : config.listeners) {
-      auto it = std::find_if(passed.begin(), passed.end(),
-                             [&](const auto& p) { return p.name == listener.name; });
-      if (it == passed.end()) return fail("listener " + listener.name + " was not passed", 71);
-      fds.push_back(it->fd);
-    }
-    for (const auto& p : passed) {
-      if (std::find(fds.begin(), fds.end(), p.fd) == fds.end()) ::close(p.fd);
-    }
-    if (auto status = server.Adopt(fds); !status) return fail(status.error().message, EX_OSERR);
-  } else if (auto status = server.Listen(); !status) {
-    return fail(status.error().message, EX_OSERR);
-  }
-  std::string error;
-  if (!DropPrivileges(config, error)) return fail(error, EX_NOPERM);
-  privileges_dropped.set_value();
-  // Checked as the user we now are (and inside the chroot, if any).
-  if (::access(config.spool.directory.c_str(), W_OK | X_OK) != 0) {
-    return fail("spool.directory: \"" + config.spool.directory + "\" is not a writable directory",
-                EX_CONFIG);
-  }
-
-  std::thread runner([&server] { server.Run(); });
-  std::thread signal_thread([&server, signals] {
-    int number = 0;
-    while (sigwait(&signals, &number) == 0) {
-      if (number == SIGTERM) {
-        server.Stop();
-        return;
-      }
-    }
-  });
-  auto status_line = [&server] { return "STATUS " + smtp::StatusFields(server.counters()); };
-  if (channel >= 0) {
-    if (!rules_digest.empty()) supervisor::WriteLine(channel, "RULES " + rules_digest);
-    supervisor::WriteLine(channel, "READY");
-    std::string buffer;
-    bool draining = false;
-    bool told_stopped_accepting = false;
-    while (!server.stopped()) {
-      // Once every thread has closed its listening socket copy, the supervisor may tell the
-      // `mailsift reload` that asked that only the new generation accepts now.
-      if (draining && !told_stopped_accepting && server.accepting_stopped()) {
-        told_stopped_accepting = supervisor::WriteLine(channel, "STOPPED_ACCEPTING");
-      }
-      pollfd fd{channel, POLLIN, 0};
-      if (::poll(&fd, 1, draining && !told_stopped_accepting ? 5 : 200) <= 0) continue;
-      char chunk[512];
-      ssize_t n = ::recv(channel, chunk, sizeof chunk, 0);
-      if (n <= 0) {
-        // The supervisor is gone: finish what we have and leave.
-        if (!draining) server.Drain(drain_timeout);
-        break;
-      }
-      buffer.append(chunk, static_cast<size_t>(n));
-      for (const auto& line : supervisor::TakeLines(buffer)) {
-        if (line == "DRAIN" && !draining) {
-          draining = true;
-          server.Drain(drain_timeout);
-        } else if (line == "STATUS") {
-          supervisor::WriteLine(channel, status_line());
-        }
-      }
-    }
-  } else {
-    log::Info("running standalone (no supervisor): SIGTERM stops");
-  }
-  runner.join();
-  if (channel >= 0) supervisor::WriteLine(channel, status_line());
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
-  return EX_OK;
-}
-
 // --- talking to the supervisor ----------------------------------------------------------------
 
-// Sends `request` to the supervisor that `config_path` names and prints its answer. `wait`
-// bounds the time for the answer (zero: as long as the supervisor takes; it bounds its own
-// handoffs by ready_timeout).
-int Request(const std::string& config_path, const std::string& request,
-            std::chrono::seconds wait = std::chrono::seconds(0)) {
+// Sends `request` to the supervisor that `config_path` names (supervisor/control.h) and prints
+// its answer. `wait` bounds the time for the answer (zero: as long as the supervisor takes; it
+// bounds its own handoffs by ready_timeout).
+int Ask(const std::string& config_path, supervisor::Request request,
+        std::chrono::seconds wait = std::chrono::seconds(0)) {
   // The control socket is read from the file leniently (a reload must reach the supervisor to
   // have a broken file refused with the reason), but a file that cannot be read at all names
   // no supervisor: never fall back to the default socket without a word.
@@ -286,7 +106,7 @@ int Request(const std::string& config_path, const std::string& request,
     ::close(fd);
     return EX_UNAVAILABLE;
   }
-  supervisor::WriteLine(fd, request);
+  supervisor::WriteLine(fd, supervisor::FormatRequest(request));
   std::string answer;
   char chunk[4096];
   const auto until = std::chrono::steady_clock::now() + wait;
@@ -311,7 +131,7 @@ int Request(const std::string& config_path, const std::string& request,
   ::close(fd);
   if (answer.empty()) {
     // stop: the supervisor closes the connection as it exits.
-    if (request.starts_with("stop")) {
+    if (request == supervisor::Request::kStop || request == supervisor::Request::kStopFast) {
       std::printf("stopped\n");
       return EX_OK;
     }
@@ -369,10 +189,10 @@ int Start(supervisor::Options options, const config::Config* config) {
   ::dup2(log_file >= 0 ? log_file : null, 2);
   if (null > 2) ::close(null);
   if (log_file > 2) ::close(log_file);
-  // Inherited by an upgraded supervisor and by every generation (see ConfigureLog).
+  // Inherited by an upgraded supervisor and by every generation (see generation::ConfigureLog).
   ::setenv("MAILSIFT_LOG", log_file >= 0 ? "file" : "syslog", 1);
   if (config != nullptr) {
-    ConfigureLog(*config);
+    generation::ConfigureLog(*config);
   } else {
     log::Configure({log::Level::kInfo, false, true, "mailsift"});
   }
@@ -454,8 +274,8 @@ int main(int argc, char** argv) {
       ->required();
   release->add_option("--to", quarantine_options.to,
                       "Deliver to these recipients instead of the original ones");
-  auto* generation = add("generation", "(internal) Run one generation of the filter");
-  generation->group("");  // hidden from help
+  auto* run_generation = add("generation", "(internal) Run one generation of the filter");
+  run_generation->group("");  // hidden from help
   auto* prefilter_build = app.add_subcommand(
       "prefilter-build", "(internal) Build the prefilter's databases for the filter that runs it");
   prefilter_build->group("");
@@ -498,7 +318,7 @@ int main(int argc, char** argv) {
       return EX_CONFIG;
     }
     // The rules are compiled to be checked, not used: no prefilter cache to read or build.
-    rules::PrefilterOptions prefilter = cli::PrefilterDefaults(&*config);
+    rules::PrefilterOptions prefilter = generation::PrefilterDefaults(&*config);
     prefilter.mode = rules::PrefilterMode::kOff;
     auto built = scan::BuildChecks(*config, prefilter);
     if (!built) {
@@ -530,7 +350,7 @@ int main(int argc, char** argv) {
     }
     if (scan->count("--rules-dir") > 0) scan_config.spam.rule_dirs = scan_rule_dirs;
     if (scan->count("--site-dir") > 0) scan_config.spam.site_dir = scan_site_dir;
-    scan_options.prefilter = cli::PrefilterDefaults(&scan_config);
+    scan_options.prefilter = generation::PrefilterDefaults(&scan_config);
     return cli::RunScan(scan_config, scan_options);
   }
   if (quarantine->parsed()) {
@@ -542,13 +362,16 @@ int main(int argc, char** argv) {
     quarantine_options.verb = quarantine->get_subcommands().front()->get_name();
     return cli::RunQuarantine(*config, quarantine_options);
   }
-  if (generation->parsed()) return Generation(absolute_config);
-  if (reload->parsed()) return Request(absolute_config, "reload");
-  if (status->parsed()) return Request(absolute_config, status_json ? "status json" : "status");
-  if (upgrade->parsed()) {
-    return Request(absolute_config, "upgrade", supervisor::kUpgradeAnswerWait);
+  if (run_generation->parsed()) return generation::Run(absolute_config);
+  using supervisor::Request;
+  if (reload->parsed()) return Ask(absolute_config, Request::kReload);
+  if (status->parsed()) {
+    return Ask(absolute_config, status_json ? Request::kStatusJson : Request::kStatus);
   }
-  if (stop->parsed()) return Request(absolute_config, fast ? "stop fast" : "stop");
+  if (upgrade->parsed()) {
+    return Ask(absolute_config, Request::kUpgrade, supervisor::kUpgradeAnswerWait);
+  }
+  if (stop->parsed()) return Ask(absolute_config, fast ? Request::kStopFast : Request::kStop);
 
   supervisor::Options options;
   options.config_path = absolute_config;
@@ -561,7 +384,7 @@ int main(int argc, char** argv) {
       return EX_CONFIG;
     }
   } else if (foreground->parsed()) {
-    ConfigureLog(*config);
+    generation::ConfigureLog(*config);
   }
   if (foreground->parsed()) return supervisor::Run(options);
   if (start->parsed()) return Start(options, config ? &*config : nullptr);

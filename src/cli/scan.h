@@ -46,7 +46,7 @@ struct ScanOptions {
   // Messages scanned at once, by threads sharing the checks as the filter's scan pool does; the
   // output keeps the order of `files`.
   int threads = 1;
-  rules::PrefilterOptions prefilter;  // cli::PrefilterDefaults
+  rules::PrefilterOptions prefilter;  // generation::PrefilterDefaults
 };
 
 // Exit codes (sysexits(3) where one fits):

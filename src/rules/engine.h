@@ -74,7 +74,7 @@ struct CompileStats {
 
 struct CompileOptions {
   // The vectorscan prefilter (multi_prefilter.h): mode and cache directory. Only what is
-  // passed in counts: the rules never read the environment (the CLI may, cli/prefilter.h).
+  // passed in counts: the rules never read the environment (the program may, generation/prefilter.h).
   PrefilterOptions prefilter;
 };
 

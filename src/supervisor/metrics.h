@@ -17,6 +17,10 @@
 // The HTTP side (RFC 9110, RFC 9112) is the smallest that Prometheus needs: one request per
 // connection, answered HTTP/1.0-style with Connection: close. `GET /metrics` (and HEAD) → 200;
 // another path → 404; another method → 405; a malformed or oversized request head → 400.
+// It is the only parser of a peer's bytes in the supervisor, which runs as root: it reads the
+// request line alone (header fields are skipped, a body is never read), with no allocation
+// that the request's size does not bound (kMaxRequestHead), and fuzz/metrics_http_fuzz runs it
+// on arbitrary input. Keep it that small.
 // Thread-safety: pure functions.
 #pragma once
 

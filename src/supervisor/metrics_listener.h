@@ -24,6 +24,12 @@
 
 namespace mailsift::supervisor {
 
+// The metrics listening socket a config wants; fd -1: none ([metrics] address = "").
+struct MetricsSocket {
+  int fd = -1;
+  net::Endpoint address;
+};
+
 class MetricsListener {
  public:
   using Clock = std::chrono::steady_clock;

@@ -11,6 +11,47 @@
 #include "base/strings.h"
 
 namespace mailsift::supervisor {
+namespace {
+
+struct Keyword {
+  MessageType type;
+  std::string_view word;
+  bool takes_text;
+};
+
+constexpr Keyword kKeywords[] = {
+    {MessageType::kReady, "READY", false},
+    {MessageType::kFailed, "FAILED", true},
+    {MessageType::kStatus, "STATUS", true},
+    {MessageType::kRules, "RULES", true},
+    {MessageType::kStoppedAccepting, "STOPPED_ACCEPTING", false},
+    {MessageType::kDrain, "DRAIN", false},
+};
+
+}  // namespace
+
+std::string FormatMessage(const Message& message) {
+  for (const Keyword& k : kKeywords) {
+    if (k.type != message.type) continue;
+    std::string line(k.word);
+    if (k.takes_text && !message.text.empty()) line += " " + message.text;
+    return line;
+  }
+  return {};
+}
+
+std::optional<Message> ParseMessage(std::string_view line) {
+  size_t space = line.find(' ');
+  std::string_view word = line.substr(0, space);
+  std::string_view text = space == std::string_view::npos ? "" : line.substr(space + 1);
+  for (const Keyword& k : kKeywords) {
+    if (k.word != word) continue;
+    if (!k.takes_text && space != std::string_view::npos) return std::nullopt;
+    if (k.type == MessageType::kRules && space == std::string_view::npos) return std::nullopt;
+    return Message{k.type, std::string(text)};
+  }
+  return std::nullopt;
+}
 
 std::vector<NamedFd> TakeListenFds() {
   std::vector<NamedFd> result;

@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -29,28 +28,28 @@
 #include "config/config.h"
 #include "log/log.h"
 #include "net/endpoint.h"
+#include "supervisor/control.h"
+#include "supervisor/handoff.h"
 #include "supervisor/metrics.h"
 #include "supervisor/metrics_listener.h"
 #include "supervisor/protocol.h"
 #include "supervisor/rule_watch.h"
 #include "supervisor/status_report.h"
+#include "supervisor/upgrade.h"
 
 namespace mailsift::supervisor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::string_view kStateVariable = "MAILSIFT_SUPERVISOR_STATE";
-constexpr std::string_view kStateFormat = "v1";  // the first word of the state
-// How long a finished reload's answer may wait for the old generation to stop accepting.
-constexpr std::chrono::milliseconds kStopAcceptingWait{2000};
+using HandoffKind = Handoff::Kind;
 
 Clock::time_point After(config::Seconds seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
 }
 
-void SetCloseOnExec(int fd, bool on) {
-  int flags = ::fcntl(fd, F_GETFD);
-  if (flags >= 0) ::fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC));
+// Says `type` to a generation on its channel; false when it is gone (or has no channel).
+bool Tell(int channel, MessageType type) {
+  return channel >= 0 && WriteLine(channel, FormatMessage({type}));
 }
 
 // Where to scrape: "http://127.0.0.1:9985/metrics", "http://[::1]:9985/metrics".
@@ -59,31 +58,6 @@ std::string MetricsUrl(const net::Endpoint& address) {
   return fmt::format("http://{}{}{}:{}/metrics", v6 ? "[" : "", address.host, v6 ? "]" : "",
                      address.port);
 }
-
-// True when `pid` is a live (or exited, not yet reaped) child of this process.
-bool IsChildOfOurs(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  size_t close = text.rfind(')');  // the command name may hold spaces and parentheses
-  if (close == std::string::npos) return false;
-  std::istringstream fields(text.substr(close + 1));
-  std::string state;
-  long long parent = 0;
-  fields >> state >> parent;
-  return parent == ::getpid();
-}
-
-struct OwnedListener {
-  std::string name;
-  net::Endpoint address;
-  int fd = -1;
-};
-
-// The metrics listening socket a config wants; fd -1: none ([metrics] address = "").
-struct MetricsSocket {
-  int fd = -1;
-  net::Endpoint address;
-};
 
 struct Generation {
   enum class State { kStarting, kServing, kDraining };
@@ -124,19 +98,20 @@ class Supervisor {
   bool Adopt();  // after an upgrade: take over the state of our previous program
   bool BindListeners(const config::Config& config, std::vector<int>& opened,
                      std::string& error);
-  bool OpenControlSocket(std::string& error);
   // Binds [metrics] address when it differs from the one served now; `changed` gets the new
   // socket (fd -1 when the config turns metrics off). False, with the reason, if it cannot.
   bool BindMetrics(const config::Config& config, std::optional<MetricsSocket>& changed,
                    std::string& error);
   // Serves the metrics on `socket` from now on, closing the listener served before.
   void ServeMetrics(const MetricsSocket& socket);
-  void DropHandoffMetrics();  // closes a metrics socket bound for a handoff that is over
   bool WritePidFile(std::string& error);
   void Finish(int code);
 
   // Generations.
-  bool Spawn(const config::Config& config, std::string& error);
+  // Starts a generation with `config`: its number, or 0 with the reason.
+  int Spawn(const config::Config& config, std::string& error);
+  // Drops what a handoff that failed had bound for it: listeners, the metrics socket.
+  void UndoHandoff(Handoff::Held& held);
   void OnChannel(Generation& generation);
   void OnReady(Generation& generation);
   void FailHandoff(Generation& generation, const std::string& reason);
@@ -160,10 +135,6 @@ class Supervisor {
   std::string MetricsText();
   void BeginStop(bool fast, int client);
   void Upgrade(int client);
-  // Runs `PROGRAM check-upgrade` (supervisor.h); false with the reason if the program on disk
-  // cannot take over.
-  bool CheckUpgrade(std::string& reason);
-  void Reply(int client, const std::string& text, bool close_after = true);
   void Notify(const std::string& state);
 
   // [spam] watch_rule_dirs: follows the serving config; a burst of rule changes is one reload.
@@ -178,20 +149,10 @@ class Supervisor {
   int signal_fd_ = -1;
   int control_fd_ = -1;
 
-  // The handoff in progress: the new generation and who waits for its outcome.
-  int handoff_ = 0;  // generation number, 0 = none
-  std::vector<int> handoff_clients_;
-  std::vector<std::pair<int, std::string>> reload_replies_;  // done, waiting for old to stop
-  Clock::time_point reload_replies_until_;
-  std::optional<config::Config> handoff_config_;
-  std::vector<int> handoff_opened_;  // listener fds bound for this handoff
-  std::optional<MetricsSocket> handoff_metrics_;  // set when this handoff changes the metrics
-  bool first_start_ = true;
-  bool handoff_is_reload_ = false;  // false: a first start or a crash replacement
-  bool reload_queued_ = false;
-  std::vector<int> queued_clients_;
-  bool upgrade_queued_ = false;  // asked during a handoff; runs once it is over
-  int upgrade_client_ = -1;
+  // The handoff in progress (the new generation, who waits for it, what is queued behind it),
+  // and the answers of finished reloads waiting for the old generations to stop accepting.
+  Handoff handoff_;
+  ReloadAnswers reload_answers_;
 
   // Crash restarts.
   int recent_crashes_ = 0;
@@ -239,27 +200,6 @@ bool Supervisor::BindListeners(const config::Config& config, std::vector<int>& o
   return true;
 }
 
-bool Supervisor::OpenControlSocket(std::string& error) {
-  std::filesystem::path path(config_.control.socket);
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  auto endpoint = net::ParseEndpoint("unix:" + config_.control.socket);
-  if (!endpoint) {
-    error = "control.socket: " + endpoint.error().message;
-    return false;
-  }
-  mode_t old_mask = ::umask(0177);
-  auto fd = net::OpenListener(*endpoint, 16);
-  ::umask(old_mask);
-  if (!fd) {
-    error = "control.socket: " + fd.error().message;
-    return false;
-  }
-  ::chmod(config_.control.socket.c_str(), static_cast<mode_t>(config_.control.socket_mode));
-  control_fd_ = *fd;
-  return true;
-}
-
 bool Supervisor::BindMetrics(const config::Config& config, std::optional<MetricsSocket>& changed,
                              std::string& error) {
   bool wanted = !config.metrics.address.empty();
@@ -288,9 +228,11 @@ void Supervisor::ServeMetrics(const MetricsSocket& socket) {
   if (socket.fd >= 0) log::Info("metrics on {}", MetricsUrl(socket.address));
 }
 
-void Supervisor::DropHandoffMetrics() {
-  if (handoff_metrics_ && handoff_metrics_->fd >= 0) ::close(handoff_metrics_->fd);
-  handoff_metrics_.reset();
+void Supervisor::UndoHandoff(Handoff::Held& held) {
+  CloseListeners(held.opened);
+  held.opened.clear();
+  if (held.metrics && held.metrics->fd >= 0) ::close(held.metrics->fd);
+  held.metrics.reset();
 }
 
 bool Supervisor::WritePidFile(std::string& error) {
@@ -316,7 +258,7 @@ bool Supervisor::WritePidFile(std::string& error) {
 }
 
 void Supervisor::Finish(int code) {
-  for (int client : stop_clients_) Reply(client, code == 0 ? "ok stopped" : "error stopped");
+  for (int client : stop_clients_) Answer(client, code == 0 ? "ok stopped" : "error stopped");
   stop_clients_.clear();
   for (auto& l : listeners_) {
     ::close(l.fd);
@@ -324,7 +266,10 @@ void Supervisor::Finish(int code) {
   }
   listeners_.clear();
   metrics_.Close();
-  DropHandoffMetrics();
+  if (!handoff_.idle()) {
+    Handoff::Held held = handoff_.End();
+    if (held.metrics && held.metrics->fd >= 0) ::close(held.metrics->fd);
+  }
   if (control_fd_ >= 0) {
     ::close(control_fd_);
     ::unlink(config_.control.socket.c_str());
@@ -335,7 +280,7 @@ void Supervisor::Finish(int code) {
 
 // --- generations ------------------------------------------------------------------------------
 
-bool Supervisor::Spawn(const config::Config& config, std::string& error) {
+int Supervisor::Spawn(const config::Config& config, std::string& error) {
   std::vector<NamedFd> fds;
   for (const auto& wanted : config.listeners) {
     auto it = std::find_if(listeners_.rbegin(), listeners_.rend(), [&](const OwnedListener& l) {
@@ -343,26 +288,24 @@ bool Supervisor::Spawn(const config::Config& config, std::string& error) {
     });
     if (it == listeners_.rend()) {
       error = fmt::format("listener {} is not bound", wanted.name);
-      return false;
+      return 0;
     }
     fds.push_back({wanted.name, it->fd});
   }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     error = fmt::format("socketpair: {}", std::strerror(errno));
-    return false;
+    return 0;
   }
   int number = next_number_++;
   std::string names;
   for (const auto& f : fds) names += (names.empty() ? "" : ":") + f.name;
-  std::vector<std::string> args = {options_.program, "generation", "--config",
-                                   options_.config_path};
   pid_t pid = ::fork();
   if (pid < 0) {
     error = fmt::format("fork: {}", std::strerror(errno));
     ::close(pair[0]);
     ::close(pair[1]);
-    return false;
+    return 0;
   }
   if (pid == 0) {
     // The child: listeners to 3..3+n-1, the channel after them, then exec.
@@ -375,28 +318,17 @@ bool Supervisor::Spawn(const config::Config& config, std::string& error) {
     int channel = ::fcntl(pair[1], F_DUPFD_CLOEXEC, 100);
     for (int i = 0; i < count; ++i) ::dup2(high[static_cast<size_t>(i)], 3 + i);
     ::dup2(channel, 3 + count);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) {
-      std::string_view entry(*e);
-      if (entry.starts_with("LISTEN_") || entry.starts_with("MAILSIFT_CONTROL_FD=") ||
-          entry.starts_with("NOTIFY_SOCKET=") || entry.starts_with(kStateVariable)) {
-        continue;  // only the supervisor talks to systemd
-      }
-      env_strings.emplace_back(entry);
-    }
+    std::vector<std::string> env_strings = ChildEnvironment();
     env_strings.push_back(fmt::format("LISTEN_FDS={}", count));
     env_strings.push_back(fmt::format("LISTEN_FDNAMES={}", names));
     env_strings.push_back(fmt::format("LISTEN_PID={}", ::getpid()));
     env_strings.push_back(fmt::format("{}={}", kControlFdVariable, 3 + count));
     env_strings.push_back(fmt::format("MAILSIFT_GENERATION={}", number));
-    std::vector<char*> envp, argv;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execve(options_.program.c_str(), argv.data(), envp.data());
-    std::string message = fmt::format("FAILED cannot execute {}: {}\n", options_.program,
-                                      std::strerror(errno));
+    Exec(options_.program, {options_.program, "generation", "--config", options_.config_path},
+         std::move(env_strings));
+    std::string reason =
+        fmt::format("cannot execute {}: {}", options_.program, std::strerror(errno));
+    std::string message = FormatMessage({MessageType::kFailed, reason}) + "\n";
     ssize_t ignored = ::write(3 + count, message.data(), message.size());
     (void)ignored;
     ::_exit(127);
@@ -410,9 +342,8 @@ bool Supervisor::Spawn(const config::Config& config, std::string& error) {
   generation->digest = config.digest;
   generation->deadline = After(config.supervisor.ready_timeout);
   log::Info("starting generation {} (pid {}) with config {}", number, pid, config.digest);
-  handoff_ = number;
   generations_.push_back(std::move(generation));
-  return true;
+  return number;
 }
 
 Generation* Supervisor::Serving() {
@@ -430,7 +361,7 @@ Generation* Supervisor::Find(int number) {
 }
 
 void Supervisor::FlushReloadReplies() {
-  if (reload_replies_.empty()) return;
+  if (reload_answers_.empty()) return;
   bool old_still_accepting = false;
   for (const auto& g : generations_) {
     if (g->state == Generation::State::kDraining && !g->exited && g->channel >= 0 &&
@@ -438,9 +369,9 @@ void Supervisor::FlushReloadReplies() {
       old_still_accepting = true;
     }
   }
-  if (old_still_accepting && Clock::now() < reload_replies_until_) return;
-  for (const auto& [client, text] : reload_replies_) Reply(client, text);
-  reload_replies_.clear();
+  for (const auto& [client, text] : reload_answers_.TakeDue(Clock::now(), old_still_accepting)) {
+    Answer(client, text);
+  }
 }
 
 void Supervisor::OnChannel(Generation& generation) {
@@ -458,28 +389,39 @@ void Supervisor::OnChannel(Generation& generation) {
     break;
   }
   for (const auto& line : TakeLines(generation.buffer)) {
-    if (line == "READY") {
-      OnReady(generation);
-    } else if (line.starts_with("FAILED")) {
-      std::string reason = line.size() > 7 ? line.substr(7) : "no reason given";
-      if (generation.number == handoff_) {
-        FailHandoff(generation, reason);
-      } else {
-        log::Warn("generation {} reported: {}", generation.number, reason);
+    auto message = ParseMessage(line);
+    if (!message) continue;
+    switch (message->type) {
+      case MessageType::kReady:
+        OnReady(generation);
+        break;
+      case MessageType::kFailed: {
+        std::string reason = message->text.empty() ? "no reason given" : message->text;
+        if (generation.number == handoff_.generation()) {
+          FailHandoff(generation, reason);
+        } else {
+          log::Warn("generation {} reported: {}", generation.number, reason);
+        }
+        break;
       }
-    } else if (line.starts_with("STATUS")) {
-      generation.last_status = ParseStatus(line);
-      ++generation.status_replies;
-    } else if (line.starts_with("RULES ")) {
-      generation.rules = line.substr(6);
-    } else if (line == "STOPPED_ACCEPTING") {
-      generation.stopped_accepting = true;
+      case MessageType::kStatus:
+        generation.last_status = ParseStatus(message->text);
+        ++generation.status_replies;
+        break;
+      case MessageType::kRules:
+        generation.rules = message->text;
+        break;
+      case MessageType::kStoppedAccepting:
+        generation.stopped_accepting = true;
+        break;
+      case MessageType::kDrain:  // the supervisor's own word: never sent to it
+        break;
     }
   }
 }
 
 void Supervisor::OnReady(Generation& generation) {
-  if (generation.number != handoff_) return;
+  if (handoff_.idle() || generation.number != handoff_.generation()) return;
   generation.state = Generation::State::kServing;
   generation.deadline = Clock::time_point::max();
   // Promote: every older serving generation drains now. Until this moment it kept accepting,
@@ -489,23 +431,18 @@ void Supervisor::OnReady(Generation& generation) {
     if (older->state == Generation::State::kServing) {
       older->state = Generation::State::kDraining;
       older->deadline = After(config_.supervisor.drain_timeout + config::Seconds(5));
-      if (older->channel < 0 || !WriteLine(older->channel, "DRAIN")) ::kill(older->pid, SIGTERM);
+      if (!Tell(older->channel, MessageType::kDrain)) ::kill(older->pid, SIGTERM);
       log::Info("generation {} (pid {}) draining", older->number, older->pid);
     }
   }
-  bool was_reload = handoff_is_reload_;
-  handoff_is_reload_ = false;
-  if (handoff_config_) config_ = std::move(*handoff_config_);
-  handoff_config_.reset();
-  handoff_opened_.clear();
+  Handoff::Held held = handoff_.End();
+  if (held.config) config_ = std::move(*held.config);
   ConfigureRuleWatch();
-  if (handoff_metrics_) {
+  if (held.metrics) {
     // A changed [metrics] address serves from now on (connections the old listener accepted
     // are still answered).
-    ServeMetrics(*handoff_metrics_);
-    handoff_metrics_.reset();
+    ServeMetrics(*held.metrics);
   }
-  handoff_ = 0;
   recent_crashes_ = 0;
   std::string message = fmt::format("generation {} (pid {}) serving, config {}, rules {}",
                                     generation.number, generation.pid, generation.digest,
@@ -513,12 +450,9 @@ void Supervisor::OnReady(Generation& generation) {
   log::Info("{}", message);
   // The reload's answer waits until the old generations have stopped accepting (at most
   // kStopAcceptingWait): after "ok", every new connection is the new generation's.
-  for (int client : handoff_clients_) reload_replies_.push_back({client, "ok " + message});
-  handoff_clients_.clear();
-  reload_replies_until_ = Clock::now() + kStopAcceptingWait;
+  reload_answers_.Add(held.clients, "ok " + message, Clock::now());
   FlushReloadReplies();
-  if (first_start_) {
-    first_start_ = false;
+  if (held.kind == HandoffKind::kFirstStart) {
     Notify(fmt::format("READY=1\nMAINPID={}\nSTATUS={}", ::getpid(), message));
     if (options_.ready_fd >= 0) {
       WriteLine(options_.ready_fd, "ok " + message);
@@ -526,27 +460,20 @@ void Supervisor::OnReady(Generation& generation) {
       options_.ready_fd = -1;
     }
   } else {
-    if (was_reload) ++reloads_;
+    if (held.kind == HandoffKind::kReload) ++reloads_;
     Notify("READY=1\nSTATUS=" + message);
   }
   RunQueuedReloads();
 }
 
 void Supervisor::RunQueuedReloads() {
-  if (!reload_queued_) {
-    if (upgrade_queued_ && handoff_ == 0) {
-      upgrade_queued_ = false;
-      int client = upgrade_client_;
-      upgrade_client_ = -1;
-      Upgrade(client);
-    }
+  auto clients = handoff_.TakeQueuedReload();
+  if (!clients) {
+    if (handoff_.upgrade_queued() && handoff_.idle()) Upgrade(*handoff_.TakeQueuedUpgrade());
     return;
   }
-  reload_queued_ = false;
-  std::vector<int> clients = std::move(queued_clients_);
-  queued_clients_.clear();
-  if (clients.empty()) StartReload(-1);  // queued by a signal
-  for (int client : clients) StartReload(client);
+  if (clients->empty()) StartReload(-1);  // queued by a signal
+  for (int client : *clients) StartReload(client);
 }
 
 void Supervisor::CloseListeners(const std::vector<int>& fds) {
@@ -561,25 +488,20 @@ void Supervisor::CloseListeners(const std::vector<int>& fds) {
 }
 
 void Supervisor::FailHandoff(Generation& generation, const std::string& reason) {
-  if (generation.number != handoff_) return;
+  if (handoff_.idle() || generation.number != handoff_.generation()) return;
   if (!generation.exited) ::kill(generation.pid, SIGKILL);
   generation.state = Generation::State::kDraining;  // on its way out
-  handoff_ = 0;
-  CloseListeners(handoff_opened_);
-  handoff_opened_.clear();
-  DropHandoffMetrics();
-  handoff_config_.reset();
+  Handoff::Held held = handoff_.End();
+  UndoHandoff(held);
   Generation* serving = Serving();
   std::string message =
       serving ? fmt::format("reload failed: {}; generation {} keeps serving", reason,
                             serving->number)
               : fmt::format("generation {} failed: {}", generation.number, reason);
   log::Error("{}", message);
-  if (handoff_is_reload_) ++failed_reloads_;
-  handoff_is_reload_ = false;
-  for (int client : handoff_clients_) Reply(client, "error " + message);
-  handoff_clients_.clear();
-  if (first_start_) {
+  if (held.kind == HandoffKind::kReload) ++failed_reloads_;
+  for (int client : held.clients) Answer(client, "error " + message);
+  if (held.kind == HandoffKind::kFirstStart) {
     if (options_.ready_fd >= 0) {
       WriteLine(options_.ready_fd, "error " + message);
       ::close(options_.ready_fd);
@@ -615,13 +537,13 @@ void Supervisor::Reap() {
     for (const auto& [key, value] : g.last_status) {
       if (key != "active") finished_totals_[key] += value;
     }
-    if (g.number == handoff_) {
+    if (g.number == handoff_.generation()) {
       FailHandoff(g, fmt::format("generation {} exited before READY ({})", g.number, how));
     } else if (g.state == Generation::State::kServing) {
       ++crashes_;
       log::Error("generation {} (pid {}) crashed ({}); the listening sockets stay open", g.number,
                  g.pid, how);
-      if (!stopping_ && handoff_ == 0) {
+      if (!stopping_ && handoff_.idle()) {
         auto delay = config::Seconds(recent_crashes_ == 0 ? 0 : std::min(30, 1 << recent_crashes_));
         ++recent_crashes_;
         restart_at_ = After(delay);
@@ -646,7 +568,7 @@ void Supervisor::CloseUnusedListeners() {
   for (auto& g : generations_) {
     if (g->state == Generation::State::kDraining) older_alive = true;
   }
-  if (older_alive || handoff_ != 0) return;
+  if (older_alive || !handoff_.idle()) return;
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     bool wanted = std::any_of(config_.listeners.begin(), config_.listeners.end(), [&](auto& w) {
       return w.name == it->name && w.address == it->address;
@@ -671,10 +593,11 @@ void Supervisor::CheckDeadlines() {
   auto now = Clock::now();
   for (auto& g : generations_) {
     if (g->exited || now < g->deadline) continue;
-    if (g->number == handoff_) {
+    if (g->number == handoff_.generation()) {
+      const auto& held = handoff_.held();
+      const config::Config& config = held.config ? *held.config : config_;
       FailHandoff(*g, fmt::format("generation {} did not report READY within {} s", g->number,
-                                  (handoff_config_ ? *handoff_config_ : config_)
-                                      .supervisor.ready_timeout.count()));
+                                  config.supervisor.ready_timeout.count()));
     } else if (g->state == Generation::State::kDraining) {
       log::Warn("generation {} (pid {}) still busy at the drain deadline: killed", g->number,
                 g->pid);
@@ -684,10 +607,12 @@ void Supervisor::CheckDeadlines() {
   }
   if (now >= restart_at_) {
     restart_at_ = Clock::time_point::max();
-    if (!Serving() && handoff_ == 0 && !stopping_) {
+    if (!Serving() && handoff_.idle() && !stopping_) {
       std::string error;
       log::Info("starting a replacement generation");
-      if (!Spawn(config_, error)) {
+      if (int number = Spawn(config_, error); number != 0) {
+        handoff_.Begin(number, Handoff::Held(HandoffKind::kReplacement));
+      } else {
         log::Error("cannot start a generation: {}", error);
         restart_at_ = After(config::Seconds(5));
       }
@@ -702,12 +627,6 @@ void Supervisor::CheckDeadlines() {
 }
 
 // --- requests ---------------------------------------------------------------------------------
-
-void Supervisor::Reply(int client, const std::string& text, bool close_after) {
-  if (client < 0) return;
-  WriteLine(client, text);
-  if (close_after) ::close(client);
-}
 
 void Supervisor::Notify(const std::string& state) { sd_notify(0, state.c_str()); }
 
@@ -742,14 +661,13 @@ void Supervisor::ReloadIfRulesChanged() {
 
 void Supervisor::StartReload(int client) {
   if (stopping_) {
-    Reply(client, "error the service is stopping");
+    Answer(client, "error the service is stopping");
     return;
   }
-  if (handoff_ != 0) {
+  if (!handoff_.idle()) {
     // A handoff is running: this request is served by one more reload after it.
-    reload_queued_ = true;
-    if (client >= 0) queued_clients_.push_back(client);
-    log::Info("reload queued behind generation {}", handoff_);
+    handoff_.QueueReload(client);
+    log::Info("reload queued behind generation {}", handoff_.generation());
     return;
   }
   Notify("RELOADING=1");
@@ -764,33 +682,30 @@ void Supervisor::StartReload(int client) {
     log::Error("{}", message);
     ++failed_reloads_;
     Notify("READY=1\nSTATUS=" + message);
-    Reply(client, "error " + message);
+    Answer(client, "error " + message);
     return;
   }
   std::string error;
-  std::vector<int> opened;
-  if (!BindListeners(*loaded, opened, error) || !BindMetrics(*loaded, handoff_metrics_, error)) {
-    CloseListeners(opened);
+  Handoff::Held held(HandoffKind::kReload);
+  if (!BindListeners(*loaded, held.opened, error) || !BindMetrics(*loaded, held.metrics, error)) {
+    CloseListeners(held.opened);
     std::string message = "reload failed: " + error;
     log::Error("{}", message);
     ++failed_reloads_;
     Notify("READY=1\nSTATUS=" + message);
-    Reply(client, "error " + message);
+    Answer(client, "error " + message);
     return;
   }
-  handoff_opened_ = opened;
-  handoff_config_ = std::move(*loaded);
-  handoff_is_reload_ = true;
-  if (client >= 0) handoff_clients_.push_back(client);
-  if (!Spawn(*handoff_config_, error)) {
-    handoff_clients_.clear();
-    handoff_config_.reset();
-    CloseListeners(handoff_opened_);
-    handoff_opened_.clear();
-    DropHandoffMetrics();
+  int number = Spawn(*loaded, error);
+  if (number == 0) {
+    UndoHandoff(held);
     ++failed_reloads_;
-    Reply(client, "error reload failed: " + error);
+    Answer(client, "error reload failed: " + error);
+    return;
   }
+  held.config = std::move(*loaded);
+  if (client >= 0) held.clients.push_back(client);
+  handoff_.Begin(number, std::move(held));
 }
 
 std::map<std::string, long long> Supervisor::CollectTotals() {
@@ -798,7 +713,7 @@ std::map<std::string, long long> Supervisor::CollectTotals() {
   // (a starting one answers only once it is READY; its answer arrives through the loop).
   std::map<int, long long> asked;  // generation number → STATUS replies before asking
   for (auto& g : generations_) {
-    if (g->exited || g->channel < 0 || !WriteLine(g->channel, "STATUS")) continue;
+    if (g->exited || !Tell(g->channel, MessageType::kStatus)) continue;
     if (g->state != Generation::State::kStarting) asked[g->number] = g->status_replies;
   }
   auto until = Clock::now() + std::chrono::milliseconds(500);
@@ -874,7 +789,7 @@ void Supervisor::Status(int client, bool json) {
   report.reloads = reloads_;
   report.failed_reloads = failed_reloads_;
   report.crashes = crashes_;
-  Reply(client, "ok " + (json ? FormatStatusJson(report) : FormatStatusText(report)));
+  Answer(client, "ok " + (json ? FormatStatusJson(report) : FormatStatusText(report)));
 }
 
 void Supervisor::BeginStop(bool fast, int client) {
@@ -890,324 +805,158 @@ void Supervisor::BeginStop(bool fast, int client) {
       ::kill(g->pid, SIGKILL);
     } else {
       g->state = Generation::State::kDraining;
-      if (g->channel < 0 || !WriteLine(g->channel, "DRAIN")) ::kill(g->pid, SIGTERM);
+      if (!Tell(g->channel, MessageType::kDrain)) ::kill(g->pid, SIGTERM);
     }
   }
-  for (int c : handoff_clients_) Reply(c, "error the service is stopping");
-  handoff_clients_.clear();
-  for (int c : queued_clients_) Reply(c, "error the service is stopping");
-  queued_clients_.clear();
-  if (upgrade_queued_) Reply(upgrade_client_, "error the service is stopping");
-  upgrade_queued_ = false;
-  upgrade_client_ = -1;
+  for (int c : handoff_.TakeWaitingClients()) Answer(c, "error the service is stopping");
+  if (auto upgrade = handoff_.TakeQueuedUpgrade()) {
+    Answer(*upgrade, "error the service is stopping");
+  }
   if (generations_.empty()) {
     Finish(0);
     ::exit(EX_OK);
   }
 }
 
-bool Supervisor::CheckUpgrade(std::string& reason) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    reason = fmt::format("pipe: {}", std::strerror(errno));
-    return false;
-  }
-  std::vector<std::string> args = {options_.program, "check-upgrade", "--config",
-                                   options_.config_path};
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    reason = fmt::format("fork: {}", std::strerror(errno));
-    ::close(out[0]);
-    ::close(out[1]);
-    return false;
-  }
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) {
-      std::string_view entry(*e);
-      if (entry.starts_with("LISTEN_") || entry.starts_with("NOTIFY_SOCKET=") ||
-          entry.starts_with(kStateVariable)) {
-        continue;
-      }
-      env_strings.emplace_back(entry);
-    }
-    std::vector<char*> envp, argv;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execve(options_.program.c_str(), argv.data(), envp.data());
-    std::string message = fmt::format("cannot execute {}: {}\n", options_.program,
-                                      std::strerror(errno));
-    ssize_t ignored = ::write(1, message.data(), message.size());
-    (void)ignored;
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string output;
-  auto until = Clock::now() + kUpgradeCheckTimeout;
-  bool timed_out = false;
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
-    pollfd readable{out[0], POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) == 0) {
-      timed_out = true;
-      break;
-    }
-    char chunk[1024];
-    ssize_t n = ::read(out[0], chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (output.size() < 16384) output.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(out[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  // Reaped here, not by Reap(): it is not a generation.
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  // The last line it wrote: the readiness line, or the reason it cannot take over.
-  std::string said;
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    std::string_view trimmed = TrimSpaces(line);
-    if (trimmed.ends_with('\r')) trimmed.remove_suffix(1);
-    if (!trimmed.empty()) said = std::string(trimmed);
-  }
-  if (timed_out) {
-    reason = fmt::format("{} check-upgrade did not answer within {} s", options_.program,
-                         kUpgradeCheckTimeout.count());
-  } else if (WIFSIGNALED(status)) {
-    reason = fmt::format("{} check-upgrade was killed by signal {}", options_.program,
-                         strsignal(WTERMSIG(status)));
-  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    reason = fmt::format("{} check-upgrade exited with status {}{}{}", options_.program,
-                         WIFEXITED(status) ? WEXITSTATUS(status) : -1, said.empty() ? "" : ": ",
-                         said);
-  } else if (said != UpgradeReadiness()) {
-    reason = fmt::format("{} is not a program that can take over this supervisor (it said "
-                         "\"{}\", not \"{}\")",
-                         options_.program, said.substr(0, 200), UpgradeReadiness());
-  } else {
-    return true;
-  }
-  return false;
-}
-
 void Supervisor::Upgrade(int client) {
   if (stopping_) {
-    Reply(client, "error the service is stopping");
+    Answer(client, "error the service is stopping");
     return;
   }
-  if (handoff_ != 0 || reload_queued_) {
+  if (!handoff_.idle() || handoff_.reload_queued()) {
     // The state of a handoff does not travel: the upgrade runs once the handoff is over.
-    if (upgrade_queued_) {
-      Reply(client, "error an upgrade is already waiting for the running reload");
+    if (!handoff_.QueueUpgrade(client)) {
+      Answer(client, "error an upgrade is already waiting for the running reload");
       return;
     }
-    upgrade_queued_ = true;
-    upgrade_client_ = client;
-    log::Info("upgrade queued behind generation {}", handoff_);
+    log::Info("upgrade queued behind generation {}", handoff_.generation());
     return;
   }
   log::Info("upgrade: checking {}", options_.program);
-  std::string reason;
-  if (!CheckUpgrade(reason)) {
-    std::string message =
-        fmt::format("upgrade refused: {}; supervisor pid {} keeps running", reason, ::getpid());
+  if (auto checked = CheckUpgrade(options_.program, options_.config_path); !checked) {
+    std::string message = fmt::format("upgrade refused: {}; supervisor pid {} keeps running",
+                                      checked.error().message, ::getpid());
     log::Error("{}", message);
-    Reply(client, "error " + message);
+    Answer(client, "error " + message);
     return;
   }
   // The state travels in one environment variable; the fds it names are inherited.
-  std::string state = fmt::format("{} next={} reloads={} failed={} crashes={} control={} client={}",
-                                  kStateFormat, next_number_, reloads_, failed_reloads_, crashes_,
-                                  control_fd_, client);
-  std::vector<int> inherited = {control_fd_, client};
-  for (const auto& l : listeners_) {
-    state += fmt::format(" L={},{},{}", l.name, l.fd, l.address.kind == net::Endpoint::Kind::kUnix
-                                                          ? "unix:" + l.address.path
-                                                          : l.address.host + "|" +
-                                                                std::to_string(l.address.port));
-    inherited.push_back(l.fd);
-  }
-  // The counters of generations that have exited, so that totals stay monotonic.
-  for (const auto& [key, value] : finished_totals_) state += fmt::format(" T.{}={}", key, value);
-  if (metrics_.fd() >= 0) {
-    state +=
-        fmt::format(" M={},{}|{}", metrics_.fd(), metrics_.address().host, metrics_.address().port);
-    inherited.push_back(metrics_.fd());
-  }
+  UpgradeState state;
+  state.next_number = next_number_;
+  state.reloads = reloads_;
+  state.failed_reloads = failed_reloads_;
+  state.crashes = crashes_;
+  state.control_fd = control_fd_;
+  state.client = client;
+  state.listeners = listeners_;
+  state.finished_totals = finished_totals_;
+  if (metrics_.fd() >= 0) state.metrics = MetricsSocket{metrics_.fd(), metrics_.address()};
   for (const auto& g : generations_) {
     if (g->exited) continue;
-    state += fmt::format(" G={},{},{},{},{}", g->number, g->pid, g->channel,
-                         static_cast<int>(g->state), g->digest);
-    if (g->channel >= 0) inherited.push_back(g->channel);
+    state.generations.push_back(
+        {g->number, g->pid, g->channel, static_cast<int>(g->state), g->digest});
   }
-  for (int fd : inherited) {
-    if (fd >= 0) SetCloseOnExec(fd, false);
-  }
-  ::setenv(std::string(kStateVariable).c_str(), state.c_str(), 1);
   log::Info("upgrade: executing {} in place (pid {})", options_.program, ::getpid());
-  // Always the attached supervisor: the verb that started us (`start`) would daemonize again.
-  std::vector<std::string> args = {options_.program, "foreground", "--config",
-                                   options_.config_path};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // The signals stay blocked across the exec: a SIGCHLD (or a HUP) that arrives meanwhile stays
-  // pending, and the new program's signalfd reads it. Unblocked, it would be discarded.
-  ::execv(options_.program.c_str(), argv.data());
+  std::string error = ExecUpgrade(options_.program, options_.config_path, state);
   // Still here: the exec failed; keep running as we were.
-  int err = errno;
-  ::unsetenv(std::string(kStateVariable).c_str());
-  for (int fd : inherited) {
-    if (fd >= 0) SetCloseOnExec(fd, true);
-  }
-  log::Error("upgrade failed: cannot execute {}: {}", options_.program, std::strerror(err));
-  Reply(client, fmt::format("error upgrade failed: cannot execute {}: {}; supervisor pid {} keeps "
-                            "running",
-                            options_.program, std::strerror(err), ::getpid()));
+  log::Error("upgrade failed: cannot execute {}: {}", options_.program, error);
+  Answer(client, fmt::format("error upgrade failed: cannot execute {}: {}; supervisor pid {} keeps "
+                             "running",
+                             options_.program, error, ::getpid()));
 }
 
 bool Supervisor::Adopt() {
   const char* raw = ::getenv(std::string(kStateVariable).c_str());
   if (!raw) return false;
-  std::string state(raw);
+  std::string text(raw);
   ::unsetenv(std::string(kStateVariable).c_str());
-  if (!state.starts_with(std::string(kStateFormat) + " ")) {
+  if (!text.starts_with(std::string(kStateFormat) + " ")) {
     // check-upgrade said we understand it; anything else is our bug.
-    log::Error("upgrade: state of an unknown format: {}", state.substr(0, 40));
+    log::Error("upgrade: state of an unknown format: {}", text.substr(0, 40));
   }
-  int client = -1;
-  for (std::string_view word : SplitSpaces(state)) {
-    auto value_of = [&](std::string_view key) -> std::optional<long long> {
-      if (!word.starts_with(key)) return std::nullopt;
-      auto v = ParseUnsigned(word.substr(key.size()));
-      if (!v) {
-        if (word.substr(key.size()) == "-1") return -1;
-        return std::nullopt;
-      }
-      return static_cast<long long>(*v);
-    };
-    if (auto v = value_of("next=")) next_number_ = static_cast<int>(*v);
-    if (auto v = value_of("reloads=")) reloads_ = *v;
-    if (auto v = value_of("failed=")) failed_reloads_ = *v;
-    if (auto v = value_of("crashes=")) crashes_ = *v;
-    if (auto v = value_of("control=")) control_fd_ = static_cast<int>(*v);
-    if (auto v = value_of("client=")) client = static_cast<int>(*v);
-    if (word.starts_with("L=")) {
-      std::string body(word.substr(2));
-      size_t c1 = body.find(','), c2 = body.find(',', c1 + 1);
-      if (c1 == std::string::npos || c2 == std::string::npos) continue;
-      OwnedListener l;
-      l.name = body.substr(0, c1);
-      l.fd = std::atoi(body.substr(c1 + 1, c2 - c1 - 1).c_str());
-      std::string where = body.substr(c2 + 1);
-      if (where.starts_with("unix:")) {
-        l.address = *net::ParseEndpoint(where);
-      } else {
-        size_t bar = where.rfind('|');
-        l.address.kind = net::Endpoint::Kind::kInet;
-        l.address.host = where.substr(0, bar);
-        l.address.port = static_cast<uint16_t>(std::atoi(where.substr(bar + 1).c_str()));
-      }
-      SetCloseOnExec(l.fd, true);
-      listeners_.push_back(l);
+  UpgradeState state = ParseUpgradeState(text);
+  next_number_ = state.next_number;
+  reloads_ = state.reloads;
+  failed_reloads_ = state.failed_reloads;
+  crashes_ = state.crashes;
+  control_fd_ = state.control_fd;
+  int client = state.client;
+  for (const auto& l : state.listeners) {
+    SetCloseOnExec(l.fd, true);
+    listeners_.push_back(l);
+  }
+  finished_totals_ = state.finished_totals;
+  if (state.metrics) {
+    SetCloseOnExec(state.metrics->fd, true);
+    metrics_.Listen(state.metrics->fd, state.metrics->address);
+  }
+  for (const auto& adopted : state.generations) {
+    auto g = std::make_unique<Generation>();
+    g->number = adopted.number;
+    g->pid = adopted.pid;
+    g->channel = adopted.channel;
+    g->state = static_cast<Generation::State>(adopted.state);
+    g->digest = adopted.digest;
+    if (g->state == Generation::State::kDraining) {
+      g->deadline = After(config_.supervisor.drain_timeout + config::Seconds(5));
     }
-    if (size_t equals = word.find('='); word.starts_with("T.") && equals != word.npos) {
-      if (auto value = ParseUnsigned(word.substr(equals + 1))) {
-        finished_totals_[std::string(word.substr(2, equals - 2))] = static_cast<long long>(*value);
-      }
+    if (g->channel >= 0) {
+      SetCloseOnExec(g->channel, true);
+      ::fcntl(g->channel, F_SETFL, O_NONBLOCK);
+    }
+    if (!IsChildOfOurs(g->pid)) {
+      // Not ours to watch (nor to report as serving): it has gone, or it is someone else's.
+      log::Warn("upgrade: generation {} (pid {}) is not a child of this supervisor: dropped",
+                g->number, g->pid);
+      if (g->channel >= 0) ::close(g->channel);
       continue;
     }
-    if (word.starts_with("M=")) {
-      std::string body(word.substr(2));
-      size_t comma = body.find(','), bar = body.rfind('|');
-      if (comma == std::string::npos || bar == std::string::npos || bar < comma) continue;
-      net::Endpoint address;
-      address.host = body.substr(comma + 1, bar - comma - 1);
-      address.port = static_cast<uint16_t>(std::atoi(body.substr(bar + 1).c_str()));
-      int fd = std::atoi(body.substr(0, comma).c_str());
-      SetCloseOnExec(fd, true);
-      metrics_.Listen(fd, address);
-    }
-    if (word.starts_with("G=")) {
-      std::vector<std::string> parts;
-      std::stringstream in{std::string(word.substr(2))};
-      for (std::string part; std::getline(in, part, ',');) parts.push_back(part);
-      if (parts.size() != 5) continue;
-      auto g = std::make_unique<Generation>();
-      g->number = std::atoi(parts[0].c_str());
-      g->pid = std::atoi(parts[1].c_str());
-      g->channel = std::atoi(parts[2].c_str());
-      g->state = static_cast<Generation::State>(std::atoi(parts[3].c_str()));
-      g->digest = parts[4];
-      if (g->state == Generation::State::kDraining) {
-        g->deadline = After(config_.supervisor.drain_timeout + config::Seconds(5));
-      }
-      if (g->channel >= 0) {
-        SetCloseOnExec(g->channel, true);
-        ::fcntl(g->channel, F_SETFL, O_NONBLOCK);
-      }
-      if (!IsChildOfOurs(g->pid)) {
-        // Not ours to watch (nor to report as serving): it has gone, or it is someone else's.
-        log::Warn("upgrade: generation {} (pid {}) is not a child of this supervisor: dropped",
-                  g->number, g->pid);
-        if (g->channel >= 0) ::close(g->channel);
-        continue;
-      }
-      generations_.push_back(std::move(g));
-    }
+    generations_.push_back(std::move(g));
   }
   if (control_fd_ >= 0) SetCloseOnExec(control_fd_, true);
-  first_start_ = false;
   // A generation that exited while the old program was being replaced: its SIGCHLD is still
   // pending (the signals stayed blocked across the exec), but reap it now, before anything
   // reports it.
   Reap();
-  if (!Serving() && handoff_ == 0 && !stopping_) restart_at_ = Clock::now();
+  if (!Serving() && handoff_.idle() && !stopping_) restart_at_ = Clock::now();
   log::Info("upgraded in place: pid {}, {} listener(s), {} generation(s) adopted", ::getpid(),
             listeners_.size(), generations_.size());
   Notify(fmt::format("MAINPID={}\nREADY=1\nSTATUS=upgraded in place", ::getpid()));
   if (client >= 0) {
     SetCloseOnExec(client, true);
-    Reply(client, fmt::format("ok upgraded in place: supervisor pid {} runs {}", ::getpid(),
-                              options_.program));
+    Answer(client, fmt::format("ok upgraded in place: supervisor pid {} runs {}", ::getpid(),
+                               options_.program));
   }
   return true;
 }
 
 void Supervisor::OnControlClient() {
-  int client = ::accept4(control_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  if (client < 0) return;
-  timeval timeout{2, 0};
-  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string line;
-  char c;
-  while (line.size() < 200 && ::recv(client, &c, 1, 0) == 1 && c != '\n') line.push_back(c);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line == "reload") {
-    StartReload(client);
-  } else if (line == "status") {
-    Status(client, false);
-  } else if (line == "status json") {
-    Status(client, true);
-  } else if (line == "stop") {
-    BeginStop(false, client);
-  } else if (line == "stop fast") {
-    BeginStop(true, client);
-  } else if (line == "upgrade") {
-    Upgrade(client);
-  } else {
-    Reply(client, "error unknown request; use reload, status, status json, stop, stop fast or upgrade");
+  auto client = AcceptControlClient(control_fd_);
+  if (!client) return;
+  auto request = ParseRequest(client->line);
+  if (!request) {
+    Answer(client->fd, std::string(kUnknownRequest));
+    return;
+  }
+  switch (*request) {
+    case Request::kReload:
+      StartReload(client->fd);
+      break;
+    case Request::kStatus:
+      Status(client->fd, false);
+      break;
+    case Request::kStatusJson:
+      Status(client->fd, true);
+      break;
+    case Request::kStop:
+      BeginStop(false, client->fd);
+      break;
+    case Request::kStopFast:
+      BeginStop(true, client->fd);
+      break;
+    case Request::kUpgrade:
+      Upgrade(client->fd);
+      break;
   }
 }
 
@@ -1268,8 +1017,16 @@ int Supervisor::Run() {
     }
     std::vector<int> opened;
     std::optional<MetricsSocket> metrics;
-    if (!BindListeners(config_, opened, error) || !BindMetrics(config_, metrics, error) ||
-        !OpenControlSocket(error)) {
+    bool bound = BindListeners(config_, opened, error) && BindMetrics(config_, metrics, error);
+    if (bound) {
+      if (auto fd = OpenControlSocket(config_.control.socket, config_.control.socket_mode)) {
+        control_fd_ = *fd;
+      } else {
+        error = fd.error().message;
+        bound = false;
+      }
+    }
+    if (!bound) {
       if (metrics) metrics_.Listen(metrics->fd, metrics->address);  // closed by Finish
       log::Error("{}", error);
       if (options_.ready_fd >= 0) WriteLine(options_.ready_fd, "error " + error);
@@ -1277,13 +1034,14 @@ int Supervisor::Run() {
       return EX_OSERR;
     }
     if (metrics) ServeMetrics(*metrics);
-    handoff_config_ = config_;
-    if (!Spawn(config_, error)) {
+    int number = Spawn(config_, error);
+    if (number == 0) {
       log::Error("{}", error);
       if (options_.ready_fd >= 0) WriteLine(options_.ready_fd, "error " + error);
       Finish(1);
       return EX_OSERR;
     }
+    handoff_.Begin(number, Handoff::Held(HandoffKind::kFirstStart, config_));
   }
 
   ConfigureRuleWatch();
@@ -1309,7 +1067,7 @@ int Supervisor::Run() {
     for (auto& g : generations_) next = std::min(next, g->deadline);
     next = std::min(next, stop_deadline_);
     int timeout = 1000;
-    if (!reload_replies_.empty()) next = std::min(next, reload_replies_until_);
+    next = std::min(next, reload_answers_.Due());
     if (next != Clock::time_point::max()) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
       timeout = static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
@@ -1361,10 +1119,6 @@ int Supervisor::Run() {
 }
 
 }  // namespace
-
-std::string UpgradeReadiness() {
-  return fmt::format("mailsift supervisor takes over state {}", kStateFormat);
-}
 
 int Run(const Options& options) {
   Supervisor supervisor(options);

@@ -11,7 +11,11 @@
 // crashes is replaced at once (with backoff when it keeps crashing).
 //
 // `upgrade` re-executes the supervisor in place (same PID), handing its listeners, control
-// socket and generations to the new program through inherited fds.
+// socket and generations to the new program through inherited fds (supervisor/upgrade.h).
+//
+// Its parts: the handoff's state (supervisor/handoff.h), the control socket and its requests
+// (supervisor/control.h), the upgrade (supervisor/upgrade.h), the channel to each generation
+// (supervisor/protocol.h); this file's Run() is the loop that ties them together.
 //
 // The supervisor also serves the Prometheus metrics (`[metrics] address`, supervisor/metrics.h):
 // it keeps the totals of generations that have exited, so counters never reset on a reload,
@@ -27,9 +31,9 @@
 // It reports on stderr/syslog and to systemd (READY=1, RELOADING=1, STATUS=, MAINPID=).
 #pragma once
 
-#include <chrono>
 #include <string>
-#include <vector>
+
+#include "supervisor/upgrade.h"
 
 namespace mailsift::supervisor {
 
@@ -39,18 +43,8 @@ struct Options {
   int ready_fd = -1;  // `start`: "ok ..." or "error ..." is written here once known
 };
 
-// Upgrade. The supervisor first runs `PROGRAM check-upgrade --config FILE` (bounded by
-// kUpgradeCheckTimeout): the new program must print UpgradeReadiness() — it understands this
-// version of the state handed over in the environment — and exit 0, which it does only when
-// it reads the config. Only then does the supervisor exec `PROGRAM foreground --config FILE`
-// in place, whatever verb started it (a `start`ed daemon must not daemonize again), with its
-// signals still blocked so that no SIGCHLD of a generation is lost across the exec. The new
-// program answers the waiting `mailsift upgrade` once it has adopted the listeners, the
-// control socket and the generations. A refused or failed upgrade leaves the old supervisor
-// running unchanged.
-inline constexpr std::chrono::seconds kUpgradeCheckTimeout{10};
-inline constexpr std::chrono::seconds kUpgradeAnswerWait{25};  // `mailsift upgrade`'s bound
-std::string UpgradeReadiness();
+// Upgrade (`mailsift upgrade`, SIGUSR2): supervisor/upgrade.h — check-upgrade, then an exec
+// in place that hands everything over; kUpgradeAnswerWait bounds `mailsift upgrade`'s wait.
 
 // Runs the supervisor until it stops. Returns the process exit code.
 int Run(const Options& options);

@@ -1,5 +1,5 @@
-// cli/prefilter.cc — see prefilter.h.
-#include "cli/prefilter.h"
+// generation/prefilter.cc — see prefilter.h.
+#include "generation/prefilter.h"
 
 #include <cstdlib>
 #include <string>
@@ -7,7 +7,7 @@
 #include "base/strings.h"
 #include "log/log.h"
 
-namespace mailsift::cli {
+namespace mailsift::generation {
 
 rules::PrefilterOptions PrefilterDefaults(const config::Config* config) {
   rules::PrefilterOptions o;
@@ -61,4 +61,4 @@ rules::PrefilterOptions GenerationPrefilter(const config::Config& config,
   return o;
 }
 
-}  // namespace mailsift::cli
+}  // namespace mailsift::generation

@@ -1,6 +1,8 @@
-// cli/prefilter.h — the vectorscan prefilter's settings (rules/multi_prefilter.h) for the
+// generation/prefilter.h — the vectorscan prefilter's settings (rules/multi_prefilter.h) for the
 // rulesets this program compiles: the [spam] keys, and this program as the builder process that
-// `mailsift prefilter-build` (rules::RunPrefilterBuilder) runs.
+// `mailsift prefilter-build` (rules::RunPrefilterBuilder) runs. The generation uses them, and so
+// do the offline verbs (check-config, scan) that compile the same rules.
+// Thread-safety: pure functions; a generation's report callback only logs.
 #pragma once
 
 #include <future>
@@ -8,7 +10,7 @@
 #include "config/config.h"
 #include "rules/multi_prefilter.h"
 
-namespace mailsift::cli {
+namespace mailsift::generation {
 
 // [spam] prefilter and prefilter_cache_dir of `config` (null: their defaults), the databases
 // built by this program in a process of its own, with the environment's overrides
@@ -27,4 +29,4 @@ rules::PrefilterOptions WithEnvironmentOverrides(rules::PrefilterOptions base);
 rules::PrefilterOptions GenerationPrefilter(const config::Config& config,
                                             std::shared_future<void> privileges_dropped);
 
-}  // namespace mailsift::cli
+}  // namespace mailsift::generation

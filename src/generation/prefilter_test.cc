@@ -1,6 +1,6 @@
-// cli/prefilter_test.cc — the prefilter's settings: the config's keys, then the environment's
+// generation/prefilter_test.cc — the prefilter's settings: the config's keys, then the environment's
 // overrides (the only place they are read).
-#include "cli/prefilter.h"
+#include "generation/prefilter.h"
 
 #include <cstdlib>
 #include <optional>
@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-namespace mailsift::cli {
+namespace mailsift::generation {
 namespace {
 
 using rules::PrefilterMode;
@@ -92,4 +92,4 @@ TEST(WithEnvironmentOverrides, CacheNoneMeansNoCache) {
 }
 
 }  // namespace
-}  // namespace mailsift::cli
+}  // namespace mailsift::generation
