@@ -218,7 +218,7 @@ int Generation(const std::string& path) {
       }
     }
   });
-  auto status_line = [&server] { return "STATUS " + smtp::StatusFields(server.counters()); };
+  auto status_line = [&server] { return "STATUS " + server.StatusFields(); };
   if (channel >= 0) {
     if (!rules_digest.empty()) supervisor::WriteLine(channel, "RULES " + rules_digest);
     supervisor::WriteLine(channel, "READY");

@@ -26,6 +26,22 @@ bool IsOwnedField(std::string_view field) {
 
 }  // namespace
 
+std::string_view CheckKindName(CheckKind kind) {
+  switch (kind) {
+    case CheckKind::kSpam:
+      return "spam";
+    case CheckKind::kVirus:
+      return "virus";
+    case CheckKind::kBanned:
+      return "banned";
+    case CheckKind::kBadHeader:
+      return "bad_header";
+    case CheckKind::kOther:
+      break;
+  }
+  return "other";
+}
+
 std::string_view CategoryName(Category category) {
   switch (category) {
     case Category::kVirus: return "VIRUS";
@@ -182,7 +198,7 @@ bool DomainListed(std::string_view domain, const std::vector<std::string>& table
 }
 
 Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config,
-               const rules::Envelope& envelope) {
+               const Envelope& envelope) {
   Verdict v;
   SenderStanding sender{AddressListed(envelope.mail_from, config.spam.allow_senders),
                         AddressListed(envelope.mail_from, config.spam.deny_senders)};
@@ -205,10 +221,10 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
     v.details = details;
   };
   for (const CheckResult& r : results) {
-    if (r.check == "virus" && r.scanned && r.finding != Finding::kUnchecked) {
+    if (r.kind == CheckKind::kVirus && r.scanned && r.finding != Finding::kUnchecked) {
       v.virus_scanned = true;
     }
-    if (r.check == "spam" && r.scanned) {
+    if (r.kind == CheckKind::kSpam && r.scanned) {
       v.spam_scanned = true;
       v.score = r.score;
       // amavisd: an allowed sender is never spam, a denied one always is.
