@@ -3,6 +3,7 @@
 #include "scan/verdict.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -27,19 +28,10 @@ bool IsOwnedField(std::string_view field) {
 }  // namespace
 
 std::string_view CheckKindName(CheckKind kind) {
-  switch (kind) {
-    case CheckKind::kSpam:
-      return "spam";
-    case CheckKind::kVirus:
-      return "virus";
-    case CheckKind::kBanned:
-      return "banned";
-    case CheckKind::kBadHeader:
-      return "bad_header";
-    case CheckKind::kOther:
-      break;
-  }
-  return "other";
+  // In CheckKind's order.
+  static constexpr std::array<std::string_view, kTimedCheckKinds + 1> kNames = {
+      "spam", "virus", "banned", "bad_header", "other"};
+  return kNames[static_cast<size_t>(kind)];
 }
 
 std::string_view CategoryName(Category category) {

@@ -3,6 +3,7 @@
 #include "smtp/server_session.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -177,23 +178,15 @@ class SessionTest : public ::testing::Test {
     listener_.name = "test";
     listener_.address.host = "127.0.0.1";
     listener_.address.port = 10024;
-    uint16_t port = 0;
-    int listen_fd = Listen(port);
-    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    // The client on a local socket: the session's end non-blocking, as accept4() gives it.
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    ::fcntl(fds[1], F_SETFL, ::fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    client_ = std::make_unique<Peer>(fds[0]);
     sockaddr_storage peer{};
-    socklen_t length = sizeof peer;
-    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &length,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ::close(listen_fd);
-    ASSERT_GE(fd, 0);
-    client_ = std::make_unique<Peer>(client);
+    peer.ss_family = AF_UNIX;
     net::Socket socket(context_);
-    ASSERT_TRUE(net::AdoptAccepted(socket, AF_INET, fd));
+    ASSERT_TRUE(net::AdoptAccepted(socket, AF_UNIX, fds[1]));
     counters_.active = 1;  // as the acceptor counts it
     SessionEnvironment environment{&config_, &listener_, nullptr, &counters_,
                                    nullptr,  nullptr,    policy};
@@ -214,10 +207,11 @@ class SessionTest : public ::testing::Test {
     client_->Send(command + "\r\n");
     return client_->Reply();
   }
-  // EHLO, MAIL, RCPT, DATA and a two-line message; returns the end-of-data reply.
+  // EHLO, XFORWARD, MAIL, RCPT, DATA and a short message; returns the end-of-data reply.
   std::string SendMessage() {
     EXPECT_EQ(client_->Reply(), "220 filter.test ESMTP mailsift service ready");
     EXPECT_TRUE(Ask("EHLO client.test").starts_with("250-filter.test\n250-PIPELINING"));
+    EXPECT_EQ(Ask("XFORWARD ADDR=IPv6:2001:db8::7"), "250 2.0.0 Ok");
     EXPECT_EQ(Ask("MAIL FROM:<a@example.org>"), "250 2.1.0 Sender <a@example.org> OK");
     EXPECT_EQ(Ask("RCPT TO:<b@example.net>"), "250 2.1.5 Recipient <b@example.net> OK");
     EXPECT_EQ(Ask("DATA"), "354 End data with <CR><LF>.<CR><LF>");
@@ -233,14 +227,20 @@ class SessionTest : public ::testing::Test {
   std::thread thread_;
 };
 
+// A decision not to relay.
+Decision Blocked(ReplyId reply, std::string detail, std::string log_verdict) {
+  Decision decision;
+  decision.relay = false;
+  decision.reply = reply;
+  decision.reply_detail = std::move(detail);
+  decision.log_verdict = std::move(log_verdict);
+  return decision;
+}
+
 TEST_F(SessionTest, ABlockedMessageGetsThePolicysReplyAndIsNotRelayed) {
   NextHop hop;
-  Decision reject;
-  reject.relay = false;
-  reject.reply = ReplyId::kRejectContent;
-  reject.reply_detail = "ID - spam";
-  reject.log_verdict = "Blocked SPAM {RejectedInbound}";
-  FakePolicy policy(reject);
+  FakePolicy policy(
+      Blocked(ReplyId::kRejectContent, "ID - spam", "Blocked SPAM {RejectedInbound}"));
   Start(&policy, hop.port());
   EXPECT_EQ(SendMessage(), "554 5.7.0 Reject, id=ID - spam");
   EXPECT_EQ(Ask("QUIT"), "221 2.0.0 Bye");
@@ -249,7 +249,8 @@ TEST_F(SessionTest, ABlockedMessageGetsThePolicysReplyAndIsNotRelayed) {
   EXPECT_EQ(facts.envelope.mail_from, "a@example.org");
   EXPECT_EQ(facts.envelope.rcpt_to, std::vector<std::string>{"b@example.net"});
   EXPECT_EQ(facts.listener, "test");
-  EXPECT_EQ(facts.client_address, "127.0.0.1");
+  // The MTA's XFORWARD ADDR, without its "IPv6:" tag.
+  EXPECT_EQ(facts.client_address, "2001:db8::7");
   EXPECT_EQ(facts.mail_id.size(), 12u);
   EXPECT_FALSE(facts.smtputf8);
   // The policy sees the content as received: CRLF lines, dot-stuffing undone.
@@ -261,15 +262,10 @@ TEST_F(SessionTest, ABlockedMessageGetsThePolicysReplyAndIsNotRelayed) {
 
 TEST_F(SessionTest, ATempfailDecisionCountsAsTempfailed) {
   NextHop hop;
-  Decision timeout;
-  timeout.relay = false;
-  timeout.reply = ReplyId::kScanTimeout;
-  timeout.reply_detail = "ID";
-  timeout.log_verdict = "Blocked UNCHECKED {TempFailedInbound}";
-  FakePolicy policy(timeout);
+  FakePolicy policy(Blocked(ReplyId::kScanTimeout, "ID", "Blocked UNCHECKED {TempFailedInbound}"));
   Start(&policy, hop.port());
   EXPECT_EQ(SendMessage(), "451 4.5.0 id=ID - Error in processing: content scan timed out");
-  EXPECT_EQ(Ask("QUIT"), "221 2.0.0 Bye");
+  EXPECT_FALSE(hop.saw_data());
   EXPECT_EQ(counters_.messages_tempfailed.load(), 1u);
   EXPECT_EQ(counters_.messages_rejected.load(), 0u);
 }
@@ -287,8 +283,7 @@ TEST_F(SessionTest, ARelayedMessageCarriesThePolicysHeaderEdits) {
   EXPECT_EQ(Ask("QUIT"), "221 2.0.0 Bye");
   std::string relayed = hop.message();
   // Our fields, our Received: header, the rewritten header section, the rest unchanged.
-  EXPECT_TRUE(
-      relayed.starts_with("X-Spam-Flag: NO\r\nReceived: from client.test ([127.0.0.1])\r\n"))
+  EXPECT_TRUE(relayed.starts_with("X-Spam-Flag: NO\r\nReceived: from client.test (local)\r\n"))
       << relayed;
   EXPECT_TRUE(relayed.ends_with(" +0000\r\nSubject: [SPAM] hi\r\n\r\n.body\r\n")) << relayed;
   EXPECT_EQ(relayed.find("Subject: hi"), std::string::npos) << relayed;
