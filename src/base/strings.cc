@@ -110,4 +110,33 @@ std::string JsonQuote(std::string_view text) {
   return out + "\"";
 }
 
+std::string FindHeaderValue(std::string_view message, std::string_view name) {
+  size_t pos = 0;
+  while (pos < message.size()) {
+    size_t eol = message.find('\n', pos);
+    std::string_view line = message.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return {};  // end of the header section
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        StartsWithIgnoreCase(line, name)) {
+      std::string value(TrimSpaces(line.substr(name.size() + 1)));
+      // Unfold continuation lines (RFC 5322 §2.2.3).
+      while (eol != std::string_view::npos && eol + 1 < message.size() &&
+             (message[eol + 1] == ' ' || message[eol + 1] == '\t')) {
+        size_t next = message.find('\n', eol + 1);
+        std::string_view more =
+            message.substr(eol + 1, next == std::string_view::npos ? next : next - eol - 1);
+        if (!more.empty() && more.back() == '\r') more.remove_suffix(1);
+        if (!value.empty()) value += ' ';
+        value += TrimSpaces(more);
+        eol = next;
+      }
+      return value;
+    }
+    if (eol == std::string_view::npos) break;
+    pos = eol + 1;
+  }
+  return {};
+}
+
 }  // namespace mailsift

@@ -33,4 +33,9 @@ std::string JsonQuote(std::string_view text);
 inline constexpr uint64_t kFnv1aOffset = 14695981039346656037ull;
 uint64_t Fnv1a(std::string_view text, uint64_t hash = kFnv1aOffset);
 
+// The unfolded value of the first header field `name` in the header section at the start of
+// `message` (which may be cut short; LF or CRLF lines), trimmed; "" if absent. For log lines and
+// the quarantine index, not for parsing (mime/header.h parses).
+std::string FindHeaderValue(std::string_view message, std::string_view name);
+
 }  // namespace mailsift

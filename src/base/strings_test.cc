@@ -53,5 +53,14 @@ TEST(Strings, JsonQuoteEscapesQuotesBackslashesAndControlBytes) {
   EXPECT_EQ(JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
 }
 
+TEST(Strings, FindsUnfoldedHeaderValues) {
+  std::string message =
+      "From: a@b\r\nmessage-id:\r\n <123@example.org>\r\nSubject: x\r\n\r\nMessage-ID: body\r\n";
+  EXPECT_EQ(FindHeaderValue(message, "Message-ID"), "<123@example.org>");
+  EXPECT_EQ(FindHeaderValue(message, "Subject"), "x");
+  EXPECT_EQ(FindHeaderValue(message, "To"), "");
+  EXPECT_EQ(FindHeaderValue("Subject: cut sh", "Subject"), "cut sh");
+}
+
 }  // namespace
 }  // namespace mailsift

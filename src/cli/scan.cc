@@ -136,8 +136,7 @@ std::string SpamStanding(const scan::CheckResult& r, const config::Spam& spam) {
 }
 
 std::string TextRecord(const Scanner& s, const std::string& file, const scan::Verdict& v,
-                       const std::vector<scan::CheckResult>& results,
-                       const rules::Envelope& envelope) {
+                       const std::vector<scan::CheckResult>& results, const Envelope& envelope) {
   const config::Spam& spam = s.config.spam;
   std::string o = fmt::format("{}: {}, action {}, score={} required={}\n", file, CategoryText(v),
                               config::ToString(v.action), scan::FormatScore(v.score),
@@ -196,8 +195,7 @@ std::string TextRecord(const Scanner& s, const std::string& file, const scan::Ve
 }
 
 std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Verdict& v,
-                       const std::vector<scan::CheckResult>& results,
-                       const rules::Envelope& envelope) {
+                       const std::vector<scan::CheckResult>& results, const Envelope& envelope) {
   const config::Spam& spam = s.config.spam;
   const scan::CheckResult* spam_result = nullptr;
   for (const scan::CheckResult& r : results) {
@@ -263,7 +261,7 @@ FileOutput ScanFile(const Scanner& s, const std::string& file) {
   }
   AsFromSmtp(bytes);
   const double cpu_before = ThreadCpuSeconds();
-  rules::Envelope envelope;
+  Envelope envelope;
   envelope.mail_from = s.options.envelope_from;
   envelope.rcpt_to = s.options.rcpt_to;
   scan::MessageInput input{std::make_shared<const std::string>(std::move(bytes)), envelope};

@@ -21,7 +21,10 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <fmt/format.h>
+
 #include "log/log.h"
+#include "scan/verdict.h"
 #include "smtp/relay_client.h"
 
 namespace mailsift::filter {
@@ -108,7 +111,9 @@ int FamilyOf(int fd) {
 }  // namespace
 
 Server::Server(config::Config config, std::unique_ptr<scan::Pipeline> pipeline)
-    : config_(std::move(config)), pipeline_(std::move(pipeline)) {}
+    : config_(std::move(config)),
+      pipeline_(std::move(pipeline)),
+      policy_(config_, pipeline_.get(), &policy_counters_) {}
 
 Server::~Server() {
   Stop();
@@ -164,9 +169,13 @@ Status Server::Adopt(std::vector<int> fds) {
         int one = 1;
         ::setsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       }
-      smtp::SessionEnvironment environment{&config_, &config_.listeners[i], worker->pool.get(),
-                                           &counters_, &draining_, &worker->registry,
-                                           pipeline_.get()};
+      smtp::SessionEnvironment environment{&config_,
+                                           &config_.listeners[i],
+                                           worker->pool.get(),
+                                           &counters_,
+                                           &draining_,
+                                           &worker->registry,
+                                           &policy_};
       asio::co_spawn(worker->context, AcceptLoop(*acceptor, family, environment), asio::detached);
       worker->acceptors.push_back(std::move(acceptor));
     }
@@ -226,6 +235,47 @@ void Server::Drain(config::Seconds timeout) {
 void Server::Stop() {
   if (stopped_.exchange(true)) return;
   for (auto& worker : workers_) worker->context.stop();
+}
+
+std::string Server::StatusFields() const {
+  const smtp::SessionCounters& c = counters_;
+  const policy::PolicyCounters& p = policy_counters_;
+  std::string out = fmt::format(
+      "active={} sessions={} relayed={} tempfailed={} rejected={} spam={} scan_timeouts={} "
+      "regex_limit_hits={} relay_errors={} clamd_errors={} quarantined={} quarantine_errors={} "
+      "relay_closed_at_end={} slow_clients={}",
+      c.active.load(), c.sessions.load(), c.messages_relayed.load(), c.messages_tempfailed.load(),
+      c.messages_rejected.load(), p.messages_spam.load(), p.scan_timeouts.load(),
+      p.regex_limit_hits.load(), c.relay_errors.load(), p.clamd_errors.load(), p.quarantined.load(),
+      p.quarantine_errors.load(), c.relay_closed_at_end.load(), c.slow_clients.load());
+  for (size_t category = 0; category < p.verdicts.size(); ++category) {
+    for (size_t action = 0; action < p.verdicts[category].size(); ++action) {
+      uint64_t n = p.verdicts[category][action].load();
+      if (n == 0) continue;
+      out += fmt::format(" verdict.{}.{}={}",
+                         scan::CategoryName(static_cast<scan::Category>(category)),
+                         config::ToString(static_cast<config::Action>(action)), n);
+    }
+  }
+  for (size_t check = 0; check < p.check_time.size(); ++check) {
+    const policy::CheckTimeHistogram& h = p.check_time[check];
+    const std::string_view name = scan::CheckKindName(static_cast<scan::CheckKind>(check));
+    uint64_t total = 0;
+    for (const auto& n : h.counts) total += n.load();
+    if (total == 0) continue;
+    // Cumulative, as Prometheus buckets are.
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < h.counts.size(); ++b) {
+      cumulative += h.counts[b].load();
+      std::string bound = b < policy::CheckTimeHistogram::kBounds.size()
+                              ? fmt::format("{}", policy::CheckTimeHistogram::kBounds[b])
+                              : std::string("+Inf");
+      out += fmt::format(" check_time.{}.{}={}", name, bound, cumulative);
+    }
+    out +=
+        fmt::format(" check_time_us.{}={} check_count.{}={}", name, h.sum_us.load(), name, total);
+  }
+  return out;
 }
 
 }  // namespace mailsift::filter

@@ -19,6 +19,7 @@
 
 #include "base/error.h"
 #include "config/config.h"
+#include "policy/scan_policy.h"
 #include "scan/pipeline.h"
 #include "smtp/server_session.h"
 
@@ -44,6 +45,10 @@ class Server {
   void Stop();
 
   const smtp::SessionCounters& counters() const { return counters_; }
+  const policy::PolicyCounters& policy_counters() const { return policy_counters_; }
+  // The counters as "key=value" fields for the supervisor's STATUS line (supervisor/protocol.h):
+  // "active=1 sessions=20 … verdict.CLEAN.pass=18 … check_time.spam.le_0.005=17 …".
+  std::string StatusFields() const;
   bool stopped() const { return stopped_.load(); }
   // After Drain(): true once no thread accepts new connections any more.
   bool accepting_stopped() const { return accept_closes_pending_.load() == 0 || stopped(); }
@@ -57,6 +62,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<scan::Pipeline> pipeline_;
   smtp::SessionCounters counters_;
+  policy::PolicyCounters policy_counters_;
+  policy::ScanPolicy policy_;  // decides on every message with pipeline_
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<int> accept_closes_pending_{-1};  // -1: not draining

@@ -43,7 +43,7 @@ bool Send(int channel, MessageType type, std::string text = {}) {
 // STOPPED_ACCEPTING said once every thread has closed its copy of the listening sockets (the
 // supervisor then tells the `mailsift reload` that asked that only the new generation accepts).
 void Converse(int channel, filter::Server& server, config::Seconds drain_timeout) {
-  auto status_text = [&server] { return smtp::StatusFields(server.counters()); };
+  auto status_text = [&server] { return server.StatusFields(); };
   std::string buffer;
   bool draining = false;
   bool told_stopped_accepting = false;
@@ -219,7 +219,7 @@ int Run(const std::string& path) {
     log::Info("running standalone (no supervisor): SIGTERM stops");
   }
   runner.join();
-  if (channel >= 0) Send(channel, MessageType::kStatus, smtp::StatusFields(server.counters()));
+  if (channel >= 0) Send(channel, MessageType::kStatus, server.StatusFields());
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return EX_OK;

@@ -35,18 +35,13 @@
 #include <utility>
 #include <vector>
 
+#include "base/envelope.h"
 #include "mime/html.h"
 #include "mime/message.h"
 #include "mime/uri.h"
 #include "rules/registry_boundaries.h"
 
 namespace mailsift::rules {
-
-// The SMTP envelope when known (the proxy knows it; `mailsift scan` of a file does not).
-struct Envelope {
-  std::string mail_from;
-  std::vector<std::string> rcpt_to;
-};
 
 // Per-ruleset inputs the texts depend on.
 struct TextContext {

@@ -279,6 +279,7 @@ CheckResult BadHeaderCheck::Run(const MessageInput& message) const {
   if (!config_.enabled) {
     CheckResult result;
     result.check = "bad_header";
+    result.kind = CheckKind::kBadHeader;
     result.skipped_reason = "disabled";
     return result;
   }
@@ -290,6 +291,7 @@ CheckResult BadHeaderCheck::Inspect(std::string_view raw, const mime::Message& p
                                     bool smtputf8) const {
   CheckResult result;
   result.check = "bad_header";
+  result.kind = CheckKind::kBadHeader;
   result.scanned = true;
   int category = 0;
   auto add = [&](int minor, std::string text) {

@@ -960,6 +960,7 @@ CheckResult BannedCheck::Run(const MessageInput& message) const {
   if (!impl_->config.enabled) {
     CheckResult result;
     result.check = "banned";
+    result.kind = CheckKind::kBanned;
     result.skipped_reason = "disabled";
     return result;
   }
@@ -969,6 +970,7 @@ CheckResult BannedCheck::Run(const MessageInput& message) const {
 CheckResult BannedCheck::Inspect(const mime::Message& message) const {
   CheckResult result;
   result.check = "banned";
+  result.kind = CheckKind::kBanned;
   result.scanned = true;
   Walker walker(*impl_);
   walker.AddMessage(message);

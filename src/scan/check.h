@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/envelope.h"
 #include "mime/message.h"
 #include "rules/engine.h"
 
@@ -24,7 +25,7 @@ namespace mailsift::scan {
 // What a check is given: the message bytes (LF line ends) and the SMTP envelope.
 struct MessageInput {
   std::shared_ptr<const std::string> raw;
-  rules::Envelope envelope;
+  Envelope envelope;
   bool smtputf8 = false;  // MAIL FROM said SMTPUTF8: UTF-8 in headers is allowed (RFC 6532)
 
   // The message parsed (mime/message.h), once for all the checks that read its structure: the
@@ -48,12 +49,24 @@ enum class Finding {
   kBadHeader,  // header syntax (details: what is wrong, one item per problem)
 };
 
+// Which check a result comes from, for code that treats one check's result specially (the
+// verdict, the per-check metrics), so that nothing matches check names as strings.
+enum class CheckKind { kSpam, kVirus, kBanned, kBadHeader, kOther };
+// The checks whose run time is measured: the kinds before kOther.
+inline constexpr size_t kTimedCheckKinds = static_cast<size_t>(CheckKind::kOther);
+// "spam", "virus", "banned", "bad_header" (the names in config and metrics); "other".
+std::string_view CheckKindName(CheckKind kind);
+
 struct CheckResult {
   std::string check;  // the check's name
+  CheckKind kind = CheckKind::kOther;
   bool scanned = false;
   std::string skipped_reason;  // why not scanned ("size", …)
   Finding finding = Finding::kNothing;
   std::vector<std::string> details;
+  // kUnchecked because the check's own service failed (clamd unreachable, timing out or
+  // erroring), not because the message is over a limit.
+  bool check_failed = false;
   // Sub-category, numbered as amavisd-new's (Amavis/Conf.pm): BAD-HEADER-n (1 MIME error,
   // 2 non-encoded 8-bit character, 3 invalid control character, 4 line of only whitespace,
   // 5 line longer than 998, 6 syntax error, 7 missing required field, 8 duplicate field),

@@ -88,6 +88,7 @@ Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config,
 CheckResult SpamCheck::Run(const MessageInput& message) const {
   CheckResult result;
   result.check = "spam";
+  result.kind = CheckKind::kSpam;
   result.required = ruleset_->required_score();
   if (config_.max_scan_size > 0 && message.raw->size() > config_.max_scan_size) {
     result.skipped_reason = "size";

@@ -3,6 +3,7 @@
 #include "scan/verdict.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -25,6 +26,13 @@ bool IsOwnedField(std::string_view field) {
 }
 
 }  // namespace
+
+std::string_view CheckKindName(CheckKind kind) {
+  // In CheckKind's order.
+  static constexpr std::array<std::string_view, kTimedCheckKinds + 1> kNames = {
+      "spam", "virus", "banned", "bad_header", "other"};
+  return kNames[static_cast<size_t>(kind)];
+}
 
 std::string_view CategoryName(Category category) {
   switch (category) {
@@ -182,7 +190,7 @@ bool DomainListed(std::string_view domain, const std::vector<std::string>& table
 }
 
 Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config,
-               const rules::Envelope& envelope) {
+               const Envelope& envelope) {
   Verdict v;
   SenderStanding sender{AddressListed(envelope.mail_from, config.spam.allow_senders),
                         AddressListed(envelope.mail_from, config.spam.deny_senders)};
@@ -205,10 +213,10 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
     v.details = details;
   };
   for (const CheckResult& r : results) {
-    if (r.check == "virus" && r.scanned && r.finding != Finding::kUnchecked) {
+    if (r.kind == CheckKind::kVirus && r.scanned && r.finding != Finding::kUnchecked) {
       v.virus_scanned = true;
     }
-    if (r.check == "spam" && r.scanned) {
+    if (r.kind == CheckKind::kSpam && r.scanned) {
       v.spam_scanned = true;
       v.score = r.score;
       // amavisd: an allowed sender is never spam, a denied one always is.

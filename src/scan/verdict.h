@@ -62,7 +62,7 @@ std::string_view CategoryKey(Category category);
 // The verdict for one message from every check's result (results not scanned add nothing),
 // for its envelope (sender lists, local recipients).
 Verdict Decide(const std::vector<CheckResult>& results, const config::Config& config,
-               const rules::Envelope& envelope);
+               const Envelope& envelope);
 
 // amavisd's lookup tables: `address` matches "user@example.com", "@example.com",
 // "@.example.com" (subdomains too), "user@" (any domain); `domain` matches "example.com" and

@@ -10,6 +10,7 @@ namespace {
 CheckResult Spam(double score, std::vector<rules::RuleHit> hits) {
   CheckResult r;
   r.check = "spam";
+  r.kind = CheckKind::kSpam;
   r.scanned = true;
   r.score = score;
   r.required = 5;
@@ -77,6 +78,10 @@ TEST(Verdict, LevelsDecideCategoryHeadersAndAction) {
 CheckResult Found(std::string check, Finding finding, std::vector<std::string> details,
                   int subcategory = 0) {
   CheckResult r;
+  for (CheckKind kind :
+       {CheckKind::kSpam, CheckKind::kVirus, CheckKind::kBanned, CheckKind::kBadHeader}) {
+    if (check == CheckKindName(kind)) r.kind = kind;
+  }
   r.check = std::move(check);
   r.scanned = true;
   r.finding = finding;
@@ -154,7 +159,7 @@ TEST(Verdict, SenderListsAndLocalDomainsAsAmavisd) {
   config::Config config;
   config.spam.allow_senders = {"@.trusted.example", "boss@"};
   config.spam.deny_senders = {"@spammer.example", "x@bad.example"};
-  rules::Envelope from_trusted{"news@mail.trusted.example", {"a@example.net"}};
+  Envelope from_trusted{"news@mail.trusted.example", {"a@example.net"}};
   Verdict allowed = Decide({Spam(20, {})}, config, from_trusted);
   EXPECT_EQ(allowed.category, Category::kClean);  // never spam
   EXPECT_EQ(allowed.subject_tag, "");

@@ -308,8 +308,10 @@ Reply ParseReply(std::string_view text) {
   return reply;
 }
 
-void Unchecked(CheckResult& result, std::string_view kind, int subcategory, std::string reason) {
+void Unchecked(CheckResult& result, std::string_view kind, int subcategory, std::string reason,
+               bool clamd_failed) {
   result.scanned = false;
+  result.check_failed = clamd_failed;
   result.finding = Finding::kUnchecked;
   result.skipped_reason = std::string(kind);
   result.subcategory = subcategory;
@@ -324,12 +326,14 @@ VirusCheck::VirusCheck(config::Virus config)
 CheckResult VirusCheck::Run(const MessageInput& message) const {
   CheckResult result;
   result.check = "virus";
+  result.kind = CheckKind::kVirus;
   static const std::string kEmpty;
   const std::string& raw = message.raw ? *message.raw : kEmpty;
   if (raw.size() > config_.max_stream_size) {
     Unchecked(result, "size", 2,
               fmt::format("message of {} bytes is over virus.max_stream_size ({} bytes)",
-                          raw.size(), config_.max_stream_size));
+                          raw.size(), config_.max_stream_size),
+              false);
     return result;
   }
   std::string prefix = fmt::format("clamd {}: ", endpoint_text_);
@@ -338,7 +342,7 @@ CheckResult VirusCheck::Run(const MessageInput& message) const {
     const Failure& failure = text.error();
     std::string reason = prefix + failure.text;
     if (failure.kind == "timeout") reason += fmt::format(" after {:g}s", config_.timeout.count());
-    Unchecked(result, failure.kind, 0, std::move(reason));
+    Unchecked(result, failure.kind, 0, std::move(reason), true);
     return result;
   }
   Reply reply = ParseReply(*text);
@@ -351,7 +355,8 @@ CheckResult VirusCheck::Run(const MessageInput& message) const {
   if (!reply.errors.empty()) {
     const std::string& error = reply.errors.front();
     bool over_limits = ToLowerAscii(error).find("size limit exceeded") != std::string::npos;
-    Unchecked(result, over_limits ? "size" : "error", over_limits ? 2 : 0, prefix + error);
+    Unchecked(result, over_limits ? "size" : "error", over_limits ? 2 : 0, prefix + error,
+              !over_limits);
     return result;
   }
   if (reply.ok && reply.unknown.empty()) {
@@ -361,7 +366,8 @@ CheckResult VirusCheck::Run(const MessageInput& message) const {
   Unchecked(result, "error", 0,
             text->empty()
                 ? prefix + "connection closed without a reply"
-                : prefix + fmt::format("unexpected reply \"{}\"", Printable(*text, kMaxQuoted)));
+                : prefix + fmt::format("unexpected reply \"{}\"", Printable(*text, kMaxQuoted)),
+            true);
   return result;
 }
 

@@ -12,9 +12,12 @@
 #include <string_view>
 #include <vector>
 
-#include "smtp/reply_table.h"
+#include "policy/reply_table.h"
 
 namespace mailsift::smtp {
+
+// The session and the codec answer with the entries of the one reply table.
+using policy::ReplyId;
 
 enum class Verb {
   kHelo, kEhlo, kLhlo, kMail, kRcpt, kData, kBdat, kRset, kNoop, kQuit, kVrfy, kExpn,

@@ -1,8 +1,5 @@
 #include "smtp/server_session.h"
 
-#include "scan/pipeline.h"
-#include "scan/verdict.h"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -13,18 +10,16 @@
 #include <string>
 #include <vector>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "base/strings.h"
 #include "log/log.h"
 #include "net/endpoint.h"
+#include "policy/message_policy.h"
 #include "smtp/command.h"
 #include "smtp/data_framer.h"
 #include "smtp/header_meter.h"
-#include "smtp/reply_table.h"
 #include "smtp/trace.h"
-#include "quarantine/quarantine.h"
 #include "spool/spool.h"
 
 namespace mailsift::smtp {
@@ -32,6 +27,8 @@ namespace {
 
 using config::Protocol;
 using config::RelayMode;
+using policy::FormatReply;
+using policy::FormatReplyWithEnhanced;
 using Clock = net::Clock;
 
 // How long a draining generation waits for the next command of a session between transactions.
@@ -99,19 +96,41 @@ class Session {
   asio::awaitable<void> Run();
 
  private:
-  enum class Next { kContinue, kClose };
+  // Where the dialogue stands (RFC 5321 §4.1.4, RFC 3030 §2); every command is judged by it.
+  //   kConnected --HELO/EHLO/LHLO--> kGreeted --MAIL--> kMail --BDAT--> kBdat
+  //   kMail, kBdat --end of data, RSET, HELO/EHLO--> kGreeted
+  //   any --QUIT, too many errors, timeouts, lost or slow client--> kClosing (the loop ends)
+  enum class State {
+    kConnected,  // greeting sent, no HELO/EHLO/LHLO yet
+    kGreeted,    // HELO/EHLO/LHLO seen, no transaction
+    kMail,       // MAIL accepted: RCPT, then DATA or BDAT
+    kBdat,       // BDAT chunks received, until BDAT LAST (no DATA, no RCPT)
+    kClosing,    // the session ends once the pending replies are out
+  };
+  // Where the current message's content stands; all but kWhole refuse it at its end.
+  enum class Intake {
+    kWhole,         // taken whole into the spool
+    kTooBig,        // past limits.max_message_size: read to the end, nothing kept
+    kHeaderTooBig,  // a header field past limits.max_header_size: likewise
+    kSpoolFailed,   // the spool could not be written
+  };
+
+  bool Greeted() const { return state_ != State::kConnected; }
+  bool InTransaction() const { return state_ == State::kMail || state_ == State::kBdat; }
+  void Close() { state_ = State::kClosing; }
 
   // Replies.
   void Say(ReplyId id, std::string_view detail = {}) { stream_.Write(FormatReply(id, detail)); }
-  Next Error(ReplyId id, std::string_view detail = {});
+  // Says `id`; the session closes after too many errors.
+  void Error(ReplyId id, std::string_view detail = {});
 
-  asio::awaitable<Next> Dispatch(std::string_view line);
-  Next OnHelo(const Command& command);
-  Next OnMail(const Command& command);
-  asio::awaitable<Next> OnRcpt(const Command& command);
-  asio::awaitable<Next> OnData(const Command& command);
-  asio::awaitable<Next> OnBdat(const Command& command);
-  Next OnXforward(const Command& command);
+  asio::awaitable<void> Dispatch(std::string_view line);
+  void OnHelo(const Command& command);
+  void OnMail(const Command& command);
+  asio::awaitable<void> OnRcpt(const Command& command);
+  asio::awaitable<void> OnData(const Command& command);
+  asio::awaitable<void> OnBdat(const Command& command);
+  void OnXforward(const Command& command);
   void OnRset();
 
   // Relay.
@@ -121,16 +140,11 @@ class Session {
   std::string DownstreamRcpt(const PathArgument& rcpt) const;
   XforwardAttributes ForwardedAttributes() const;
 
-  // End of message: checks, relay, replies, log line.
-  asio::awaitable<Next> FinishMessage(bool bare_newline);
+  // End of message: the policy's decision, relay, replies, log line.
+  asio::awaitable<void> FinishMessage(bool bare_newline);
   void ReplyRelayFailure(RelayFailure failure, size_t count);
   void LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size,
                       std::string_view hits = "-");
-  // The spooled message with LF line ends, for the checks; null when the spool cannot be read.
-  std::shared_ptr<const std::string> ReadMessageForScan();
-  // Keeps the message in the quarantine when its category is quarantined (sets
-  // quarantine_file_); false when it should be and cannot be.
-  bool Quarantine(const scan::Verdict& verdict, const config::Config& policy);
   // The original client's address: XFORWARD's ADDR when the MTA sent it, else the peer's.
   std::string ClientAddress() const;
   // Drops the next hop's open transaction (and its connection).
@@ -156,9 +170,9 @@ class Session {
   }
 
   // Session state.
-  bool waiting_for_command_ = false;
-  bool greeted_ = false;  // HELO/EHLO/LHLO seen
-  bool esmtp_ = false;
+  State state_ = State::kConnected;
+  bool waiting_for_command_ = false;  // a read of the next command line is in progress
+  bool esmtp_ = false;                // EHLO or LHLO, not HELO
   std::string helo_;
   int errors_ = 0;
   XforwardAttributes xforward_;
@@ -168,15 +182,12 @@ class Session {
   std::vector<Recipient> recipients_;
   size_t accepted_ = 0;
   std::string mail_id_;
-  bool using_bdat_ = false;
   std::unique_ptr<DataFramer> bdat_framer_;
   uint64_t bdat_received_ = 0;  // BDAT chunk bytes of this transaction, as sent
   spool::Spool spool_;
   std::string chunk_;
   std::optional<HeaderMeter> header_meter_;
-  bool too_big_ = false;
-  bool header_too_big_ = false;
-  bool spool_failed_ = false;
+  Intake intake_ = Intake::kWhole;
   Clock::time_point started_;
   std::string quarantine_file_;  // where this message was quarantined ("" = not)
   std::string policy_bank_;      // the bank that selected this message ("" = none)
@@ -188,13 +199,12 @@ class Session {
   bool relay_from_pool_ = false;       // relay_ was idle in the pool (the peer may have left)
 };
 
-Session::Next Session::Error(ReplyId id, std::string_view detail) {
+void Session::Error(ReplyId id, std::string_view detail) {
   Say(id, detail);
   if (++errors_ >= config_.limits.max_errors) {
     Say(ReplyId::kTooManyErrors);
-    return Next::kClose;
+    Close();
   }
-  return Next::kContinue;
 }
 
 asio::awaitable<void> Session::Run() {
@@ -237,7 +247,7 @@ asio::awaitable<void> Session::Run() {
   uint64_t registration = 0;
   if (env_.registry) {
     registration = env_.registry->Add([this] {
-      if (waiting_for_command_ && !mail_) stream_.SetDeadline(After(kDrainIdleGrace));
+      if (waiting_for_command_ && !InTransaction()) stream_.SetDeadline(After(kDrainIdleGrace));
     });
   }
   struct Unregister {
@@ -249,7 +259,7 @@ asio::awaitable<void> Session::Run() {
   } unregister{env_.registry, registration};
 
   while (true) {
-    bool idle_in_drain = Draining() && !mail_;
+    bool idle_in_drain = Draining() && !InTransaction();
     stream_.SetDeadline(After(idle_in_drain ? kDrainIdleGrace : config_.timeouts.command));
     std::string_view line;
     waiting_for_command_ = true;
@@ -267,7 +277,7 @@ asio::awaitable<void> Session::Run() {
           co_await stream_.ReadLine(line, static_cast<size_t>(config_.limits.max_command_line));
     }
     waiting_for_command_ = false;
-    if (status == net::IoStatus::kTimeout && Draining() && !mail_) {
+    if (status == net::IoStatus::kTimeout && Draining() && !InTransaction()) {
       stream_.SetDeadline(After(config::Seconds(5)));
       Say(ReplyId::kShuttingDown);  // idle through the drain grace
       break;
@@ -281,19 +291,22 @@ asio::awaitable<void> Session::Run() {
       break;
     }
     if (status == net::IoStatus::kTimeout) {
-      log::Warn("timeout after {} from [{}]", mail_ ? "MAIL" : "command", peer_addr_);
+      log::Warn("timeout after {} from [{}]", InTransaction() ? "MAIL" : "command", peer_addr_);
       stream_.SetDeadline(After(config::Seconds(5)));
       Say(ReplyId::kCommandTimeout);
       break;
     }
     if (status == net::IoStatus::kEof || status == net::IoStatus::kError) break;
     if (status == net::IoStatus::kTooLong) {
-      if (Error(ReplyId::kLineTooLong) == Next::kClose) break;
+      Error(ReplyId::kLineTooLong);
+      if (state_ == State::kClosing) break;
       continue;
     }
-    if (co_await Dispatch(line) == Next::kClose) break;
+    co_await Dispatch(line);
+    if (state_ == State::kClosing) break;
   }
-  // Leaving: relay connection back to the pool (or closed), pending replies out.
+  // Leaving: relay connection back to the pool (or closed), pending replies out. (The state
+  // may be kClosing with a transaction open: its envelope goes too.)
   if (mail_) ResetTransaction();
   ReleaseRelay();
   if (relay_) {
@@ -305,14 +318,15 @@ asio::awaitable<void> Session::Run() {
   stream_.Close();
 }
 
-asio::awaitable<Session::Next> Session::Dispatch(std::string_view line) {
+asio::awaitable<void> Session::Dispatch(std::string_view line) {
   if (!IsCleanCommandLine(line)) co_return Error(ReplyId::kBadCharacters);
   Command command = SplitCommand(line);
-  if (Draining() && !mail_ && (command.verb == Verb::kRset || command.verb == Verb::kNoop)) {
+  if (Draining() && !InTransaction() &&
+      (command.verb == Verb::kRset || command.verb == Verb::kNoop)) {
     // Between transactions in a draining generation, a probe of an idle connection is told to
     // go: Postfix then opens a fresh connection (to the new generation) without deferring.
     Say(ReplyId::kShuttingDown);
-    co_return Next::kClose;
+    co_return Close();
   }
   switch (command.verb) {
     case Verb::kHelo:
@@ -331,20 +345,20 @@ asio::awaitable<Session::Next> Session::Dispatch(std::string_view line) {
       if (!command.argument.empty()) co_return Error(ReplyId::kSyntaxNoArguments, "RSET");
       OnRset();
       Say(ReplyId::kOk);
-      co_return Next::kContinue;
+      co_return;
     case Verb::kNoop:
       Say(ReplyId::kOk);
-      co_return Next::kContinue;
+      co_return;
     case Verb::kQuit:
       Say(ReplyId::kBye);
-      co_return Next::kClose;
+      co_return Close();
     case Verb::kVrfy:
       if (command.argument.empty()) co_return Error(ReplyId::kSyntaxRcpt);
       Say(ReplyId::kVrfyCannot);
-      co_return Next::kContinue;
+      co_return;
     case Verb::kHelp:
       Say(ReplyId::kHelp);
-      co_return Next::kContinue;
+      co_return;
     case Verb::kXforward:
       co_return OnXforward(command);
     case Verb::kExpn:
@@ -359,7 +373,7 @@ asio::awaitable<Session::Next> Session::Dispatch(std::string_view line) {
   co_return Error(ReplyId::kUnknownCommand);
 }
 
-Session::Next Session::OnHelo(const Command& command) {
+void Session::OnHelo(const Command& command) {
   const char* verb = command.verb == Verb::kHelo   ? "HELO"
                      : command.verb == Verb::kEhlo ? "EHLO"
                                                    : "LHLO";
@@ -370,41 +384,29 @@ Session::Next Session::OnHelo(const Command& command) {
     return Error(ReplyId::kSyntaxHelo, verb);
   }
   // RFC 5321 §4.1.4: a HELO/EHLO resets any transaction in progress.
-  if (mail_) ResetTransaction();
-  greeted_ = true;
+  if (InTransaction()) ResetTransaction();
+  state_ = State::kGreeted;
   helo_ = std::string(command.argument);
   esmtp_ = command.verb != Verb::kHelo;
   if (!esmtp_) {
-    stream_.Write(fmt::format("250 {}\r\n", config_.hostname));
-    return Next::kContinue;
+    Say(ReplyId::kHeloOk, config_.hostname);
+    return;
   }
-  stream_.Write(fmt::format(
-      "250-{}\r\n"
-      "250-PIPELINING\r\n"
-      "250-SIZE {}\r\n"
-      "250-VRFY\r\n"
-      "250-ENHANCEDSTATUSCODES\r\n"
-      "250-8BITMIME\r\n"
-      "250-SMTPUTF8\r\n"
-      "250-DSN\r\n"
-      "250-CHUNKING\r\n"
-      "250 XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n",
-      config_.hostname, config_.limits.max_message_size));
-  return Next::kContinue;
+  stream_.Write(FormatReply(ReplyId::kEhloOk, config_.hostname,
+                            std::to_string(config_.limits.max_message_size)));
 }
 
-Session::Next Session::OnXforward(const Command& command) {
-  if (!greeted_) return Error(ReplyId::kNeedHelo);
-  if (mail_) return Error(ReplyId::kXforwardInTransaction);
+void Session::OnXforward(const Command& command) {
+  if (!Greeted()) return Error(ReplyId::kNeedHelo);
+  if (InTransaction()) return Error(ReplyId::kXforwardInTransaction);
   CommandError error;
   if (!ParseXforward(command.argument, xforward_, error)) return Error(error.reply, error.detail);
   Say(ReplyId::kXforwardOk);
-  return Next::kContinue;
 }
 
-Session::Next Session::OnMail(const Command& command) {
-  if (!greeted_) return Error(ReplyId::kNeedHelo);
-  if (mail_) return Error(ReplyId::kNestedMail);
+void Session::OnMail(const Command& command) {
+  if (!Greeted()) return Error(ReplyId::kNeedHelo);
+  if (InTransaction()) return Error(ReplyId::kNestedMail);
   CommandError error;
   auto mail = ParseMailArgument(command.argument, error);
   if (!mail) return Error(error.reply, error.detail);
@@ -418,10 +420,10 @@ Session::Next Session::OnMail(const Command& command) {
     }
   }
   mail_ = std::move(*mail);
+  state_ = State::kMail;
   mail_id_ = NewMailId();
   started_ = Clock::now();
   Say(ReplyId::kSenderOk, mail_->address);
-  return Next::kContinue;
 }
 
 void AppendParameter(std::string& command, const Parameter& p) {
@@ -495,9 +497,9 @@ void Session::ReleaseRelay() {
   }
 }
 
-asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
-  if (!mail_) co_return Error(ReplyId::kNeedMail);
-  if (using_bdat_) co_return Error(ReplyId::kMixedBdatData);
+asio::awaitable<void> Session::OnRcpt(const Command& command) {
+  if (!InTransaction()) co_return Error(ReplyId::kNeedMail);
+  if (state_ == State::kBdat) co_return Error(ReplyId::kMixedBdatData);
   CommandError error;
   auto rcpt = ParseRcptArgument(command.argument, error);
   if (!rcpt) co_return Error(error.reply, error.detail);
@@ -506,7 +508,7 @@ asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
   }
   if (recipients_.size() >= static_cast<size_t>(config_.limits.max_recipients)) {
     Say(ReplyId::kTooManyRecipients);
-    co_return Next::kContinue;
+    co_return;
   }
   Recipient recipient{std::move(*rcpt), false};
 
@@ -556,7 +558,7 @@ asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
     relay_in_transaction_ = false;
     ReplyRelayFailure(result.failure, 1);
     recipients_.push_back(std::move(recipient));
-    co_return Next::kContinue;
+    co_return;
   }
   // The MAIL reply (if we sent MAIL) decides first.
   if (!relay_in_transaction_) {
@@ -564,7 +566,7 @@ asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
     if (mail_reply.Class() != 2) {
       stream_.Write(mail_reply.WireWithEnhanced(mail_reply.Class() == 4 ? "4.0.0" : "5.0.0"));
       recipients_.push_back(std::move(recipient));
-      co_return Next::kContinue;
+      co_return;
     }
     relay_in_transaction_ = true;
     for (size_t i = 0; i + 1 < rcpt_index; ++i) {
@@ -583,11 +585,10 @@ asio::awaitable<Session::Next> Session::OnRcpt(const Command& command) {
     stream_.Write(rcpt_reply.WireWithEnhanced(rcpt_reply.Class() == 4 ? "4.0.0" : "5.0.0"));
   }
   recipients_.push_back(std::move(recipient));
-  co_return Next::kContinue;
 }
 
 void Session::Take(std::string_view canonical) {
-  if (too_big_ || spool_failed_ || header_too_big_) return;
+  if (intake_ != Intake::kWhole) return;
   if (header_meter_ && !header_meter_->done()) {
     header_meter_->Feed(canonical);
     if (header_meter_->exceeded()) {
@@ -599,18 +600,18 @@ void Session::Take(std::string_view canonical) {
       // that no Postfix has seen. Cutting it here would hand the next hop a message changed
       // in its header; keeping it whole would leave it UNCHECKED, which tempfails by default
       // for days. A clear permanent refusal at SMTP time is the honest answer.
-      header_too_big_ = true;
+      intake_ = Intake::kHeaderTooBig;
       spool_.Clear();
       return;
     }
   }
   if (spool_.size() + canonical.size() > config_.limits.max_message_size) {
-    too_big_ = true;  // keep reading to the end, relay nothing (RFC 1870 §6.3)
+    intake_ = Intake::kTooBig;  // keep reading to the end, relay nothing (RFC 1870 §6.3)
     return;
   }
   if (auto status = spool_.Append(canonical); !status) {
     log::Error("{}", status.error().message);
-    spool_failed_ = true;
+    intake_ = Intake::kSpoolFailed;
   }
 }
 
@@ -640,17 +641,17 @@ asio::awaitable<net::IoStatus> Session::FillContent(ContentClock& clock, std::st
   co_return status;
 }
 
-asio::awaitable<Session::Next> Session::OnData(const Command& command) {
+asio::awaitable<void> Session::OnData(const Command& command) {
   if (!command.argument.empty()) co_return Error(ReplyId::kSyntaxNoArguments, "DATA");
-  if (!mail_) co_return Error(ReplyId::kNeedMail);
-  if (using_bdat_) co_return Error(ReplyId::kMixedBdatData);
+  if (!InTransaction()) co_return Error(ReplyId::kNeedMail);
+  if (state_ == State::kBdat) co_return Error(ReplyId::kMixedBdatData);
   if (recipients_.empty()) co_return Error(ReplyId::kNeedRcpt);
   if (accepted_ == 0) co_return Error(ReplyId::kNoValidRecipients);
   if (stream_.HasBufferedInput()) {
     // Message data sent before our 354 (RFC 2920 §3.1: DATA ends a command group).
     log::Warn("protocol synchronization error from [{}]: data sent before 354", peer_addr_);
     Say(ReplyId::kProtocolSynchronization);
-    co_return Next::kClose;
+    co_return Close();
   }
   Say(ReplyId::kStartMailInput);
   DataFramer framer(DataFramer::Mode::kDotTerminated);
@@ -660,7 +661,7 @@ asio::awaitable<Session::Next> Session::OnData(const Command& command) {
   while (!framer.finished()) {
     std::string_view buffered = stream_.Buffered();
     if (buffered.empty()) {
-      if (co_await FillContent(clock, "DATA") != net::IoStatus::kOk) co_return Next::kClose;
+      if (co_await FillContent(clock, "DATA") != net::IoStatus::kOk) co_return Close();
       continue;
     }
     chunk_.clear();
@@ -671,19 +672,19 @@ asio::awaitable<Session::Next> Session::OnData(const Command& command) {
   co_return co_await FinishMessage(framer.saw_bare_newline());
 }
 
-asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
+asio::awaitable<void> Session::OnBdat(const Command& command) {
   auto bdat = ParseBdatArgument(command.argument);
   if (!bdat) co_return Error(ReplyId::kSyntaxBdat);
   std::optional<ReplyId> refusal;
-  if (!mail_) {
+  if (!InTransaction()) {
     refusal = ReplyId::kNeedMail;
   } else if (recipients_.empty()) {
     refusal = ReplyId::kNeedRcpt;
   } else if (accepted_ == 0) {
     refusal = ReplyId::kNoValidRecipients;
   }
-  if (!refusal && !using_bdat_) {
-    using_bdat_ = true;
+  if (!refusal && state_ != State::kBdat) {
+    state_ = State::kBdat;
     bdat_framer_ = std::make_unique<DataFramer>(DataFramer::Mode::kRaw);
     bdat_received_ = 0;
     spool_.Clear();
@@ -703,7 +704,7 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
   while (remaining > 0) {
     std::string_view buffered = stream_.Buffered();
     if (buffered.empty()) {
-      if (co_await FillContent(clock, "BDAT") != net::IoStatus::kOk) co_return Next::kClose;
+      if (co_await FillContent(clock, "BDAT") != net::IoStatus::kOk) co_return Close();
       continue;
     }
     size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, buffered.size()));
@@ -726,7 +727,7 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
     LogTransaction("Blocked MTA-BLOCKED {RejectedInbound}", "message too big",
                    static_cast<size_t>(bdat_received_));
     ResetTransaction();
-    co_return Next::kContinue;
+    co_return;
   }
   if (bdat->last && bdat_received_ == 0) {
     // "BDAT 0 LAST" with nothing before it: no message at all, never relayed.
@@ -735,11 +736,11 @@ asio::awaitable<Session::Next> Session::OnBdat(const Command& command) {
     env_.counters->messages_rejected.fetch_add(1, std::memory_order_relaxed);
     LogTransaction("Blocked MTA-BLOCKED {RejectedInbound}", "empty message", 0);
     ResetTransaction();
-    co_return Next::kContinue;
+    co_return;
   }
   if (!bdat->last) {
     Say(ReplyId::kBdatChunkOk, std::to_string(bdat->size));
-    co_return Next::kContinue;
+    co_return;
   }
   chunk_.clear();
   bdat_framer_->Finish(chunk_);
@@ -764,7 +765,7 @@ void Session::ReplyRelayFailure(RelayFailure failure, size_t count) {
   }
 }
 
-asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
+asio::awaitable<void> Session::FinishMessage(bool bare_newline) {
   size_t replies_due = lmtp_ ? accepted_ : 1;
   size_t size = spool_.size();
   auto refuse = [&](ReplyId id, std::string_view detail, std::string_view why) {
@@ -776,146 +777,57 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     log::Warn("bare <CR> or <LF> in message data from [{}], mail_id: {}", peer_addr_, mail_id_);
     refuse(ReplyId::kBareNewline, {}, "bare newline");
     ResetTransaction();
-    co_return Next::kContinue;
+    co_return;
   }
-  if (too_big_) {
+  if (intake_ == Intake::kTooBig) {
     refuse(ReplyId::kMessageTooBig, std::to_string(config_.limits.max_message_size),
            "message too big");
     ResetTransaction();
-    co_return Next::kContinue;
+    co_return;
   }
-  if (header_too_big_) {
+  if (intake_ == Intake::kHeaderTooBig) {
     log::Warn("header field over {} bytes (limits.max_header_size) from [{}], mail_id: {}",
               config_.limits.max_header_size, peer_addr_, mail_id_);
     refuse(ReplyId::kHeaderTooBig, {}, "header too big");
     ResetTransaction();
-    co_return Next::kContinue;
+    co_return;
   }
-  if (spool_failed_) {
+  if (intake_ == Intake::kSpoolFailed) {
     for (size_t i = 0; i < replies_due; ++i) Say(ReplyId::kLocalError);
     env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
     LogTransaction("Blocked MTA-BLOCKED {TempFailedInbound}", "local error", size);
     ResetTransaction();
-    co_return Next::kContinue;
+    co_return;
   }
 
-  // The per-message deadline runs from here to our reply: the scan, then the relay.
+  // The per-message deadline runs from here to our reply: the decision, then the relay.
   net::Deadline deadline = After(config_.timeouts.message_deadline);
-  std::string hits = "-";
-  scan::Verdict verdict;
-  if (env_.pipeline != nullptr) {
-    auto raw = ReadMessageForScan();
-    const bool readable = raw != nullptr;
-    std::optional<std::vector<scan::CheckResult>> results;
-    rules::Envelope envelope;
-    if (mail_) envelope.mail_from = mail_->address;
+  policy::Decision decision;
+  if (env_.policy != nullptr) {
+    policy::MessageFacts facts;
+    if (mail_) facts.envelope.mail_from = mail_->address;
     for (const auto& r : recipients_) {
-      if (r.accepted) envelope.rcpt_to.push_back(r.rcpt.address);
+      if (r.accepted) facts.envelope.rcpt_to.push_back(r.rcpt.address);
     }
-    if (readable) {
-      scan::MessageInput input{std::move(raw), envelope};
-      input.smtputf8 = mail_ && mail_->Find("SMTPUTF8") != nullptr;
-      results = co_await env_.pipeline->Scan(std::move(input), deadline);
-    }
-    if (!results) {
-      // Not finished in time (or the spool could not be read): the MTA keeps the message.
-      for (size_t i = 0; i < replies_due; ++i) {
-        if (readable) {
-          Say(ReplyId::kScanTimeout, mail_id_);
-        } else {
-          Say(ReplyId::kLocalError);
-        }
-      }
-      env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
-      if (readable) env_.counters->scan_timeouts.fetch_add(1, std::memory_order_relaxed);
-      LogTransaction("Blocked UNCHECKED {TempFailedInbound}",
-                     readable ? "scan timed out" : "spool read error", size);
-      AbandonRelay();
-      ResetTransaction();
-      co_return Next::kContinue;
-    }
-    for (const scan::CheckResult& r : *results) {
-      for (size_t i = 0; i < kTimedChecks.size(); ++i) {
-        if (r.check == kTimedChecks[i]) env_.counters->check_time[i].Add(r.elapsed);
-      }
-      // clamd's own trouble (unreachable, timing out, erroring), not a message over the limits.
-      if (r.check == "virus" && r.finding == scan::Finding::kUnchecked &&
-          r.skipped_reason != "size") {
-        env_.counters->clamd_errors.fetch_add(1, std::memory_order_relaxed);
-        log::Warn("virus check: {}, mail_id: {}", r.details.empty() ? "failed" : r.details[0],
-                  mail_id_);
-      }
-      if (r.check == "spam" && r.scanned) hits = scan::FormatScore(r.score);
-      if (r.regex_limit_hits > 0) {
-        // Each counts as no match (SpamAssassin would have been stuck instead).
-        env_.counters->regex_limit_hits.fetch_add(r.regex_limit_hits, std::memory_order_relaxed);
-        log::Warn("spam check: {} rule regex(es) stopped at their match limit, mail_id: {}",
-                  r.regex_limit_hits, mail_id_);
-      }
-    }
-    // The policy bank that selects this message, if any: its policy, its bypassed checks.
-    const config::PolicyBank* bank =
-        config::SelectPolicyBank(config_, env_.listener->name, ClientAddress());
-    const config::Config& policy = bank != nullptr ? *bank->config : config_;
-    if (bank != nullptr) {
-      policy_bank_ = bank->name;
-      std::erase_if(*results, [bank](const scan::CheckResult& r) {
-        return std::find(bank->bypass.begin(), bank->bypass.end(), r.check) != bank->bypass.end();
-      });
-    }
-    verdict = scan::Decide(*results, policy, envelope);
-    if (verdict.category == scan::Category::kSpam || verdict.category == scan::Category::kSpammy) {
-      env_.counters->messages_spam.fetch_add(1, std::memory_order_relaxed);
-    }
-    env_.counters->verdicts[static_cast<size_t>(verdict.category)]
-                           [static_cast<size_t>(verdict.action)]
-                               .fetch_add(1, std::memory_order_relaxed);
-    if (!Quarantine(verdict, policy)) {
-      // amavisd's rule: a message that should be quarantined and cannot be stays with the MTA.
-      for (size_t i = 0; i < replies_due; ++i) Say(ReplyId::kLocalError);
-      env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
-      LogTransaction(fmt::format("Blocked {} {{TempFailedInbound}}", verdict.log_name),
-                     "quarantine failed", size, hits);
-      AbandonRelay();
-      ResetTransaction();
-      co_return Next::kContinue;
-    }
-    scan::Action action = verdict.action;
-    // After-queue the MTA turns a reject into a bounce to the sender: configured away, or
-    // suppressed for obvious spam (amavisd's $sa_dsn_cutoff_level).
-    bool bounce_suppressed = false;
-    if (action == scan::Action::kReject && config_.relay.mode == RelayMode::kAfterQueue) {
-      if (!policy.actions.after_queue_reject_bounces) {
-        action = scan::Action::kDiscard;
-      } else if (verdict.category == scan::Category::kSpam &&
-                 verdict.score >= policy.spam.dsn_cutoff_level) {
-        action = scan::Action::kDiscard;
-        bounce_suppressed = true;
-      }
-    }
-    if (action != scan::Action::kPass) {
-      // Blocked: the client gets our reply, the next hop's open transaction is dropped.
-      const ReplyId id = bounce_suppressed                  ? ReplyId::kBounceSuppressed
-                         : action == scan::Action::kReject  ? ReplyId::kRejectContent
-                         : action == scan::Action::kDiscard ? ReplyId::kDiscardContent
-                                                            : ReplyId::kTempfailContent;
-      const std::string reason =
-          bounce_suppressed ? mail_id_ : fmt::format("{} - {}", mail_id_, verdict.reason);
-      for (size_t i = 0; i < replies_due; ++i) Say(id, reason);
-      const char* how = bounce_suppressed                  ? "NoBounceInbound"
-                        : action == scan::Action::kReject  ? "RejectedInbound"
-                        : action == scan::Action::kDiscard ? "DiscardedInbound"
-                                                           : "TempFailedInbound";
-      auto& counter = action == scan::Action::kTempfail ? env_.counters->messages_tempfailed
-                                                        : env_.counters->messages_rejected;
-      counter.fetch_add(1, std::memory_order_relaxed);
-      LogTransaction(fmt::format("Blocked {} {{{}{}}}", verdict.log_name, how,
-                                 quarantine_file_.empty() ? "" : ",Quarantined"),
-                     "", size, hits);
-      AbandonRelay();
-      ResetTransaction();
-      co_return Next::kContinue;
-    }
+    facts.smtputf8 = mail_ && mail_->Find("SMTPUTF8") != nullptr;
+    facts.mail_id = mail_id_;
+    facts.listener = env_.listener->name;
+    facts.client_address = ClientAddress();
+    decision = co_await env_.policy->Decide(facts, spool_, deadline);
+  }
+  quarantine_file_ = decision.quarantine_file;
+  policy_bank_ = decision.policy_bank;
+  if (!decision.relay) {
+    // Blocked: the client gets the policy's reply, the next hop's open transaction is dropped.
+    for (size_t i = 0; i < replies_due; ++i) Say(decision.reply, decision.reply_detail);
+    auto& counter = policy::Entry(decision.reply).code / 100 == 4
+                        ? env_.counters->messages_tempfailed
+                        : env_.counters->messages_rejected;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    LogTransaction(decision.log_verdict, decision.log_reason, size, decision.hits);
+    AbandonRelay();
+    ResetTransaction();
+    co_return;
   }
   RelayReplies result;
   if (!relay_ || !relay_->is_open() || !relay_in_transaction_ || relay_broken_) {
@@ -933,31 +845,20 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
                         mail_id_,
                         single,
                         std::chrono::system_clock::now()};
-    // What goes before the message: the X-Spam-* fields, our Received: header, and, when the
-    // spam check ran and the header section needs edits (incoming X-Spam-* fields removed,
-    // Subject tagged) and is held in memory, its rewrite in place of the original. Without a
-    // verdict the message goes on unchanged.
-    std::string header = verdict.added_headers;
-    if (!quarantine_file_.empty()) header += fmt::format("X-Quarantine-ID: <{}>\r\n", mail_id_);
+    // What goes before the message: the policy's fields (X-Spam-*, X-Quarantine-ID), our
+    // Received: header, and the policy's rewrite of the header section in place of the
+    // original when it made one.
+    std::string header = decision.added_headers;
     header += ReceivedHeader(facts);
-    size_t skip = 0;
-    std::string_view head = spool_.Head();
-    size_t end = head.find("\r\n\r\n");
-    if (verdict.edit_headers() && end != std::string_view::npos) {
-      std::string_view section = head.substr(0, end + 2);
-      std::string edited = scan::EditHeaderSection(section, verdict.subject_tag);
-      if (edited != section) {
-        header += edited;
-        skip = section.size();
-      }
-    }
-    result = co_await relay_->SendMessage(header, spool_, accepted_, deadline, skip);
+    header += decision.header_section;
+    result =
+        co_await relay_->SendMessage(header, spool_, accepted_, deadline, decision.replaced_size);
     relay_in_transaction_ = false;
   }
 
   const bool before_queue = config_.relay.mode == RelayMode::kBeforeQueue;
   std::string relay_name = relay_ ? relay_->name() : std::string();
-  std::string log_verdict;
+  std::string log_verdict = decision.log_verdict;
   std::string queued_as;
   if (result.failure != RelayFailure::kNone || result.replies.empty()) {
     RelayFailure failure =
@@ -995,10 +896,13 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       } else if (reply.Class() == 2) {
         Say(ReplyId::kRelayPassed, fmt::format("from MTA({}): {}", relay_name, reply.OneLine()));
       } else if (reply.Class() == 4) {
-        std::string enhanced = reply.Enhanced();
-        if (enhanced.empty() || enhanced[0] != '4') enhanced = "4.0.0";
-        stream_.Write(fmt::format("451 {} id={} - from MTA({}): {}\r\n", enhanced, mail_id_,
-                                  relay_name, reply.OneLine()));
+        // Our 451 with the next hop's own 4.x.x code, else the table's.
+        const std::string enhanced = reply.Enhanced();
+        const std::string detail =
+            fmt::format("{} - from MTA({}): {}", mail_id_, relay_name, reply.OneLine());
+        stream_.Write(enhanced.empty() || enhanced[0] != '4'
+                          ? FormatReply(ReplyId::kRelayTempfail, detail)
+                          : FormatReplyWithEnhanced(ReplyId::kRelayTempfail, enhanced, detail));
       } else {
         stream_.Write(reply.WireWithEnhanced("5.0.0"));
       }
@@ -1008,11 +912,6 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
     queued_as = queued != std::string::npos ? text.substr(queued + 10) : text;
     if (worst->Class() == 2) {
       env_.counters->messages_relayed.fetch_add(1, std::memory_order_relaxed);
-      log_verdict = fmt::format("Passed {} {{{}{}}}",
-                                verdict.log_name.empty() ? "CLEAN" : verdict.log_name,
-                                verdict.subject_tag.empty() ? "RelayedInbound"
-                                                            : "RelayedTaggedInbound",
-                                quarantine_file_.empty() ? "" : ",Quarantined");
     } else if (worst->Class() == 4) {
       env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
       env_.counters->relay_errors.fetch_add(1, std::memory_order_relaxed);
@@ -1022,30 +921,8 @@ asio::awaitable<Session::Next> Session::FinishMessage(bool bare_newline) {
       log_verdict = "Blocked MTA-BLOCKED {RejectedInbound}";
     }
   }
-  LogTransaction(log_verdict, queued_as, size, hits);
+  LogTransaction(log_verdict, queued_as, size, decision.hits);
   ResetTransaction();
-  co_return Next::kContinue;
-}
-
-std::shared_ptr<const std::string> Session::ReadMessageForScan() {
-  // The rules see the message with LF line ends, as SpamAssassin reads it.
-  auto text = std::make_shared<std::string>();
-  text->reserve(spool_.size());
-  spool::Spool::Reader reader(spool_);
-  std::string buffer;
-  bool pending_cr = false;
-  while (true) {
-    auto chunk = reader.Next(buffer);
-    if (!chunk) return nullptr;
-    if (chunk->empty()) break;
-    for (char c : *chunk) {
-      if (pending_cr && c != '\n') text->push_back('\r');
-      pending_cr = c == '\r';
-      if (!pending_cr) text->push_back(c);
-    }
-  }
-  if (pending_cr) text->push_back('\r');
-  return text;
 }
 
 void Session::LogTransaction(std::string_view verdict, std::string_view queued_as, size_t size,
@@ -1078,38 +955,6 @@ void Session::LogTransaction(std::string_view verdict, std::string_view queued_a
             size, queued, elapsed);
 }
 
-bool Session::Quarantine(const scan::Verdict& verdict, const config::Config& policy) {
-  std::string_view key = scan::CategoryKey(verdict.category);
-  const auto& kept = policy.quarantine.categories;
-  if (key.empty() || config_.quarantine.directory.empty() ||
-      std::find(kept.begin(), kept.end(), key) == kept.end()) {
-    return true;
-  }
-  quarantine::Entry entry;
-  entry.mail_id = mail_id_;
-  entry.time = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
-  entry.category = verdict.log_name;
-  entry.action = std::string(config::ToString(verdict.action));
-  if (mail_) entry.sender = mail_->address;
-  for (const auto& r : recipients_) {
-    if (r.accepted) entry.recipients.push_back(r.rcpt.address);
-  }
-  entry.size = spool_.size();
-  entry.message_id = FindHeaderValue(spool_.Head(), "Message-ID");
-  entry.subject = FindHeaderValue(spool_.Head(), "Subject");
-  // amavisd's file names: virus-, banned-, spam-, badh-, unchecked-<mail id>.
-  std::string_view kind = key == "bad_header" ? std::string_view("badh") : key;
-  auto file = quarantine::Store(config_.quarantine.directory).Put(entry, kind, spool_);
-  if (!file) {
-    env_.counters->quarantine_errors.fetch_add(1, std::memory_order_relaxed);
-    log::Error("{}, mail_id: {}", file.error().message, mail_id_);
-    return false;
-  }
-  env_.counters->quarantined.fetch_add(1, std::memory_order_relaxed);
-  quarantine_file_ = *file;
-  return true;
-}
-
 std::string Session::ClientAddress() const {
   if (xforward_.addr && !EqualsIgnoreCase(*xforward_.addr, "[UNAVAILABLE]")) {
     std::string_view addr = *xforward_.addr;
@@ -1127,15 +972,13 @@ void Session::AbandonRelay() {
 
 void Session::ResetTransaction() {
   mail_.reset();
+  if (InTransaction()) state_ = State::kGreeted;
   recipients_.clear();
   accepted_ = 0;
-  using_bdat_ = false;
   bdat_framer_.reset();
   bdat_received_ = 0;
   header_meter_.reset();
-  too_big_ = false;
-  header_too_big_ = false;
-  spool_failed_ = false;
+  intake_ = Intake::kWhole;
   quarantine_file_.clear();
   policy_bank_.clear();
   spool_.Clear();
@@ -1148,57 +991,10 @@ void Session::ResetTransaction() {
 }
 
 void Session::OnRset() {
-  if (mail_) ResetTransaction();
+  if (InTransaction()) ResetTransaction();
 }
 
 }  // namespace
-
-void CheckTimeHistogram::Add(std::chrono::nanoseconds elapsed) {
-  const double seconds = std::chrono::duration<double>(elapsed).count();
-  size_t bucket = 0;
-  while (bucket < kBounds.size() && seconds > kBounds[bucket]) ++bucket;
-  counts[bucket].fetch_add(1, std::memory_order_relaxed);
-  sum_us.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
-}
-
-std::string StatusFields(const SessionCounters& c) {
-  std::string out = fmt::format(
-      "active={} sessions={} relayed={} tempfailed={} rejected={} spam={} scan_timeouts={} "
-      "regex_limit_hits={} relay_errors={} clamd_errors={} quarantined={} quarantine_errors={} "
-      "relay_closed_at_end={} slow_clients={}",
-      c.active.load(), c.sessions.load(), c.messages_relayed.load(),
-      c.messages_tempfailed.load(), c.messages_rejected.load(), c.messages_spam.load(),
-      c.scan_timeouts.load(), c.regex_limit_hits.load(), c.relay_errors.load(),
-      c.clamd_errors.load(), c.quarantined.load(), c.quarantine_errors.load(),
-      c.relay_closed_at_end.load(), c.slow_clients.load());
-  for (size_t category = 0; category < c.verdicts.size(); ++category) {
-    for (size_t action = 0; action < c.verdicts[category].size(); ++action) {
-      uint64_t n = c.verdicts[category][action].load();
-      if (n == 0) continue;
-      out += fmt::format(" verdict.{}.{}={}",
-                         scan::CategoryName(static_cast<scan::Category>(category)),
-                         config::ToString(static_cast<config::Action>(action)), n);
-    }
-  }
-  for (size_t check = 0; check < c.check_time.size(); ++check) {
-    const CheckTimeHistogram& h = c.check_time[check];
-    uint64_t total = 0;
-    for (const auto& n : h.counts) total += n.load();
-    if (total == 0) continue;
-    // Cumulative, as Prometheus buckets are.
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < h.counts.size(); ++b) {
-      cumulative += h.counts[b].load();
-      std::string bound =
-          b < CheckTimeHistogram::kBounds.size() ? fmt::format("{}", CheckTimeHistogram::kBounds[b])
-                                                 : std::string("+Inf");
-      out += fmt::format(" check_time.{}.{}={}", kTimedChecks[check], bound, cumulative);
-    }
-    out += fmt::format(" check_time_us.{}={} check_count.{}={}", kTimedChecks[check],
-                       h.sum_us.load(), kTimedChecks[check], total);
-  }
-  return out;
-}
 
 asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment,
                                  const sockaddr_storage& peer) {

@@ -1,6 +1,6 @@
 // smtp/trace.h — the trace facts mailsift adds or reads: mail ids, its Received: header
-// (RFC 5321 §4.4, in amavisd's layout), RFC 5322 dates, and a quick header lookup for logs.
-// Pure functions except NewMailId (a per-thread random generator). Thread-safe.
+// (RFC 5321 §4.4, in amavisd's layout), and RFC 5322 dates (base/strings.h has the quick header
+// lookup for logs). Pure functions except NewMailId (a per-thread random generator). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -28,9 +28,5 @@ struct ReceivedFacts {
 
 // The whole header field, folded, ending in CRLF.
 std::string ReceivedHeader(const ReceivedFacts& facts);
-
-// The unfolded value of the first header field `name` in the header section at the start of
-// `message` (which may be cut short), trimmed; "" if absent.
-std::string FindHeaderValue(std::string_view message, std::string_view name);
 
 }  // namespace mailsift::smtp

@@ -24,14 +24,5 @@ TEST(Trace, ReceivedHeaderInAmavisdLayout) {
             " Sun, 29 Nov 2026 18:01:15 +0000\r\n");
 }
 
-TEST(Trace, FindsUnfoldedHeaderValues) {
-  std::string message =
-      "From: a@b\r\nmessage-id:\r\n <123@example.org>\r\nSubject: x\r\n\r\nMessage-ID: body\r\n";
-  EXPECT_EQ(FindHeaderValue(message, "Message-ID"), "<123@example.org>");
-  EXPECT_EQ(FindHeaderValue(message, "Subject"), "x");
-  EXPECT_EQ(FindHeaderValue(message, "To"), "");
-  EXPECT_EQ(FindHeaderValue("Subject: cut sh", "Subject"), "cut sh");
-}
-
 }  // namespace
 }  // namespace mailsift::smtp

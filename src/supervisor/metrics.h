@@ -2,7 +2,7 @@
 // (version 0.0.4), and the HTTP exchange that carries them.
 //
 // RenderMetrics turns the counters the generations report (the keys of their STATUS lines,
-// smtp::StatusFields, summed over live and exited generations by the supervisor) plus the
+// filter::Server::StatusFields, summed over live and exited generations by the supervisor) plus the
 // supervisor's own facts into the text a Prometheus server scrapes:
 //   mailsift_messages_total{category,action}, mailsift_messages_{relayed,tempfailed,rejected,
 //   spam}_total, mailsift_sessions_total, mailsift_sessions_active,

@@ -253,7 +253,7 @@ TEST(RenderMetrics, NothingYetIsStillValidText) {
   EXPECT_EQ(Find(samples, "mailsift_generations", {{"state", "serving"}}), "0");
 }
 
-// What a generation reports after real traffic (smtp::StatusFields), every bucket bound.
+// What a generation reports after real traffic (filter::Server::StatusFields), every bucket bound.
 Totals Realistic() {
   Totals totals = {{"active", 2},
                    {"sessions", 120},

@@ -1,10 +1,10 @@
-#include "smtp/reply_table.h"
+#include "policy/reply_table.h"
 
 #include <array>
 
 #include <fmt/format.h>
 
-namespace mailsift::smtp {
+namespace mailsift::policy {
 namespace {
 
 constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = {{
@@ -55,7 +55,9 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = 
     {451, "4.4.1", "id={} - Temporary failure: next hop not reachable"},
     {451, "4.4.7", "id={} - Temporary failure: next hop did not answer in time"},
     {451, "4.4.2", "id={} - Temporary failure: lost connection with next hop"},
-    {451, "4.3.0", "id={}"},                                           // kRelayTempfail
+    // The next hop's 4xx after our end of data, with its enhanced code when it gave a 4.x.x
+    // one (FormatReplyWithEnhanced): "id=<mail id> - from MTA(<next hop>): <its reply>".
+    {451, "4.0.0", "id={}"},                                           // kRelayTempfail
     {451, "4.5.0", "id={} - Temporary failure: next hop protocol error"},
     {250, "2.0.0", "{}"},                                              // kRelayPassed
     {451, "4.3.0", "Error: local error in processing"},                // kLocalError
@@ -72,17 +74,48 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::kCount)> kTable = 
     {421, "4.4.2", "Error: message data arriving too slowly"},         // kDataTooSlow
     // The next hop closed or reset the connection after our end of data, before its reply.
     {451, "4.4.2", "id={} - Temporary failure: next hop closed the connection"},
+    {250, "", "{}"},                                                   // kHeloOk
+    {250, "",                                                          // kEhloOk
+     "{}\nPIPELINING\nSIZE {}\nVRFY\nENHANCEDSTATUSCODES\n8BITMIME\nSMTPUTF8\nDSN\nCHUNKING\n"
+     "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"},
 }};
 
 }  // namespace
 
 const ReplyEntry& Entry(ReplyId id) { return kTable[static_cast<size_t>(id)]; }
 
-std::string FormatReply(ReplyId id, std::string_view detail) {
-  const ReplyEntry& entry = Entry(id);
-  std::string text = fmt::format(fmt::runtime(entry.text), detail);
-  if (entry.enhanced[0] == '\0') return fmt::format("{} {}\r\n", entry.code, text);
-  return fmt::format("{} {} {}\r\n", entry.code, entry.enhanced, text);
+namespace {
+
+std::string Format(const ReplyEntry& entry, std::string_view enhanced, std::string_view detail,
+                   std::string_view detail2) {
+  const std::string text = fmt::format(fmt::runtime(entry.text), detail, detail2);
+  std::string wire;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find('\n', start);
+    const bool last = end == std::string::npos;
+    const std::string_view line = std::string_view(text).substr(start, last ? end : end - start);
+    const char separator = last ? ' ' : '-';
+    if (enhanced.empty()) {
+      wire += fmt::format("{}{}{}\r\n", entry.code, separator, line);
+    } else {
+      wire += fmt::format("{}{}{} {}\r\n", entry.code, separator, enhanced, line);
+    }
+    if (last) return wire;
+    start = end + 1;
+  }
 }
 
-}  // namespace mailsift::smtp
+}  // namespace
+
+std::string FormatReply(ReplyId id, std::string_view detail, std::string_view detail2) {
+  const ReplyEntry& entry = Entry(id);
+  return Format(entry, entry.enhanced, detail, detail2);
+}
+
+std::string FormatReplyWithEnhanced(ReplyId id, std::string_view enhanced,
+                                    std::string_view detail) {
+  return Format(Entry(id), enhanced, detail, {});
+}
+
+}  // namespace mailsift::policy
