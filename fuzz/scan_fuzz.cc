@@ -88,8 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<std::string> literals = rules::RequiredLiterals(pattern, "i");
     if (!literals.empty()) {
       auto compiled = rules::Pattern::Compile(pattern, "i");
-      if (compiled && compiled->Matches(text) &&
-          !rules::TextIndex(text).MayContainAny(literals)) {
+      if (compiled && compiled->Matches(text) && !rules::TextIndex(text).MayContainAny(literals)) {
         std::abort();
       }
     }

@@ -17,7 +17,7 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 packages=(
   # build
   build-essential cmake ninja-build pkg-config git ca-certificates
-  clang libclang-rt-14-dev llvm
+  clang clang-format libclang-rt-14-dev llvm
   # libraries
   libasio-dev libpcre2-dev libicu-dev libtomlplusplus-dev libfmt-dev libcli11-dev
   libsystemd-dev libexpected-dev

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Builds mailsift and runs every test, as CI does:
+#   0. every C++ file formatted as .clang-format says (scripts/check-format.sh)
 #   1. release build: unit tests and integration tests (real smtp-source, smtp-sink, Postfix)
 #   2. asan-ubsan build: the unit tests under AddressSanitizer and UBSan
 #   3. fuzz build (clang, libFuzzer): each fuzz target for a short while from its seed corpus
+# Every build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR in the presets).
 # Prereqs: scripts/install-deps.sh. Environment: FUZZ_SECONDS (default 30), JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-30}
+
+echo "== format"
+scripts/check-format.sh
 
 echo "== corpus"
 MAILSIFT_CORPUS=$(scripts/fetch-corpus.sh)
@@ -21,7 +26,7 @@ ctest --preset release -j 1
 
 echo "== asan-ubsan build and unit tests"
 cmake --preset asan-ubsan >/dev/null
-cmake --build --preset asan-ubsan -j "$jobs"
+cmake --build --preset asan-ubsan -j "$jobs" --target unit_tests
 ctest --preset asan-ubsan -j "$jobs"
 
 echo "== fuzzers (${fuzz_seconds}s each)"

@@ -55,7 +55,13 @@ def program_keys(config_cc):
     sections = {}  # TableReader variable -> section, per function
     keys = set()
     function = ""
+    lines = []
     for line in open(config_cc, encoding="utf-8"):
+        if lines and lines[-1].rstrip().endswith("("):  # a call whose arguments clang-format
+            lines[-1] = lines[-1].rstrip() + line.strip()  # moved to the next line
+        else:
+            lines.append(line)
+    for line in lines:
         m = re.match(r"^[A-Za-z][\w:<>,*& ]*?\b(\w+)\(", line)
         if m:  # a function's definition starts at column 0
             function = m.group(1)

@@ -117,8 +117,7 @@ std::string FindHeaderValue(std::string_view message, std::string_view name) {
     std::string_view line = message.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return {};  // end of the header section
-    if (line.size() > name.size() && line[name.size()] == ':' &&
-        StartsWithIgnoreCase(line, name)) {
+    if (line.size() > name.size() && line[name.size()] == ':' && StartsWithIgnoreCase(line, name)) {
       std::string value(TrimSpaces(line.substr(name.size() + 1)));
       // Unfold continuation lines (RFC 5322 §2.2.3).
       while (eol != std::string_view::npos && eol + 1 < message.size() &&

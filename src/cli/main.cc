@@ -25,6 +25,7 @@
 // Exit codes follow sysexits(3): 64 bad command line, 69 supervisor unreachable, 78 config
 // error, 71 OS error; 1 when a request was refused (e.g. a reload with a broken config).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -39,9 +41,6 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "cli/malloc_tuning.h"
 #include "cli/quarantine.h"
@@ -139,7 +138,8 @@ int Ask(const std::string& config_path, supervisor::Request request,
     return 1;
   }
   bool ok = answer.starts_with("ok");
-  std::string text = answer.substr(answer.find(' ') == std::string::npos ? 0 : answer.find(' ') + 1);
+  std::string text =
+      answer.substr(answer.find(' ') == std::string::npos ? 0 : answer.find(' ') + 1);
   std::fputs(text.c_str(), ok ? stdout : stderr);
   if (!text.ends_with("\n")) std::fputs("\n", ok ? stdout : stderr);
   return ok ? EX_OK : 1;
@@ -234,8 +234,8 @@ int main(int argc, char** argv) {
   cli::ScanOptions scan_options;
   std::vector<std::string> scan_rule_dirs;
   std::string scan_site_dir;
-  auto* scan = add("scan",
-                   "Run the filter's checks and verdict on message files (as the config says)");
+  auto* scan =
+      add("scan", "Run the filter's checks and verdict on message files (as the config says)");
   scan->footer(
       "Each message gets the category the filter would give it (CLEAN, BAD-HEADER, SPAMMY, "
       "SPAM, UNCHECKED, BANNED, VIRUS), its action, every check's finding and the spam score "
@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
       "it); 66 a file cannot be read; 78 the config or the checks are refused.");
   scan->add_flag("--json", scan_options.json, "One JSON object per message");
   scan->add_flag("--timing", scan_options.timing, "Print load time and CPU per message to stderr");
-  scan->add_flag("--dump-texts", scan_options.dump_texts, "Print the texts rules see to stderr")->group("");
+  scan->add_flag("--dump-texts", scan_options.dump_texts, "Print the texts rules see to stderr")
+      ->group("");
   scan->add_option("--envelope-from", scan_options.envelope_from,
                    "The SMTP envelope sender (as the proxy passes it to the rules)");
   scan->add_option("--envelope-to", scan_options.rcpt_to,
@@ -270,8 +271,7 @@ int main(int argc, char** argv) {
   auto* release = quarantine->add_subcommand(
       "release", "Relay the original message to the next hop ([relay] next_hop)");
   release->fallthrough();
-  release->add_option("mail_id", quarantine_options.mail_id, "The message's mail_id")
-      ->required();
+  release->add_option("mail_id", quarantine_options.mail_id, "The message's mail_id")->required();
   release->add_option("--to", quarantine_options.to,
                       "Deliver to these recipients instead of the original ones");
   auto* run_generation = add("generation", "(internal) Run one generation of the filter");
@@ -332,8 +332,8 @@ int main(int argc, char** argv) {
     std::printf("%s: ok (%zu listener%s, relay to %s, %s, config %s; %s)\n", config_path.c_str(),
                 config->listeners.size(), config->listeners.size() == 1 ? "" : "s",
                 config->relay.next_hop.ToString().c_str(),
-                std::string(config::ToString(config->relay.mode)).c_str(),
-                config->digest.c_str(), checks_summary.c_str());
+                std::string(config::ToString(config->relay.mode)).c_str(), config->digest.c_str(),
+                checks_summary.c_str());
     return EX_OK;
   }
   if (scan->parsed()) {

@@ -13,8 +13,7 @@ void RestartWithMallocTuning(char** argv) {
   const char* current = std::getenv("GLIBC_TUNABLES");
   const std::string tunables = current != nullptr ? current : "";
   if (tunables.find(kTunable) != std::string::npos) return;  // set already (by us or the user)
-  const std::string value =
-      (tunables.empty() ? "" : tunables + ":") + kTunable + "=200";
+  const std::string value = (tunables.empty() ? "" : tunables + ":") + kTunable + "=200";
   if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
   ::execv("/proc/self/exe", argv);
   // No /proc (a chroot): carry on with the defaults, and do not let children try again.

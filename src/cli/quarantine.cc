@@ -2,20 +2,19 @@
 #include "cli/quarantine.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <pwd.h>
 #include <sysexits.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
-#include <fmt/format.h>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "log/log.h"
 #include "quarantine/quarantine.h"
@@ -48,8 +47,8 @@ int List(const quarantine::Store& store) {
 }
 
 // The index entry and the bytes of one quarantined message; prints why not and returns false.
-bool Load(const quarantine::Store& store, const std::string& mail_id,
-          quarantine::Entry& entry, std::string& bytes) {
+bool Load(const quarantine::Store& store, const std::string& mail_id, quarantine::Entry& entry,
+          std::string& bytes) {
   auto found = store.Find(mail_id);
   auto read = found ? store.Read(*found) : Result<std::string>(tl::unexpected(found.error()));
   if (!read) {
@@ -141,8 +140,8 @@ void ConfigureReleaseLog(const config::Config& config) {
     std::fprintf(stderr, "mailsift: warning: cannot open log.file %s: %s; logging to syslog\n",
                  config.log.file.c_str(), std::strerror(errno));
   }
-  log::Configure({log::Level::kInfo, false, true, config.log.syslog_ident,
-                  config.log.syslog_facility});
+  log::Configure(
+      {log::Level::kInfo, false, true, config.log.syslog_ident, config.log.syslog_facility});
 }
 
 // The trace header the released copy carries on top (RFC 5321 §4.4: each handling adds one),
@@ -183,9 +182,8 @@ int Release(const config::Config& config, const quarantine::Store& store,
   asio::co_spawn(io, Relay(config, entry, recipients, trace, message, accepted, outcome),
                  asio::detached);
   io.run();
-  const std::string facts =
-      fmt::format("<{}> -> {}, file {}, category {}, by {}", entry.sender,
-                  Recipients(recipients), entry.file, entry.category, who);
+  const std::string facts = fmt::format("<{}> -> {}, file {}, category {}, by {}", entry.sender,
+                                        Recipients(recipients), entry.file, entry.category, who);
   if (!accepted) {
     log::Warn("({}) quarantine release failed: {}: {}", entry.mail_id, facts, outcome);
     std::fprintf(stderr, "mailsift: release of %s failed: %s\n", entry.mail_id.c_str(),

@@ -1,8 +1,9 @@
 // cli/scan.cc — see scan.h.
 #include "cli/scan.h"
 
-#include <sysexits.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <algorithm>
@@ -15,8 +16,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 #include "mime/message.h"
@@ -99,11 +98,16 @@ void AsFromSmtp(std::string& text) {
 
 std::string_view FindingName(scan::Finding finding) {
   switch (finding) {
-    case scan::Finding::kVirus: return "virus";
-    case scan::Finding::kBanned: return "banned";
-    case scan::Finding::kUnchecked: return "unchecked";
-    case scan::Finding::kBadHeader: return "bad_header";
-    case scan::Finding::kNothing: break;
+    case scan::Finding::kVirus:
+      return "virus";
+    case scan::Finding::kBanned:
+      return "banned";
+    case scan::Finding::kUnchecked:
+      return "unchecked";
+    case scan::Finding::kBadHeader:
+      return "bad_header";
+    case scan::Finding::kNothing:
+      break;
   }
   return "nothing";
 }
@@ -146,8 +150,9 @@ std::string TextRecord(const Scanner& s, const std::string& file, const scan::Ve
   }
   o += " envelope: ";
   o += s.options.envelope_from.empty()
-           ? std::string("no MAIL FROM given (the rules guess the sender from the headers, as "
-                         "spamassassin -t does; --envelope-from to pass the filter's)")
+           ? std::string(
+                 "no MAIL FROM given (the rules guess the sender from the headers, as "
+                 "spamassassin -t does; --envelope-from to pass the filter's)")
            : fmt::format("MAIL FROM <{}>", envelope.mail_from);
   if (envelope.rcpt_to.empty()) {
     o += ", no RCPT TO (every recipient local)\n";
@@ -157,11 +162,11 @@ std::string TextRecord(const Scanner& s, const std::string& file, const scan::Ve
   }
   for (const scan::CheckResult& r : results) {
     if (!r.scanned && r.finding == scan::Finding::kNothing) {
-      o += fmt::format(" check {}: not scanned ({})\n", r.check,
-                       r.skipped_reason == "size" && r.check == "spam"
-                           ? fmt::format("larger than spam.max_scan_size, {} bytes",
-                                         spam.max_scan_size)
-                           : r.skipped_reason);
+      o += fmt::format(
+          " check {}: not scanned ({})\n", r.check,
+          r.skipped_reason == "size" && r.check == "spam"
+              ? fmt::format("larger than spam.max_scan_size, {} bytes", spam.max_scan_size)
+              : r.skipped_reason);
       continue;
     }
     if (r.check == "spam") {
@@ -203,8 +208,8 @@ std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Ve
   }
   const bool scored = spam_result != nullptr && spam_result->scanned;
   // The fields the parity test and test_scan.py read come first, as before.
-  std::string o = "{\"file\": " + JsonQuote(file) + ", \"score\": " +
-                  scan::FormatScore(scored ? spam_result->score : 0) +
+  std::string o = "{\"file\": " + JsonQuote(file) +
+                  ", \"score\": " + scan::FormatScore(scored ? spam_result->score : 0) +
                   ", \"required\": " + scan::FormatScore(spam.tag2_level) + ", \"hits\": {";
   if (scored) {
     for (size_t i = 0; i < spam_result->hits.size(); ++i) {
@@ -221,33 +226,34 @@ std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Ve
       first = false;
     }
   }
-  o += fmt::format("}}, \"category\": {}, \"subcategory\": {}, \"verdict\": {}, \"reason\": {}, "
-                   "\"action\": {}",
-                   JsonQuote(scan::CategoryName(v.category)), v.subcategory,
-                   JsonQuote(v.log_name), JsonQuote(v.reason),
-                   JsonQuote(config::ToString(v.action)));
-  o += fmt::format(", \"spam\": {{\"scanned\": {}, \"skipped\": {}, \"tag_level\": {}, "
-                   "\"tag2_level\": {}, \"kill_level\": {}, \"rules_required\": {}}}",
-                   scored ? "true" : "false",
-                   JsonQuote(spam_result ? spam_result->skipped_reason
-                                          : std::string("disabled")),
-                   scan::FormatScore(spam.tag_level), scan::FormatScore(spam.tag2_level),
-                   scan::FormatScore(spam.kill_level),
-                   scan::FormatScore(spam_result ? spam_result->required : 0));
+  o += fmt::format(
+      "}}, \"category\": {}, \"subcategory\": {}, \"verdict\": {}, \"reason\": {}, "
+      "\"action\": {}",
+      JsonQuote(scan::CategoryName(v.category)), v.subcategory, JsonQuote(v.log_name),
+      JsonQuote(v.reason), JsonQuote(config::ToString(v.action)));
+  o += fmt::format(
+      ", \"spam\": {{\"scanned\": {}, \"skipped\": {}, \"tag_level\": {}, "
+      "\"tag2_level\": {}, \"kill_level\": {}, \"rules_required\": {}}}",
+      scored ? "true" : "false",
+      JsonQuote(spam_result ? spam_result->skipped_reason : std::string("disabled")),
+      scan::FormatScore(spam.tag_level), scan::FormatScore(spam.tag2_level),
+      scan::FormatScore(spam.kill_level),
+      scan::FormatScore(spam_result ? spam_result->required : 0));
   o += ", \"checks\": [";
   for (size_t i = 0; i < results.size(); ++i) {
     const scan::CheckResult& r = results[i];
-    o += fmt::format("{}{{\"check\": {}, \"scanned\": {}, \"skipped\": {}, \"finding\": {}, "
-                     "\"subcategory\": {}, \"details\": {}}}",
-                     i ? ", " : "", JsonQuote(r.check), r.scanned ? "true" : "false",
-                     JsonQuote(r.skipped_reason), JsonQuote(FindingName(r.finding)),
-                     r.subcategory, JsonStrings(r.details));
+    o += fmt::format(
+        "{}{{\"check\": {}, \"scanned\": {}, \"skipped\": {}, \"finding\": {}, "
+        "\"subcategory\": {}, \"details\": {}}}",
+        i ? ", " : "", JsonQuote(r.check), r.scanned ? "true" : "false",
+        JsonQuote(r.skipped_reason), JsonQuote(FindingName(r.finding)), r.subcategory,
+        JsonStrings(r.details));
   }
-  o += fmt::format("], \"envelope\": {{\"mail_from\": {}, \"mail_from_given\": {}, "
-                   "\"rcpt_to\": {}}}}}\n",
-                   JsonQuote(envelope.mail_from),
-                   s.options.envelope_from.empty() ? "false" : "true",
-                   JsonStrings(envelope.rcpt_to));
+  o += fmt::format(
+      "], \"envelope\": {{\"mail_from\": {}, \"mail_from_given\": {}, "
+      "\"rcpt_to\": {}}}}}\n",
+      JsonQuote(envelope.mail_from), s.options.envelope_from.empty() ? "false" : "true",
+      JsonStrings(envelope.rcpt_to));
   return o;
 }
 
@@ -277,9 +283,14 @@ FileOutput ScanFile(const Scanner& s, const std::string& file) {
   }
   switch (verdict.category) {
     case scan::Category::kVirus:
-    case scan::Category::kBanned: o.status = kScanBlocked; break;
-    case scan::Category::kUnchecked: o.status = kScanUnchecked; break;
-    default: break;
+    case scan::Category::kBanned:
+      o.status = kScanBlocked;
+      break;
+    case scan::Category::kUnchecked:
+      o.status = kScanUnchecked;
+      break;
+    default:
+      break;
   }
   o.out = s.options.json ? JsonRecord(s, file, verdict, results, envelope)
                          : TextRecord(s, file, verdict, results, envelope);
@@ -290,10 +301,7 @@ FileOutput ScanFile(const Scanner& s, const std::string& file) {
 // unchecked beats all checked.
 int WorseStatus(int status, int next) {
   auto rank = [](int code) {
-    return code == EX_NOINPUT       ? 3
-           : code == kScanBlocked   ? 2
-           : code == kScanUnchecked ? 1
-                                    : 0;
+    return code == EX_NOINPUT ? 3 : code == kScanBlocked ? 2 : code == kScanUnchecked ? 1 : 0;
   };
   return rank(next) > rank(status) ? next : status;
 }
@@ -317,10 +325,10 @@ int RunScan(const config::Config& config, const ScanOptions& options) {
   // The checks run on the calling threads (RunNow), as the filter's pool threads run them.
   scanner.pipeline = std::make_unique<scan::Pipeline>(std::move(built->checks), 1);
   if (options.timing) {
-    std::fprintf(stderr, "load: %.3f s wall, %.3f s CPU\n",
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start)
-                     .count(),
-                 CpuSeconds() - cpu_start);
+    std::fprintf(
+        stderr, "load: %.3f s wall, %.3f s CPU\n",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
+        CpuSeconds() - cpu_start);
     for (const std::string& summary : built->summaries) {
       std::fprintf(stderr, "load: %s\n", summary.c_str());
     }

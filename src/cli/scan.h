@@ -38,10 +38,10 @@ namespace mailsift::cli {
 
 struct ScanOptions {
   std::vector<std::string> files;
-  bool json = false;        // one JSON object per line (see above)
-  bool timing = false;      // per-message CPU time on stderr, and the load time
-  bool dump_texts = false;  // print the texts rules see (body lines, rawbody, URIs) to stderr
-  std::string envelope_from;        // the SMTP sender, as the proxy would pass it
+  bool json = false;          // one JSON object per line (see above)
+  bool timing = false;        // per-message CPU time on stderr, and the load time
+  bool dump_texts = false;    // print the texts rules see (body lines, rawbody, URIs) to stderr
+  std::string envelope_from;  // the SMTP sender, as the proxy would pass it
   std::vector<std::string> rcpt_to;  // the SMTP recipients (for spam.local_domains)
   // Messages scanned at once, by threads sharing the checks as the filter's scan pool does; the
   // output keeps the order of `files`.
@@ -50,10 +50,10 @@ struct ScanOptions {
 };
 
 // Exit codes (sysexits(3) where one fits):
-inline constexpr int kScanAllChecked = 0;   // every message checked; none VIRUS/BANNED/UNCHECKED
-inline constexpr int kScanBlocked = 1;      // some message is VIRUS or BANNED
-inline constexpr int kScanUnchecked = 75;   // EX_TEMPFAIL: some message is UNCHECKED (no
-                                            // VIRUS/BANNED), as the filter tempfails it
+inline constexpr int kScanAllChecked = 0;  // every message checked; none VIRUS/BANNED/UNCHECKED
+inline constexpr int kScanBlocked = 1;     // some message is VIRUS or BANNED
+inline constexpr int kScanUnchecked = 75;  // EX_TEMPFAIL: some message is UNCHECKED (no
+                                           // VIRUS/BANNED), as the filter tempfails it
 // 66 (EX_NOINPUT) for an unreadable file (the others are still scanned; wins over 1 and 75),
 // 78 (EX_CONFIG) when the checks cannot be built (rules refused, libmagic missing).
 

@@ -1,17 +1,16 @@
 #include "config/config.h"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "base/strings.h"
 
@@ -115,11 +114,11 @@ class TableReader {
       }
       std::string unit = text.substr(digits);
       double number = digits > 0 ? std::atof(text.substr(0, digits).c_str()) : -1;
-      double scale = unit == "ms" ? 0.001
+      double scale = unit == "ms"                  ? 0.001
                      : unit == "s" || unit.empty() ? 1
-                     : unit == "m" ? 60
-                     : unit == "h" ? 3600
-                                   : -1;
+                     : unit == "m"                 ? 60
+                     : unit == "h"                 ? 3600
+                                                   : -1;
       if (digits > 0 && scale > 0) seconds = number * scale;
     }
     if (!(seconds > 0) || !std::isfinite(seconds) || seconds > 86400 * 7) {
@@ -212,7 +211,6 @@ std::string DefaultListenerName(std::string_view address) {
   return name;
 }
 
-
 void ReadListeners(TableReader& root, Config& config, std::vector<std::string>& problems) {
   const auto* node = root.Get("listen");
   if (!node) {
@@ -248,8 +246,8 @@ void ReadListeners(TableReader& root, Config& config, std::vector<std::string>& 
     }
     if (listener.name.empty()) listener.name = DefaultListenerName(listener.address_text);
     if (listener.name.find(':') != std::string::npos || listener.name.size() > 255) {
-      problems.push_back(fmt::format("{}.name: must not contain ':' (systemd's FileDescriptorName)",
-                                     prefix));
+      problems.push_back(
+          fmt::format("{}.name: must not contain ':' (systemd's FileDescriptorName)", prefix));
     }
     config.listeners.push_back(listener);
   }
@@ -267,10 +265,14 @@ std::string_view ToString(Protocol protocol) {
 }
 std::string_view ToString(Action action) {
   switch (action) {
-    case Action::kPass: return "pass";
-    case Action::kReject: return "reject";
-    case Action::kDiscard: return "discard";
-    case Action::kTempfail: return "tempfail";
+    case Action::kPass:
+      return "pass";
+    case Action::kReject:
+      return "reject";
+    case Action::kDiscard:
+      return "discard";
+    case Action::kTempfail:
+      return "tempfail";
   }
   return "pass";
 }
@@ -302,9 +304,9 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
       relay.String("next_hop", config.relay.next_hop_text);
       relay.Choice("protocol", config.relay.protocol,
                    {{"smtp", Protocol::kSmtp}, {"lmtp", Protocol::kLmtp}});
-      relay.Choice("mode", config.relay.mode,
-                   {{"after-queue", RelayMode::kAfterQueue},
-                    {"before-queue", RelayMode::kBeforeQueue}});
+      relay.Choice(
+          "mode", config.relay.mode,
+          {{"after-queue", RelayMode::kAfterQueue}, {"before-queue", RelayMode::kBeforeQueue}});
       relay.Boolean("xforward", config.relay.xforward);
       relay.Integer("max_idle_connections", config.relay.max_idle_connections, 0, 10000);
       relay.Duration("idle_connection_timeout", config.relay.idle_connection_timeout);
@@ -316,8 +318,7 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
     }
     {
       TableReader limits(root.Table("limits"), "limits", problems);
-      limits.Integer("max_message_size", config.limits.max_message_size, 1024,
-                     int64_t{1} << 40);
+      limits.Integer("max_message_size", config.limits.max_message_size, 1024, int64_t{1} << 40);
       limits.Integer("max_recipients", config.limits.max_recipients, 1, 100000);
       limits.Integer("max_sessions", config.limits.max_sessions, 1, 1000000);
       limits.Integer("max_command_line", config.limits.max_command_line, 512, 65536);
@@ -435,8 +436,7 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
       banned.StringList("patterns", config.banned.patterns);
       banned.Integer("max_archive_depth", config.banned.max_archive_depth, 0, 100);
       banned.Integer("max_archive_files", config.banned.max_archive_files, 1, 1000000);
-      banned.Integer("max_expanded_size", config.banned.max_expanded_size, 1024,
-                     int64_t{1} << 40);
+      banned.Integer("max_expanded_size", config.banned.max_expanded_size, 1024, int64_t{1} << 40);
     }
     {
       TableReader bad_header(root.Table("bad_header"), "bad_header", problems);
@@ -560,8 +560,8 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
 const std::map<std::string_view, std::set<std::string_view>>& PolicyKeys() {
   static const std::map<std::string_view, std::set<std::string_view>> keys = {
       {"spam",
-       {"tag_level", "tag2_level", "kill_level", "subject_tag", "dsn_cutoff_level",
-        "allow_senders", "deny_senders", "local_domains"}},
+       {"tag_level", "tag2_level", "kill_level", "subject_tag", "dsn_cutoff_level", "allow_senders",
+        "deny_senders", "local_domains"}},
       {"actions", {"*"}},
       {"quarantine", {"categories"}},
       {"virus", {"header_line"}},
@@ -569,8 +569,8 @@ const std::map<std::string_view, std::set<std::string_view>>& PolicyKeys() {
   return keys;
 }
 
-void ReadPolicyBanks(const toml::table& root_table, const std::string& source_name,
-                     Config& config, std::vector<std::string>& problems) {
+void ReadPolicyBanks(const toml::table& root_table, const std::string& source_name, Config& config,
+                     std::vector<std::string>& problems) {
   const toml::node* node = root_table.get("policy_bank");
   if (node == nullptr) return;
   const toml::array* banks = node->as_array();
@@ -599,8 +599,7 @@ void ReadPolicyBanks(const toml::table& root_table, const std::string& source_na
     for (const std::string& name : policy.listeners) {
       if (std::none_of(config.listeners.begin(), config.listeners.end(),
                        [&](const Listener& l) { return l.name == name; })) {
-        problems.push_back(fmt::format("{}.listeners: no listener is named \"{}\"", prefix,
-                                       name));
+        problems.push_back(fmt::format("{}.listeners: no listener is named \"{}\"", prefix, name));
       }
     }
     reader.StringList("bypass", policy.bypass);
@@ -628,12 +627,11 @@ void ReadPolicyBanks(const toml::table& root_table, const std::string& source_na
       toml::table& target = *merged.get(section)->as_table();
       for (const auto& [key, value] : *overlay) {
         if (!allowed.contains("*") && !allowed.contains(key.str())) {
-          problems.push_back(fmt::format("{}.{}.{}: not a policy key (a bank overlays {})",
-                                         prefix, section, key.str(),
-                                         section == "spam"
-                                             ? "levels, tags, sender lists, local_domains"
-                                         : section == "quarantine" ? "categories"
-                                                                   : "header_line"));
+          problems.push_back(fmt::format(
+              "{}.{}.{}: not a policy key (a bank overlays {})", prefix, section, key.str(),
+              section == "spam"         ? "levels, tags, sender lists, local_domains"
+              : section == "quarantine" ? "categories"
+                                        : "header_line"));
           continue;
         }
         target.insert_or_assign(key.str(), value);
@@ -654,8 +652,7 @@ void ReadPolicyBanks(const toml::table& root_table, const std::string& source_na
 const PolicyBank* SelectPolicyBank(const Config& config, std::string_view listener,
                                    std::string_view client_address) {
   for (const PolicyBank& bank : config.policy_banks) {
-    if (std::find(bank.listeners.begin(), bank.listeners.end(), listener) !=
-        bank.listeners.end()) {
+    if (std::find(bank.listeners.begin(), bank.listeners.end(), listener) != bank.listeners.end()) {
       return &bank;
     }
     if (!client_address.empty()) {

@@ -69,15 +69,15 @@ struct Limits {
 };
 
 struct Timeouts {
-  Seconds command{300};          // waiting for the next command (RFC 5321 §4.5.3.2.7)
+  Seconds command{300};  // waiting for the next command (RFC 5321 §4.5.3.2.7)
   // From the first byte of a command line to its end: a client that trickles a command line
   // gets 421 4.4.2 and the connection is closed (the line as a whole is also bounded by
   // `command`, which runs from the start of the wait).
   Seconds command_line{60};
-  Seconds data{300};             // waiting for message data (see limits.min_data_rate)
-  Seconds message_deadline{480}; // end of data until our reply; 45 s before-queue
+  Seconds data{300};              // waiting for message data (see limits.min_data_rate)
+  Seconds message_deadline{480};  // end of data until our reply; 45 s before-queue
   Seconds relay_connect{30};
-  Seconds relay_reply{300};      // each reply of the next hop before end of data
+  Seconds relay_reply{300};  // each reply of the next hop before end of data
 };
 
 struct Smtp {
@@ -107,8 +107,8 @@ struct Spam {
   // watch_quiet_period. A ruleset that does not load is refused as on `mailsift reload`.
   bool watch_rule_dirs = false;
   Seconds watch_quiet_period{10};
-  int scan_threads = 0;              // 0: one per core
-  uint64_t max_scan_size = 409600;   // larger messages pass unscanned (amavisd's default)
+  int scan_threads = 0;             // 0: one per core
+  uint64_t max_scan_size = 409600;  // larger messages pass unscanned (amavisd's default)
   // amavisd's spam levels (Debian's defaults): X-Spam-* headers from tag_level, SPAMMY with
   // X-Spam-Flag: YES and the Subject tag from tag2_level, SPAM (the spam action) from
   // kill_level.
@@ -166,7 +166,7 @@ struct Banned {
       R"(^application/x-msdos-program$)",
       R"(^application/hta$)",
       R"(.\.(exe|vbs|pif|scr|bat|cmd|com|cpl)$)",  // banned extensions
-      R"(^\.(exe-ms)$)",                          // detected: Windows executables
+      R"(^\.(exe-ms)$)",                           // detected: Windows executables
   };
   // Archives (zip, rar, 7z, tar, gzip, …) are opened to these limits (Debian's amavisd
   // $MAXLEVELS, $MAXFILES, $MAX_EXPANSION_QUOTA); past one the message is UNCHECKED-2.
@@ -185,14 +185,14 @@ struct BadHeader {
 // What happens to each content category: amavisd's final destinies.
 enum class Action { kPass, kReject, kDiscard, kTempfail };
 struct Actions {
-  Action virus = Action::kDiscard;      // Debian amavisd: D_DISCARD (quarantined)
-  Action banned = Action::kDiscard;     // D_DISCARD
-  Action unchecked = Action::kTempfail; // never passed silently
+  Action virus = Action::kDiscard;       // Debian amavisd: D_DISCARD (quarantined)
+  Action banned = Action::kDiscard;      // D_DISCARD
+  Action unchecked = Action::kTempfail;  // never passed silently
   // An encrypted archive cannot be looked into, and retrying will not change that: passed by
   // default, as amavisd's $final_unchecked_destiny passes UNCHECKED-ENCRYPTED.
   Action unchecked_encrypted = Action::kPass;
-  Action spam = Action::kPass;          // D_PASS (tagged)
-  Action bad_header = Action::kPass;    // D_PASS
+  Action spam = Action::kPass;        // D_PASS (tagged)
+  Action bad_header = Action::kPass;  // D_PASS
   // A reject after-queue (the message is already queued at the MTA): "bounce" answers the MTA
   // with the 554, and the MTA returns the message to its sender (amavisd's D_REJECT there);
   // "discard" answers 250 2.7.0 and drops it (kept in the quarantine).
@@ -238,9 +238,9 @@ struct Metrics {
 };
 
 struct Supervisor {
-  std::string user;    // generations drop to this user after start ("" = keep)
-  std::string group;   // and group ("" = the user's primary group)
-  std::string chroot;  // optional
+  std::string user;           // generations drop to this user after start ("" = keep)
+  std::string group;          // and group ("" = the user's primary group)
+  std::string chroot;         // optional
   Seconds drain_timeout{60};  // an old generation's time to finish its sessions
   Seconds ready_timeout{30};  // a new generation's time to report READY
 };
@@ -281,8 +281,8 @@ struct Config {
   Metrics metrics;
   Supervisor supervisor;
   std::vector<PolicyBank> policy_banks;  // [[policy_bank]], in file order
-  int io_threads = 0;  // 0: one per core
-  std::string digest;  // FNV-1a of the file's bytes, for status and logs
+  int io_threads = 0;                    // 0: one per core
+  std::string digest;                    // FNV-1a of the file's bytes, for status and logs
 };
 
 // Every problem found, each prefixed with its key.

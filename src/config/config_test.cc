@@ -102,9 +102,9 @@ client_networks = ["300.1.1.1/8"]
                             "t.toml");
   ASSERT_FALSE(config);
   std::string all = Joined(config.error());
-  for (const char* key : {"server.hostnme: unknown key", "listen[0].address", "listen[0].protocol",
-                          "relay.mode", "limits.max_recipients", "timeouts.command",
-                          "access.client_networks"}) {
+  for (const char* key :
+       {"server.hostnme: unknown key", "listen[0].address", "listen[0].protocol", "relay.mode",
+        "limits.max_recipients", "timeouts.command", "access.client_networks"}) {
     EXPECT_NE(all.find(key), std::string::npos) << key << " missing in:\n" << all;
   }
 }
@@ -136,18 +136,17 @@ chroot = "jail"
                             "t.toml");
   ASSERT_FALSE(config);
   std::string all = Joined(config.error());
-  for (const char* key :
-       {"control.pid_file", "control.socket", "spool.directory", "spam.rule_dirs[1]",
-        "spam.site_dir", "spam.prefilter_cache_dir", "quarantine.directory", "log.file",
-        "supervisor.chroot"}) {
+  for (const char* key : {"control.pid_file", "control.socket", "spool.directory",
+                          "spam.rule_dirs[1]", "spam.site_dir", "spam.prefilter_cache_dir",
+                          "quarantine.directory", "log.file", "supervisor.chroot"}) {
     EXPECT_NE(all.find(std::string(key) + ": must be an absolute path"), std::string::npos)
         << key << " missing in:\n"
         << all;
   }
   EXPECT_EQ(all.find("spam.rule_dirs[0]"), std::string::npos) << all;
   // The special values stay allowed.
-  EXPECT_TRUE(ParseConfig("[spam]\nprefilter_cache_dir = \"none\"\n[log]\nfile = \"\"\n",
-                          "t.toml"));
+  EXPECT_TRUE(
+      ParseConfig("[spam]\nprefilter_cache_dir = \"none\"\n[log]\nfile = \"\"\n", "t.toml"));
 }
 
 TEST(Config, MissingFileIsAnError) {
@@ -197,17 +196,16 @@ categories = ["virus"]
   const PolicyBank& originating = config->policy_banks[0];
   EXPECT_EQ(originating.name, "ORIGINATING");
   EXPECT_EQ(originating.bypass, std::vector<std::string>{"banned"});
-  EXPECT_EQ(originating.config->spam.kill_level, 12);               // overlaid
-  EXPECT_EQ(originating.config->spam.subject_tag, "[SPAM] ");       // from the file
-  EXPECT_EQ(originating.config->actions.spam, Action::kReject);     // overlaid
-  EXPECT_EQ(config->actions.spam, Action::kDiscard);                // the file's own
+  EXPECT_EQ(originating.config->spam.kill_level, 12);            // overlaid
+  EXPECT_EQ(originating.config->spam.subject_tag, "[SPAM] ");    // from the file
+  EXPECT_EQ(originating.config->actions.spam, Action::kReject);  // overlaid
+  EXPECT_EQ(config->actions.spam, Action::kDiscard);             // the file's own
   EXPECT_EQ(config->policy_banks[1].config->quarantine.categories,
             std::vector<std::string>{"virus"});
 
   EXPECT_EQ(SelectPolicyBank(*config, "outbound", "192.0.2.1"), &config->policy_banks[0]);
   EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "10.1.2.3"), &config->policy_banks[1]);
-  EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "2001:db8::5"),
-            &config->policy_banks[1]);
+  EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "2001:db8::5"), &config->policy_banks[1]);
   EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", "192.0.2.1"), nullptr);
   EXPECT_EQ(SelectPolicyBank(*config, "127.0.0.1_10024", ""), nullptr);
 }
@@ -230,12 +228,10 @@ name = "X"
   ASSERT_FALSE(config);
   std::string all = Joined(config.error());
   for (const char* text :
-       {"policy_bank[0].listeners: no listener is named \"nope\"",
-        "policy_bank[0].bypass: \"dns\"", "policy_bank[0].relay: unknown key",
-        "policy_bank[0].spam.rule_dirs: not a policy key",
+       {"policy_bank[0].listeners: no listener is named \"nope\"", "policy_bank[0].bypass: \"dns\"",
+        "policy_bank[0].relay: unknown key", "policy_bank[0].spam.rule_dirs: not a policy key",
         "policy_bank[0] (X): spam.tag_level: must be a number",
-        "policy_bank[1].name: \"X\" is used twice",
-        "policy_bank[1]: selects nothing"}) {
+        "policy_bank[1].name: \"X\" is used twice", "policy_bank[1]: selects nothing"}) {
     EXPECT_NE(all.find(text), std::string::npos) << text << " missing in:\n" << all;
   }
 }
@@ -261,8 +257,7 @@ prefilter_cache_dir = "/nonexistent/below/a/file"
   auto bad = ParseConfig("[spam]\nprefilter = \"sync\"\nprefilter_cache_dir = 3\n", "t.toml");
   ASSERT_FALSE(bad);
   const std::string all = Joined(bad.error());
-  EXPECT_NE(all.find("spam.prefilter: \"sync\" is not one of background | off"),
-            std::string::npos)
+  EXPECT_NE(all.find("spam.prefilter: \"sync\" is not one of background | off"), std::string::npos)
       << all;
   EXPECT_NE(all.find("spam.prefilter_cache_dir: must be a string"), std::string::npos) << all;
 }

@@ -1,27 +1,25 @@
 #include "filter/server.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-
-#include <asio/experimental/as_tuple.hpp>
+#include <asio/basic_socket_acceptor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/basic_socket_acceptor.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-
-#include <fmt/format.h>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 
 #include "log/log.h"
 #include "scan/verdict.h"

@@ -111,7 +111,8 @@ std::string Unescape(std::string_view text) {
     if (text[i] == '\\' && i + 1 < text.size()) {
       char c = text[++i];
       if (c == 'x' && i + 2 < text.size()) {
-        out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+        out.push_back(
+            static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
         i += 2;
         continue;
       }
@@ -166,8 +167,10 @@ TEST_P(Transcript, Matches) {
     if (line.starts_with("@config ")) tables += line.substr(8) + "\n";
     if (line.starts_with("@sink ")) sink_options = line.substr(6);
   }
-  config_text = "[server]\nhostname = \"mailsift.test\"\nio_threads = 1\n"
-                "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(listen_port) + "\"\n";
+  config_text =
+      "[server]\nhostname = \"mailsift.test\"\nio_threads = 1\n"
+      "[[listen]]\naddress = \"127.0.0.1:" +
+      std::to_string(listen_port) + "\"\n";
   // Listener options first (they belong to [[listen]]), then the relay and the rest.
   std::string relay = "[relay]\nnext_hop = \"127.0.0.1:" + std::to_string(sink_port) + "\"\n";
   std::istringstream table_lines(tables);
@@ -231,7 +234,8 @@ TEST_P(Transcript, Matches) {
 
 std::vector<std::string> TranscriptFiles() {
   std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(fs::path(MAILSIFT_SOURCE_DIR) / "testdata/smtp")) {
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(MAILSIFT_SOURCE_DIR) / "testdata/smtp")) {
     if (entry.path().extension() == ".txt") files.push_back(entry.path().string());
   }
   std::sort(files.begin(), files.end());

@@ -13,7 +13,7 @@ rules::PrefilterOptions PrefilterDefaults(const config::Config* config) {
   rules::PrefilterOptions o;
   if (config != nullptr) {
     o.mode = config->spam.prefilter == config::Prefilter::kOff ? rules::PrefilterMode::kOff
-                                                                : rules::PrefilterMode::kBackground;
+                                                               : rules::PrefilterMode::kBackground;
     o.cache_dir = config->spam.prefilter_cache_dir;
   }
   // The running program's own file, also when an upgrade has replaced it on disk since: the

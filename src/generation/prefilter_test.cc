@@ -1,12 +1,12 @@
-// generation/prefilter_test.cc — the prefilter's settings: the config's keys, then the environment's
-// overrides (the only place they are read).
+// generation/prefilter_test.cc — the prefilter's settings: the config's keys, then the
+// environment's overrides (the only place they are read).
 #include "generation/prefilter.h"
+
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace mailsift::generation {
 namespace {

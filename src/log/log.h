@@ -7,10 +7,10 @@
 // settings are atomics set at start-up.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <string_view>
-
-#include <fmt/format.h>
 
 namespace mailsift::log {
 

@@ -196,8 +196,8 @@ TEST(EncodedWords, DecodingTimeGrowsLinearly) {
   EXPECT_EQ(decoded.size(), 50000u * (5 + 3));  // "café" and "éa", adjacent words joined
   double t_small = BestCpuSeconds([&] { (void)small_hs.headers.fields()[0].Decoded(); });
   double t_large = BestCpuSeconds([&] { (void)large_hs.headers.fields()[0].Decoded(); });
-  EXPECT_LT(t_large, 30 * t_small + 0.05) << t_small << " s for 10k words, " << t_large
-                                          << " s for 100k";
+  EXPECT_LT(t_large, 30 * t_small + 0.05)
+      << t_small << " s for 10k words, " << t_large << " s for 100k";
   double p_small = BestCpuSeconds([&] { (void)ParseHeaderSection(small); });
   double p_large = BestCpuSeconds([&] { (void)ParseHeaderSection(large); });
   EXPECT_LT(p_large, 30 * p_small + 0.05) << p_small << " s, " << p_large << " s";
@@ -212,7 +212,7 @@ TEST(HeaderSection, AHugeFieldIsKeptTwice) {
   const HeaderField& f = hs.headers.fields()[0];
   EXPECT_EQ(f.value.size(), size_t{20} << 20);
   EXPECT_LE(f.value.capacity(), f.value.size() + 64);  // trimmed in place, no spare copy
-  Headers copy = hs.headers;                            // copies share the fields
+  Headers copy = hs.headers;                           // copies share the fields
   EXPECT_EQ(&copy.fields()[0], &f);
 }
 

@@ -27,7 +27,6 @@ bool IsAlnum(unsigned char c) { return IsAlpha(c) || IsDigit(c); }
 bool IsHex(unsigned char c) { return IsDigit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 bool IsWordChar(unsigned char c) { return IsAlnum(c) || c == '_'; }
 
-
 size_t IFind(std::string_view hay, std::string_view needle, size_t from = 0) {
   if (needle.size() > hay.size()) return std::string_view::npos;
   for (size_t i = from; i + needle.size() <= hay.size(); ++i)
@@ -1322,7 +1321,8 @@ class Tokenizer {
   // or npos: HTML::Parser reports anything else as a comment.
   size_t DeclarationEnd(size_t lt) {
     size_t i = lt + 9;  // HTML::Parser reports only "<!DOCTYPE …>" of these as a declaration
-    if (i > in_.size() || !EqualsIgnoreCase(in_.substr(lt + 2, 7), "doctype")) return std::string_view::npos;
+    if (i > in_.size() || !EqualsIgnoreCase(in_.substr(lt + 2, 7), "doctype"))
+      return std::string_view::npos;
     if (i < in_.size() && !IsBlank(in_[i]) && in_[i] != '>') return std::string_view::npos;
     while (true) {
       while (i < in_.size() && IsBlank(in_[i])) ++i;

@@ -90,14 +90,14 @@ struct HtmlResult {
   bool closed_html = false, closed_body = false;
   bool uri_truncated = false;
 
-  std::vector<std::string> comments;  // full comment markup, "<!-- … -->" included
-  std::vector<std::string> scripts;   // text inside <script>
-  std::vector<std::string> titles;    // text of each <title>
-  std::vector<std::string> anchors;   // text of each <a>, "<img>\n" for images inside
+  std::vector<std::string> comments;      // full comment markup, "<!-- … -->" included
+  std::vector<std::string> scripts;       // text inside <script>
+  std::vector<std::string> titles;        // text of each <title>
+  std::vector<std::string> anchors;       // text of each <a>, "<img>\n" for images inside
   std::vector<std::string> anchor_hrefs;  // href of each <a> (same order), "" when none
-  std::vector<HtmlUri> uris;          // in document order, duplicates kept
-  std::string base_href;              // from <base href>, as SA derives it; empty if none
-  std::string charsets;               // charsets of <meta http-equiv=Content-Type>, blank-separated
+  std::vector<HtmlUri> uris;              // in document order, duplicates kept
+  std::string base_href;                  // from <base href>, as SA derives it; empty if none
+  std::string charsets;  // charsets of <meta http-equiv=Content-Type>, blank-separated
 };
 
 // Renders `html` (UTF-8; invalid bytes are passed through) the way SpamAssassin does.

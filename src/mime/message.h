@@ -61,11 +61,11 @@ struct Limits {
 // What the parser tolerated or cut. All counters start at zero.
 struct ParseStats {
   // Limits.
-  size_t parts_dropped = 0;      // entities not parsed because max_parts was reached
-  size_t depth_exceeded = 0;     // containers at max_depth kept as leaves
-  size_t decoded_truncated = 0;  // leaves whose decoded body was cut by a size cap
+  size_t parts_dropped = 0;       // entities not parsed because max_parts was reached
+  size_t depth_exceeded = 0;      // containers at max_depth kept as leaves
+  size_t decoded_truncated = 0;   // leaves whose decoded body was cut by a size cap
   size_t enclosed_truncated = 0;  // encoded message/rfc822 bodies cut by a size cap
-  size_t decoded_bytes = 0;      // total decoded bytes of all leaves
+  size_t decoded_bytes = 0;       // total decoded bytes of all leaves
   // Malformations.
   bool mbox_from_line = false;         // a leading "From " line was skipped
   size_t missing_separator = 0;        // header sections ended by a non-header line

@@ -248,8 +248,8 @@ bool CookTextUri(const std::string& raw, bool mail_match, const TldSet& tlds, Te
   std::string uri = raw;
   out.schemeless = false;
   out.unlinked = false;
-  if (!StartsWithIgnoreCase(uri, "http:") && !StartsWithIgnoreCase(uri, "https:") && !StartsWithIgnoreCase(uri, "ftp:") &&
-      !StartsWithIgnoreCase(uri, "mailto:")) {
+  if (!StartsWithIgnoreCase(uri, "http:") && !StartsWithIgnoreCase(uri, "https:") &&
+      !StartsWithIgnoreCase(uri, "ftp:") && !StartsWithIgnoreCase(uri, "mailto:")) {
     size_t digits = 0;
     while (3 + digits < uri.size() && IsDigit(uri[3 + digits])) ++digits;
     size_t at = uri.find('@');
@@ -496,7 +496,9 @@ std::string GenericRedirect(std::string_view rest) {
 void CanonicalizeHttp(const std::string& nuri, const TldSet& tlds,
                       const RedirectorPatterns* redirectors, std::vector<std::string>& uris,
                       std::vector<std::string>& nuris) {
-  size_t plen = StartsWithIgnoreCase(nuri, "https://") ? 8 : StartsWithIgnoreCase(nuri, "http://") ? 7 : 0;
+  size_t plen = StartsWithIgnoreCase(nuri, "https://")  ? 8
+                : StartsWithIgnoreCase(nuri, "http://") ? 7
+                                                        : 0;
   if (plen == 0) return;
   const std::string proto = nuri.substr(0, plen);
   const bool is_http = proto == "http://";
@@ -848,7 +850,9 @@ std::vector<std::string> CanonicalizeUri(std::string_view uri, const TldSet& tld
     }
     std::string nuri = cur;
     std::replace(nuri.begin(), nuri.end(), '\\', '/');
-    size_t scheme = StartsWithIgnoreCase(nuri, "https:") ? 6 : StartsWithIgnoreCase(nuri, "http:") ? 5 : 0;
+    size_t scheme = StartsWithIgnoreCase(nuri, "https:")  ? 6
+                    : StartsWithIgnoreCase(nuri, "http:") ? 5
+                                                          : 0;
     if (scheme != 0) {
       size_t slashes = 0;
       while (slashes < 2 && scheme + slashes < nuri.size() && nuri[scheme + slashes] == '/') {
@@ -862,7 +866,9 @@ std::vector<std::string> CanonicalizeUri(std::string_view uri, const TldSet& tld
     if (s == 0 || s >= nuri.size() || nuri[s] != ':') {
       nuri = (nuri.compare(0, 4, "ftp.") == 0 ? "ftp://" : "http://") + nuri;
     }
-    size_t plen = StartsWithIgnoreCase(nuri, "https://") ? 8 : StartsWithIgnoreCase(nuri, "http://") ? 7 : 0;
+    size_t plen = StartsWithIgnoreCase(nuri, "https://")  ? 8
+                  : StartsWithIgnoreCase(nuri, "http://") ? 7
+                                                          : 0;
     if (plen != 0) {
       size_t h = nuri.find_first_of("/?#", plen);
       if (h != std::string::npos && h > plen && nuri[h] != '/') nuri.insert(h, "/");

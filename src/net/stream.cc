@@ -5,16 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace mailsift::net {
 
@@ -161,7 +160,6 @@ void Stream::Consume(size_t n) {
   in_begin_ = std::min(in_begin_ + n, in_end_);
 }
 
-
 asio::awaitable<IoStatus> Stream::Fill() {
   if (!out_.empty()) {
     if (IoStatus status = co_await Flush(); status != IoStatus::kOk) co_return status;
@@ -173,8 +171,7 @@ asio::awaitable<IoStatus> Stream::Fill() {
     if (in_begin_ > 0 && unconsumed <= in_capacity_ / 2) {
       std::memmove(in_.get(), in_.get() + in_begin_, unconsumed);
     } else {
-      size_t capacity = in_capacity_ == 0 ? kInitialBuffer
-                                          : std::min(in_capacity_ * 2, kMaxBuffer);
+      size_t capacity = in_capacity_ == 0 ? kInitialBuffer : std::min(in_capacity_ * 2, kMaxBuffer);
       if (capacity <= unconsumed) capacity = unconsumed + kInitialBuffer;
       std::unique_ptr<char[]> bigger(new char[capacity]);
       if (unconsumed > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, unconsumed);

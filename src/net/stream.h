@@ -17,13 +17,12 @@
 // must be run by one thread (the sweep's list is not locked).
 #pragma once
 
+#include <asio/awaitable.hpp>
+#include <asio/generic/stream_protocol.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <asio/awaitable.hpp>
-#include <asio/generic/stream_protocol.hpp>
 
 namespace mailsift::net {
 

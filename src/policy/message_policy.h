@@ -19,11 +19,10 @@
 // called from several I/O threads at once and resumes on the caller's executor.
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <string>
-
-#include <asio/awaitable.hpp>
 
 #include "base/envelope.h"
 #include "policy/reply_table.h"

@@ -46,8 +46,7 @@ TEST(ReplyTable, MultiLineRepliesAndAnotherEnhancedCode) {
             "250 XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n");
   EXPECT_EQ(FormatReply(ReplyId::kRelayTempfail, "ID - from MTA(x): 451 4.3.2 busy"),
             "451 4.0.0 id=ID - from MTA(x): 451 4.3.2 busy\r\n");
-  EXPECT_EQ(FormatReplyWithEnhanced(ReplyId::kRelayTempfail, "4.3.2", "ID"),
-            "451 4.3.2 id=ID\r\n");
+  EXPECT_EQ(FormatReplyWithEnhanced(ReplyId::kRelayTempfail, "4.3.2", "ID"), "451 4.3.2 id=ID\r\n");
 }
 
 }  // namespace

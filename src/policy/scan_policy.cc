@@ -1,15 +1,15 @@
 // policy/scan_policy.cc — see scan_policy.h.
 #include "policy/scan_policy.h"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include "base/strings.h"
 #include "log/log.h"

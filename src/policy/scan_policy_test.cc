@@ -3,15 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
 
 #include "scan/pipeline.h"
 #include "scan/verdict.h"

@@ -2,6 +2,8 @@
 #include "quarantine/quarantine.h"
 
 #include <fcntl.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,9 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include "base/fd.h"
 
@@ -106,10 +105,10 @@ Result<std::string> Store::Put(Entry entry, std::string_view kind,
     if (!recipients.empty()) recipients += ',';
     recipients += Field(r);
   }
-  std::string line = fmt::format(
-      "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", Field(entry.mail_id), Field(entry.time),
-      Field(entry.category), Field(entry.action), Field(entry.sender), recipients, entry.size,
-      Field(entry.file), Field(entry.message_id), Field(entry.subject));
+  std::string line = fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", Field(entry.mail_id),
+                                 Field(entry.time), Field(entry.category), Field(entry.action),
+                                 Field(entry.sender), recipients, entry.size, Field(entry.file),
+                                 Field(entry.message_id), Field(entry.subject));
   if (Status indexed = AppendIndex(line); !indexed) return tl::unexpected(indexed.error());
   return entry.file;
 }
@@ -172,8 +171,8 @@ Result<std::string> Store::Read(const Entry& entry) const {
 }
 
 Status Store::MarkReleased(std::string_view mail_id, std::string_view reply) const {
-  return AppendIndex(fmt::format("{}\t{}\t{:%Y-%m-%dT%H:%M:%SZ}\t{}\n", kReleased,
-                                 Field(mail_id), fmt::gmtime(std::time(nullptr)), Field(reply)));
+  return AppendIndex(fmt::format("{}\t{}\t{:%Y-%m-%dT%H:%M:%SZ}\t{}\n", kReleased, Field(mail_id),
+                                 fmt::gmtime(std::time(nullptr)), Field(reply)));
 }
 
 }  // namespace mailsift::quarantine

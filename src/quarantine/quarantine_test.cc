@@ -1,14 +1,13 @@
 // Tests of the quarantine store: files hold the bytes as received, the index lists them, a
 // release is recorded.
-#include <gtest/gtest.h>
+#include "quarantine/quarantine.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include "quarantine/quarantine.h"
 
 namespace mailsift::quarantine {
 namespace {
@@ -20,7 +19,7 @@ std::string TempDir() {
 
 TEST(Quarantine, PutListReadRelease) {
   std::string dir = TempDir();
-  Store store(dir + "/q");  // created on first use
+  Store store(dir + "/q");        // created on first use
   spool::Spool message(dir, 16);  // spills to a file: both paths of the reader
   std::string bytes = "From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n.dot line\r\n";
   ASSERT_TRUE(message.Append(bytes));

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <functional>
+#include <map>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -203,8 +203,8 @@ class MetaParser {
     }
     if ((c >= '0' && c <= '9') || c == '.') {
       size_t start = pos_;
-      while (pos_ < text_.size() && ((text_[pos_] >= '0' && text_[pos_] <= '9') ||
-                                     text_[pos_] == '.')) {
+      while (pos_ < text_.size() &&
+             ((text_[pos_] >= '0' && text_[pos_] <= '9') || text_[pos_] == '.')) {
         ++pos_;
       }
       auto node = std::make_unique<MetaNode>();
@@ -260,8 +260,8 @@ struct CompiledRule {
   std::vector<std::string> required_templates;
   std::vector<std::string> literals;  // one of them occurs in every match (empty: unknown)
   std::optional<ClassWindow> window;  // without literals: a byte-class window every match has
-  int literal_repeats = 0;  // every match holds this many occurrences of `literals` (0: one)
-  int literal_set = -1;     // the same literals, the same repeats: the same id (for a cache)
+  int literal_repeats = 0;       // every match holds this many occurrences of `literals` (0: one)
+  int literal_set = -1;          // the same literals, the same repeats: the same id (for a cache)
   std::vector<int> literal_ids;  // `literals` numbered among the ruleset's distinct literals
 };
 
@@ -284,9 +284,9 @@ struct CompiledRuleset::Impl {
   };
   std::vector<MetaHead> meta_heads;
   std::vector<int> meta_inputs;
-  size_t header_slots = 0;      // distinct header rule requests
-  size_t literal_sets = 0;      // distinct (literals, repeats) of regex rules
-  size_t literal_count = 0;     // distinct literals of regex rules
+  size_t header_slots = 0;   // distinct header rule requests
+  size_t literal_sets = 0;   // distinct (literals, repeats) of regex rules
+  size_t literal_count = 0;  // distinct literals of regex rules
   CompileStats stats;
   double required = 5.0;
   std::shared_ptr<const EvalShared> eval_shared;
@@ -328,12 +328,17 @@ std::vector<PrefilterGroup> PrefilterPlan(const std::vector<CompiledRule>& rules
     if (look_alike && c.rule->type != RuleType::kBody) continue;
     int group = -1;
     switch (c.rule->type) {
-      case RuleType::kBody: group = look_alike ? kGroupBodyAscii : kGroupBody; break;
-      case RuleType::kRawBody: group = kGroupRawBody; break;
+      case RuleType::kBody:
+        group = look_alike ? kGroupBodyAscii : kGroupBody;
+        break;
+      case RuleType::kRawBody:
+        group = kGroupRawBody;
+        break;
       case RuleType::kHeader:
         if (c.header_slot >= 0) group = kGroupFirstHeader + c.header_slot;
         break;
-      default: break;
+      default:
+        break;
     }
     if (group < 0) continue;
     groups[group].rules.push_back(
@@ -390,9 +395,9 @@ std::vector<std::string> RequiredTemplates(std::string_view pattern, std::string
          pos = pattern.find(tag, pos + 1)) {
       if (pos > 0 && pattern[pos - 1] == '\\') continue;  // not a template (as RunTemplated)
       const size_t after = pos + tag.size();
-      const bool quantified = after < pattern.size() && (pattern[after] == '?' ||
-                                                         pattern[after] == '*' ||
-                                                         pattern[after] == '{');
+      const bool quantified =
+          after < pattern.size() &&
+          (pattern[after] == '?' || pattern[after] == '*' || pattern[after] == '{');
       if (top[pos] && !quantified) {
         out.push_back(name);
         break;
@@ -480,8 +485,7 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
     }
     if (!r.capture_templates.empty()) {
       c.templated = true;
-      c.required_templates =
-          RequiredTemplates(r.regex.pattern, r.regex.flags, r.capture_templates);
+      c.required_templates = RequiredTemplates(r.regex.pattern, r.regex.flags, r.capture_templates);
       ++st.capture_template_rules;
       continue;
     }
@@ -691,7 +695,7 @@ int MatchTexts(const CompiledRule& c, const std::vector<std::string>& texts, siz
 struct CandidateCache {
   enum State : uint8_t { kUnknown, kAll, kListed };
   std::vector<State> state;
-  std::vector<uint32_t> list_of;  // per set when kListed: its index in `lists`
+  std::vector<uint32_t> list_of;             // per set when kListed: its index in `lists`
   std::vector<std::vector<uint32_t>> lists;  // only for the sets a message asks about
   std::vector<int8_t> literal_found;  // per distinct literal: -1 unknown, 0 absent, 1 may occur
   CandidateCache(size_t sets, size_t literals)
@@ -766,10 +770,17 @@ int RunTemplated(const CompiledRule& c,
   const Rule& r = *c.rule;
   const std::vector<std::string>* texts = nullptr;
   switch (r.type) {
-    case RuleType::kUri: texts = &text.Uris(); break;
-    case RuleType::kBody: texts = &text.BodyLines(); break;
-    case RuleType::kRawBody: texts = &text.RawBodyChunks(); break;
-    default: return 0;  // SpamAssassin's shipped templates are all uri rules
+    case RuleType::kUri:
+      texts = &text.Uris();
+      break;
+    case RuleType::kBody:
+      texts = &text.BodyLines();
+      break;
+    case RuleType::kRawBody:
+      texts = &text.RawBodyChunks();
+      break;
+    default:
+      return 0;  // SpamAssassin's shipped templates are all uri rules
   }
   for (const std::string& name : c.required_templates) {
     auto it = captures.find(name);
@@ -904,8 +915,10 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
     if (verify) {
       const int all = MatchIndexedTexts(c, texts, skip_first, index, cache, &candidates);
       if (all != count) {
-        std::fprintf(stderr, "mailsift: prefilter miss: rule %s (%d hits) was run on too few "
-                     "texts (%d hits)\n", c.rule->name.c_str(), all, count);
+        std::fprintf(stderr,
+                     "mailsift: prefilter miss: rule %s (%d hits) was run on too few "
+                     "texts (%d hits)\n",
+                     c.rule->name.c_str(), all, count);
       }
       return all;
     }
@@ -1005,9 +1018,9 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
                            rawbody_candidates, &skipped);
           break;
         case RuleType::kUri:
-          count = MatchIndexedTexts(
-              c, text.Uris(), 0, list_index(uri_index, text.Uris(), TextIndex::Grams::kBuild),
-              uri_candidates, &candidates);
+          count = MatchIndexedTexts(c, text.Uris(), 0,
+                                    list_index(uri_index, text.Uris(), TextIndex::Grams::kBuild),
+                                    uri_candidates, &candidates);
           break;
         case RuleType::kFull: {
           if (!c.literals.empty()) {
@@ -1048,8 +1061,10 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
       }
     }
     if (verify && skipped && count != *skipped) {
-      std::fprintf(stderr, "mailsift: prefilter miss: rule %s (%d hits) was flagged as unable to "
-                   "match\n", r.name.c_str(), count);
+      std::fprintf(stderr,
+                   "mailsift: prefilter miss: rule %s (%d hits) was flagged as unable to "
+                   "match\n",
+                   r.name.c_str(), count);
     }
     hits[i] = count;
     values[i] = count;

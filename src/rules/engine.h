@@ -66,15 +66,16 @@ struct CompileStats {
   size_t wide_regexes = 0;         // compiled with the 32-bit library (too large for link size 2)
   size_t prefiltered_regexes = 0;  // with required literals (skipped when none occurs)
   size_t evals_native = 0;
-  size_t evals_never_hit = 0;  // network, Bayes and other evals without a native version
-  size_t capture_template_rules = 0;  // %{NAME} rules, compiled per message from captures
+  size_t evals_never_hit = 0;             // network, Bayes and other evals without a native version
+  size_t capture_template_rules = 0;      // %{NAME} rules, compiled per message from captures
   size_t multi_prefilter_candidates = 0;  // regex rules handed to the vectorscan prefilter
   std::vector<std::string> unknown_eval_functions;
 };
 
 struct CompileOptions {
   // The vectorscan prefilter (multi_prefilter.h): mode and cache directory. Only what is
-  // passed in counts: the rules never read the environment (the program may, generation/prefilter.h).
+  // passed in counts: the rules never read the environment (the program may,
+  // generation/prefilter.h).
   PrefilterOptions prefilter;
 };
 

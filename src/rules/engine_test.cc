@@ -360,8 +360,8 @@ TEST(EngineUri, CaptureTemplatesRequiredOptionalAndInAlternatives) {
   EXPECT_EQ(hit.Count("T_CASE"), 0);  // without /i it does not match
   EXPECT_EQ(hit.Count("T_OPT"), 1);
   EXPECT_EQ(hit.Count("T_ALT"), 1);
-  const std::string other = std::string(kHead).replace(kHead.find("bob@example.org"), 15,
-                                                       "eve@example.org");
+  const std::string other =
+      std::string(kHead).replace(kHead.find("bob@example.org"), 15, "eve@example.org");
   Scanned miss = Scan(*rules, Msg(other, body));
   EXPECT_EQ(miss.Count("T_REQ"), 0);
   EXPECT_EQ(miss.Count("T_OPT"), 1);
@@ -634,7 +634,9 @@ std::string PrefilterCf() {
          "tflags T_NOSUBJ nosubject\n"
          "body T_MULTI /\\bwin\\b/i\n"
          "tflags T_MULTI multiple maxhits=3\n"
-         "body __T_FORM /(?:" + field + "[:,]\\s*(?:and\\s)?){3}/i\n"
+         "body __T_FORM /(?:" +
+         field +
+         "[:,]\\s*(?:and\\s)?){3}/i\n"
          "rawbody T_RAW /<b>bold<\\/b>/i\n"
          "uri T_URI /^https?:\\/\\/[^\\/]*example\\.com\\//i\n"
          "uri T_URI_IP /^https?:\\/\\/\\d+\\.\\d+\\.\\d+\\.\\d+/\n"
@@ -655,9 +657,10 @@ std::string PrefilterCf() {
 
 std::vector<std::string> PrefilterMessages() {
   return {
-      Msg(kHead, "Get free money now, viagra and v1agra!\nprice 10, priceless\n"
-                 "win win WIN win\naaa bbb\nname: address, and phone:\n"
-                 "field1, field2, field3\nhttp://www.example.com/x and http://10.1.2.3/\n"),
+      Msg(kHead,
+          "Get free money now, viagra and v1agra!\nprice 10, priceless\n"
+          "win win WIN win\naaa bbb\nname: address, and phone:\n"
+          "field1, field2, field3\nhttp://www.example.com/x and http://10.1.2.3/\n"),
       Msg("From: bob@other.org\nTo: x@y\nSubject: Re: Hello world\nX-Mailer: Mutt 2\n",
           "Hello there\nabc\nABCZZ\nnothing special\n"),
       Msg("From: x@y\nSubject: unlikely\nMIME-Version: 1.0\n"
@@ -720,7 +723,8 @@ std::string LookAlikeWord(std::string_view word) {
   std::string p = "\\b";
   for (char c : word) {
     const char upper = static_cast<char>(c - 'a' + 'A');
-    p += std::string("(?:[") + c + upper + "]|\\xd0[\\x80-\\x8f]|\\xf0\\x9d\\x90[\\x80-\\xbf]|&\\#" +
+    p += std::string("(?:[") + c + upper +
+         "]|\\xd0[\\x80-\\x8f]|\\xf0\\x9d\\x90[\\x80-\\xbf]|&\\#" +
          std::to_string(static_cast<int>(c)) + ";)";
   }
   return p + "\\b";
@@ -729,8 +733,10 @@ std::string LookAlikeWord(std::string_view word) {
 TEST(EnginePrefilter, LookAlikeRulesHaveADatabaseForAsciiBodies) {
   const std::string look_alike = LookAlikeWord("unsubscribeimmediately");
   ASSERT_GT(look_alike.size(), 1000u);
-  Ruleset ruleset = ParseCf("body T_FREE /\\bfree money\\b/i\n"
-                            "body T_FUZZY /" + look_alike + "/\n");
+  Ruleset ruleset = ParseCf(
+      "body T_FREE /\\bfree money\\b/i\n"
+      "body T_FUZZY /" +
+      look_alike + "/\n");
   auto off = CompiledRuleset::Compile(ruleset, PrefilterOff());
   auto on = CompiledRuleset::Compile(ruleset, PrefilterSync());
   ASSERT_TRUE(off && on);
@@ -742,14 +748,10 @@ TEST(EnginePrefilter, LookAlikeRulesHaveADatabaseForAsciiBodies) {
   // ASCII bodies (scanned by that database), and bodies with UTF-8 look-alikes (the rule then
   // runs as without a prefilter): the same hits either way.
   const std::vector<std::pair<std::string, int>> bodies = {
-      {"please unsubscribeimmediately now\n", 1},
-      {"please UNSUBSCRIBEIMMEDIATELY now\n", 1},
-      {"un&#115;ubscribeimmediately\n", 1},
-      {"please unsubscribe immediately\n", 0},
-      {"free money\nnothing here\n", 0},
-      {"caf\xc3\xa9 unsubscribeimmediately\n", 1},
-      {"u\xd0\x80subscribeimmediately\n", 1},
-      {"caf\xc3\xa9 unsubscribe\n", 0},
+      {"please unsubscribeimmediately now\n", 1}, {"please UNSUBSCRIBEIMMEDIATELY now\n", 1},
+      {"un&#115;ubscribeimmediately\n", 1},       {"please unsubscribe immediately\n", 0},
+      {"free money\nnothing here\n", 0},          {"caf\xc3\xa9 unsubscribeimmediately\n", 1},
+      {"u\xd0\x80subscribeimmediately\n", 1},     {"caf\xc3\xa9 unsubscribe\n", 0},
   };
   for (const auto& [body, expected] : bodies) {
     mime::Message message = mime::ParseMessage(Msg(kHead, body));

@@ -36,12 +36,31 @@ namespace {
 // Plugins that need DNS, a network service or Bayes data: with local tests only and score set
 // 0 their evals never hit.
 bool IsNetworkOrBayes(std::string_view name) {
-  static constexpr std::string_view kPrefixes[] = {
-      "check_rbl", "check_dns", "check_uridnsbl", "check_dkim", "check_arc", "check_dmarc",
-      "check_for_spf", "check_for_def_spf", "check_for_dkim", "check_for_def_dkim",
-      "check_spf", "check_bayes", "check_razor", "check_pyzor", "check_hashbl", "check_askdns",
-      "check_uri_host_listed", "check_senders_reputation", "check_fuz", "check_phishing",
-      "check_uridnsbl", "check_rbl_sub", "check_rbl_txt", "check_dns_sender", "check_ips"};
+  static constexpr std::string_view kPrefixes[] = {"check_rbl",
+                                                   "check_dns",
+                                                   "check_uridnsbl",
+                                                   "check_dkim",
+                                                   "check_arc",
+                                                   "check_dmarc",
+                                                   "check_for_spf",
+                                                   "check_for_def_spf",
+                                                   "check_for_dkim",
+                                                   "check_for_def_dkim",
+                                                   "check_spf",
+                                                   "check_bayes",
+                                                   "check_razor",
+                                                   "check_pyzor",
+                                                   "check_hashbl",
+                                                   "check_askdns",
+                                                   "check_uri_host_listed",
+                                                   "check_senders_reputation",
+                                                   "check_fuz",
+                                                   "check_phishing",
+                                                   "check_uridnsbl",
+                                                   "check_rbl_sub",
+                                                   "check_rbl_txt",
+                                                   "check_dns_sender",
+                                                   "check_ips"};
   for (std::string_view p : kPrefixes) {
     if (name.substr(0, p.size()) == p) return true;
   }
@@ -59,8 +78,8 @@ const MessageFacts& FactsOf(EvalEnv& env) {
 
 const RelayPath& RelaysOf(EvalEnv& env) {
   if (!env.cache->relays) {
-    env.cache->relays.emplace(AnalyzeReceivedHeaders(env.text.message().headers(),
-                                                     env.shared.trust));
+    env.cache->relays.emplace(
+        AnalyzeReceivedHeaders(env.text.message().headers(), env.shared.trust));
   }
   return *env.cache->relays;
 }
@@ -120,8 +139,8 @@ int RunMiscEval(MiscEvalFunction f, EvalEnv& env, const std::vector<std::string>
   in.uri_hosts = &cache.uri_hosts;
   in.html_anchors = &*cache.html_anchors;
   in.body_lines = &env.text.BodyLines();
-  in.eval_text = env.rule_type == RuleType::kRawBody ? &env.text.RawBodyChunks()
-                                                     : &env.text.BodyLines();
+  in.eval_text =
+      env.rule_type == RuleType::kRawBody ? &env.text.RawBodyChunks() : &env.text.BodyLines();
   return f(in, args) ? 1 : 0;
 }
 
@@ -159,8 +178,8 @@ EvalFn FindEval(std::string_view name, EvalKind* kind) {
     std::string function(name);
     return [function](EvalEnv& env, const std::vector<std::string>& args) {
       if (!env.cache->from_addr) {
-        env.cache->from_addr = FirstAddress(HeaderAddresses(
-            env.text.message().headers(), "From", Instance::kAll));
+        env.cache->from_addr =
+            FirstAddress(HeaderAddresses(env.text.message().headers(), "From", Instance::kAll));
         const auto& envelope = EnvelopeFromOf(env);
         std::vector<ParsedAddress> parsed =
             envelope ? ParseHeaderAddresses(*envelope) : std::vector<ParsedAddress>();

@@ -89,7 +89,6 @@ std::string_view Arg(const std::vector<std::string>& args, size_t i) {
 // ---------------------------------------------------------------------------------------------
 // RegistryBoundaries (split_domain / trim_domain / is_domain_valid) and FreeMail state.
 
-
 }  // namespace
 
 struct HeaderEvalConfig::Impl {
@@ -106,7 +105,7 @@ struct HeaderEvalConfig::Impl {
   std::unique_ptr<Regex> strip_regex;  // _parse_body's address-with-label stripper
   // WLBL
   std::unordered_map<std::string, std::vector<std::string>> address_lists;  // lower-cased globs
-  std::vector<AddressWithRelay> welcomelist_from_rcvd;                        // lower-cased
+  std::vector<AddressWithRelay> welcomelist_from_rcvd;                      // lower-cased
   std::vector<AddressWithRelay> def_welcomelist_from_rcvd;
   std::vector<std::string> welcomelist_allows_relays;
   std::vector<std::string> ok_locales;
@@ -726,19 +725,16 @@ int MonthNumber(std::string_view mon) {
 
 std::optional<int> TimezoneOffset(std::string_view tz) {
   static const std::unordered_map<std::string_view, std::string_view> kTz = {
-      {"UT", "+0000"},   {"UTC", "+0000"},  {"NDT", "-0230"},  {"AST", "-0400"},
-      {"ADT", "-0300"},  {"NST", "-0330"},  {"EST", "-0500"},  {"EDT", "-0400"},
-      {"CST", "-0600"},  {"CDT", "-0500"},  {"MST", "-0700"},  {"MDT", "-0600"},
-      {"PST", "-0800"},  {"PDT", "-0700"},  {"HST", "-1000"},  {"AKST", "-0900"},
-      {"AKDT", "-0800"}, {"HADT", "-0900"}, {"HAST", "-1000"}, {"GMT", "+0000"},
-      {"BST", "+0100"},  {"IST", "+0100"},  {"WET", "+0000"},  {"WEST", "+0100"},
-      {"CET", "+0100"},  {"CEST", "+0200"}, {"EET", "+0200"},  {"EEST", "+0300"},
-      {"MSK", "+0300"},  {"MSD", "+0400"},  {"MET", "+0100"},  {"MEZ", "+0100"},
-      {"MEST", "+0200"}, {"MESZ", "+0200"}, {"BRST", "-0200"}, {"BRT", "-0300"},
-      {"AEST", "+1000"}, {"AEDT", "+1100"}, {"ACST", "+0930"}, {"ACDT", "+1030"},
-      {"AWST", "+0800"}, {"NZST", "+1200"}, {"NZDT", "+1300"}, {"JST", "+0900"},
-      {"KST", "+0900"},  {"HKT", "+0800"},  {"SGT", "+0800"},  {"PHT", "+0800"},
-      {"IDT", "+0300"}};
+      {"UT", "+0000"},   {"UTC", "+0000"},  {"NDT", "-0230"},  {"AST", "-0400"},  {"ADT", "-0300"},
+      {"NST", "-0330"},  {"EST", "-0500"},  {"EDT", "-0400"},  {"CST", "-0600"},  {"CDT", "-0500"},
+      {"MST", "-0700"},  {"MDT", "-0600"},  {"PST", "-0800"},  {"PDT", "-0700"},  {"HST", "-1000"},
+      {"AKST", "-0900"}, {"AKDT", "-0800"}, {"HADT", "-0900"}, {"HAST", "-1000"}, {"GMT", "+0000"},
+      {"BST", "+0100"},  {"IST", "+0100"},  {"WET", "+0000"},  {"WEST", "+0100"}, {"CET", "+0100"},
+      {"CEST", "+0200"}, {"EET", "+0200"},  {"EEST", "+0300"}, {"MSK", "+0300"},  {"MSD", "+0400"},
+      {"MET", "+0100"},  {"MEZ", "+0100"},  {"MEST", "+0200"}, {"MESZ", "+0200"}, {"BRST", "-0200"},
+      {"BRT", "-0300"},  {"AEST", "+1000"}, {"AEDT", "+1100"}, {"ACST", "+0930"}, {"ACDT", "+1030"},
+      {"AWST", "+0800"}, {"NZST", "+1200"}, {"NZDT", "+1300"}, {"JST", "+0900"},  {"KST", "+0900"},
+      {"HKT", "+0800"},  {"SGT", "+0800"},  {"PHT", "+0800"},  {"IDT", "+0300"}};
   auto it = kTz.find(tz);
   if (it == kTz.end()) return std::nullopt;
   std::string_view v = it->second;
@@ -805,8 +801,8 @@ std::optional<int64_t> ParseRfc822Date(std::string_view date) {
     }
     s = std::move(u);
   }
-  static const Regex kDate1(
-      R"( (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) )", kI);
+  static const Regex kDate1(R"( (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) )",
+                            kI);
   static const Regex kDate2(
       R"( (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) )", kI);
   static const Regex kDate3(
@@ -879,9 +875,9 @@ std::optional<int64_t> ParseRfc822Date(std::string_view date) {
   }
   // Time::Local::timegm croaks on day 0 or an unknown month.
   if (dd < 1 || mon < 1 || mon > 12) return std::nullopt;
-  int64_t time = DaysFromCivil(yyyy, static_cast<unsigned>(mon), static_cast<unsigned>(dd)) *
-                     86400 +
-                 hh * 3600 + mm * 60 + ss;
+  int64_t time =
+      DaysFromCivil(yyyy, static_cast<unsigned>(mon), static_cast<unsigned>(dd)) * 86400 +
+      hh * 3600 + mm * 60 + ss;
   int64_t off = static_cast<int64_t>(std::abs(tz_minutes)) * 60;
   if (tz_minutes < 0) {
     time += off;
@@ -992,8 +988,8 @@ bool CheckOutlookMessageId(const HeaderEvalInput& in, const std::vector<std::str
   static const Regex kId(R"(^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}\@)", 0);
   std::vector<Span> g;
   if (!kId.Search(id, 0, &g)) return false;
-  double timetoken = static_cast<double>(std::strtoull(std::string(Group(id, g, 1)).c_str(),
-                                                       nullptr, 16));
+  double timetoken =
+      static_cast<double>(std::strtoull(std::string(Group(id, g, 1)).c_str(), nullptr, 16));
   constexpr double kX = 0.0023283064365387;
   constexpr double kY = 27111902.8329849;
   constexpr double kFudge = 250;
@@ -1132,13 +1128,22 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
     }
     if (!to.empty() && !ContainsIgnoreCase(subject, to)) return false;
     std::string q = QuoteMeta(to);
-    Regex re("^(?:"
-             "(?:re|fw):\\s*(?:\\w+\\s+)?" + q + "$"
-             "|(?-i:" + q + ")\\s*[,:;!?-](?:$|\\s)"
-             "|" + q + "$"
-             "|,\\s*" + q + "[,:;!?-]$"
-             ")",
-             kI, kOnceMatchLimit, /*jit=*/false);
+    Regex re(
+        "^(?:"
+        "(?:re|fw):\\s*(?:\\w+\\s+)?" +
+            q +
+            "$"
+            "|(?-i:" +
+            q +
+            ")\\s*[,:;!?-](?:$|\\s)"
+            "|" +
+            q +
+            "$"
+            "|,\\s*" +
+            q +
+            "[,:;!?-]$"
+            ")",
+        kI, kOnceMatchLimit, /*jit=*/false);
     return re.Matches(subject);
   }
   return false;
@@ -1208,9 +1213,8 @@ bool CheckIllegalChars(const HeaderEvalInput& in, const std::vector<std::string>
   bool non_ascii = std::any_of(str.begin(), str.end(),
                                [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
   if (non_ascii && IsValidUtf8(str)) {
-    bool controls = std::any_of(str.begin(), str.end(), [&](char c) {
-      return is_control(static_cast<unsigned char>(c));
-    });
+    bool controls = std::any_of(str.begin(), str.end(),
+                                [&](char c) { return is_control(static_cast<unsigned char>(c)); });
     if (!controls) return false;
   }
   double illegal = 0;
@@ -1224,8 +1228,7 @@ bool CheckIllegalChars(const HeaderEvalInput& in, const std::vector<std::string>
   return illegal / static_cast<double>(str.size()) >= ratio && illegal >= count;
 }
 
-bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in,
-                                     const std::vector<std::string>&) {
+bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vector<std::string>&) {
   const HeaderEvalConfig::Impl* cfg = Cfg(in);
   std::vector<std::string> locales;
   if (cfg != nullptr) {
@@ -1421,7 +1424,8 @@ std::optional<std::vector<std::string>> FreemailBodyAddresses(const HeaderEvalIn
     // Every address holds an "@", and the replacements below only take text out.
     if (line.find('@') == std::string::npos) continue;
     std::string text = ReplaceAll(kUrlWithAt, line, " ");
-    // s{<?(?<!mailto:)$email_regex(?:>|\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)}{ }gi
+    // s{<?(?<!mailto:)$email_regex(?:>|\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)}{
+    // }gi
     text = ReplaceAll(*cfg.strip_regex, text, " ");
     size_t pos = 0;
     std::vector<Span> e;
@@ -1464,9 +1468,9 @@ bool CheckFreemailHeader(const HeaderEvalInput& in, const std::vector<std::strin
   if (size_t colon = name.find(':'); colon != std::string_view::npos) {
     name = name.substr(0, colon);
   }
-  std::vector<std::string> emails =
-      EqualsIgnoreCase(name, "EnvelopeFrom") ? EnvelopeFromAddresses(in)
-                                             : HeaderAddresses(*in.headers, name);
+  std::vector<std::string> emails = EqualsIgnoreCase(name, "EnvelopeFrom")
+                                        ? EnvelopeFromAddresses(in)
+                                        : HeaderAddresses(*in.headers, name);
   for (const std::string& email : LowerAll(emails)) {
     if (!IsFreemail(*cfg, email)) continue;
     if (re && !re->Matches(email)) continue;

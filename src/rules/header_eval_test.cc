@@ -30,8 +30,7 @@ class HeaderEvalTest : public ::testing::Test {
 
   // Runs eval `name` on a message whose header section is `head`.
   bool Eval(std::string_view name, const std::string& head, std::vector<std::string> args = {},
-            std::optional<std::string> envfrom = std::nullopt,
-            std::vector<Relay> untrusted = {}) {
+            std::optional<std::string> envfrom = std::nullopt, std::vector<Relay> untrusted = {}) {
     section_ = mime::ParseHeaderSection(head + "\n");
     HeaderEvalInput in;
     in.headers = &section_.headers;
@@ -69,8 +68,7 @@ TEST(HeaderAddressesTest, ParsesLikeSpamAssassin) {
   EXPECT_EQ(addrs(" foo@bar.com (Foo), Baz <baz@qux.org>"),
             (std::vector<std::string>{"foo@bar.com", "baz@qux.org"}));
   EXPECT_EQ(addrs(" undisclosed-recipients:;"), std::vector<std::string>{});
-  EXPECT_EQ(addrs(" list: a@b.com, c@d.com;"),
-            (std::vector<std::string>{"a@b.com", "c@d.com"}));
+  EXPECT_EQ(addrs(" list: a@b.com, c@d.com;"), (std::vector<std::string>{"a@b.com", "c@d.com"}));
   EXPECT_EQ(addrs(" <>"), std::vector<std::string>{"<undef>"});
   EXPECT_EQ(addrs(" joe@example.com"), std::vector<std::string>{"joe@example.com"});
   EXPECT_TRUE(addrs("").empty());
@@ -117,17 +115,17 @@ TEST_F(HeaderEvalTest, ShiftedDate) {
   EXPECT_TRUE(Eval("check_for_shifted_date", future, {"96", "undef"}));
   EXPECT_FALSE(Eval("check_for_shifted_date", future, {"undef", "-96"}));
   // No Received date: the difference is 0.
-  EXPECT_FALSE(Eval("check_for_shifted_date", "Date: Thu, 22 Aug 2002 04:00:00 +0000",
-                    {"-12", "-6"}));
+  EXPECT_FALSE(
+      Eval("check_for_shifted_date", "Date: Thu, 22 Aug 2002 04:00:00 +0000", {"-12", "-6"}));
 }
 
 TEST_F(HeaderEvalTest, OutlookMessageId) {
   // 1030015585 * x + y = 29510132 (0x01c2...) : matching token does not hit.
   const std::string date = "Date: Thu, 22 Aug 2002 11:26:25 +0000\n";
-  EXPECT_FALSE(Eval("check_outlook_message_id",
-                    date + "Message-Id: <000001c249f4$00000000$00000000@host>"));
-  EXPECT_TRUE(Eval("check_outlook_message_id",
-                   date + "Message-Id: <000001d249f4$00000000$00000000@host>"));
+  EXPECT_FALSE(
+      Eval("check_outlook_message_id", date + "Message-Id: <000001c249f4$00000000$00000000@host>"));
+  EXPECT_TRUE(
+      Eval("check_outlook_message_id", date + "Message-Id: <000001d249f4$00000000$00000000@host>"));
   EXPECT_FALSE(Eval("check_outlook_message_id", date + "Message-Id: <abc@host>"));
 }
 
@@ -147,13 +145,14 @@ TEST_F(HeaderEvalTest, Recipients) {
       "To: aa@one.com, ab@two.com, ac@three.com, ad@four.com, ae@five.com, af@six.com, "
       "ag@seven.com";
   EXPECT_TRUE(Eval("sorted_recipients", sorted));
-  EXPECT_FALSE(Eval("sorted_recipients", "To: b@x.com, a@x.com, c@x.com, d@x.com, e@x.com, "
-                                         "f@x.com, g@x.com"));
+  EXPECT_FALSE(Eval("sorted_recipients",
+                    "To: b@x.com, a@x.com, c@x.com, d@x.com, e@x.com, "
+                    "f@x.com, g@x.com"));
   EXPECT_TRUE(Eval("similar_recipients",
                    "To: joe@aa.com, jon@ab.com, jo@ac.com, joy@ad.com, jos@ae.com",
                    {"0.65", "undef"}));
-  EXPECT_FALSE(Eval("similar_recipients",
-                    "To: joe@a.com, pat@b.org, sam@c.net, kim@d.de, lee@e.ru", {"0.65", "undef"}));
+  EXPECT_FALSE(Eval("similar_recipients", "To: joe@a.com, pat@b.org, sam@c.net, kim@d.de, lee@e.ru",
+                    {"0.65", "undef"}));
 }
 
 TEST_F(HeaderEvalTest, MissingTo) {
@@ -172,30 +171,29 @@ TEST_F(HeaderEvalTest, SubjectAllCaps) {
 TEST_F(HeaderEvalTest, IllegalChars) {
   EXPECT_TRUE(Eval("check_illegal_chars", "Subject: \xE0\xE1\xE2 deal", {"Subject", "0.00", "2"}));
   EXPECT_FALSE(Eval("check_illegal_chars", "Subject: caf\xC3\xA9 ok", {"Subject", "0.00", "2"}));
-  EXPECT_FALSE(Eval("check_illegal_chars", "Subject: \xA3" "5 \xE0 off", {"Subject", "0.00", "2"}));
+  EXPECT_FALSE(Eval("check_illegal_chars",
+                    "Subject: \xA3"
+                    "5 \xE0 off",
+                    {"Subject", "0.00", "2"}));
   EXPECT_TRUE(Eval("check_illegal_chars", "From: \xE0\xE1\xE2 <a@b.com>", {"From", "0.20", "2"}));
 }
 
 TEST_F(HeaderEvalTest, ToInSubject) {
-  EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: joe, read this",
-                   {"user"}));
+  EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: joe, read this", {"user"}));
   EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: Re: joe", {"user"}));
-  EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: Joe, read this",
-                    {"user"}));
+  EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: Joe, read this", {"user"}));
   EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: hello", {"user"}));
   // The case-insensitive branches still see the user in another case.
   EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: Re: JOE", {"user"}));
-  EXPECT_TRUE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: for JOE@X.COM only",
-                   {"address"}));
-  EXPECT_FALSE(Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: for joe only",
-                    {"address"}));
+  EXPECT_TRUE(
+      Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: for JOE@X.COM only", {"address"}));
+  EXPECT_FALSE(
+      Eval("check_for_to_in_subject", "To: joe@x.com\nSubject: for joe only", {"address"}));
 }
 
 TEST_F(HeaderEvalTest, HeaderCountRange) {
-  EXPECT_TRUE(Eval("check_header_count_range", "Subject: a\nSubject: b",
-                   {"Subject", "2", "999"}));
-  EXPECT_FALSE(Eval("check_header_count_range", "Subject: a\nSubject: a",
-                    {"Subject", "2", "999"}));
+  EXPECT_TRUE(Eval("check_header_count_range", "Subject: a\nSubject: b", {"Subject", "2", "999"}));
+  EXPECT_FALSE(Eval("check_header_count_range", "Subject: a\nSubject: a", {"Subject", "2", "999"}));
 }
 
 TEST_F(HeaderEvalTest, UnresolvedTemplate) {
@@ -212,13 +210,12 @@ TEST_F(HeaderEvalTest, Ratware) {
                     "Message-Id: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.joe@x.com>\nFrom: joe@x.com"));
   EXPECT_TRUE(Eval("check_ratware_envelope_from", "To: joe@mail.example.com", {},
                    "example.com.joe@spam.net"));
-  EXPECT_FALSE(Eval("check_ratware_envelope_from", "To: joe@mail.example.com", {},
-                    "bounce@spam.net"));
+  EXPECT_FALSE(
+      Eval("check_ratware_envelope_from", "To: joe@mail.example.com", {}, "bounce@spam.net"));
 }
 
 TEST_F(HeaderEvalTest, FarawayCharsetNeverHitsWithAllLocales) {
-  EXPECT_FALSE(Eval("check_for_faraway_charset_in_headers",
-                    "Subject: =?koi8-r?B?8NLJ18XU?="));
+  EXPECT_FALSE(Eval("check_for_faraway_charset_in_headers", "Subject: =?koi8-r?B?8NLJ18XU?="));
 }
 
 TEST_F(HeaderEvalTest, FarawayCharsetWithEnglishLocale) {
@@ -243,12 +240,12 @@ TEST_F(HeaderEvalTest, Freemail) {
   EXPECT_FALSE(Eval("check_freemail_from", "From: joe@example.com"));
   EXPECT_TRUE(Eval("check_freemail_header", "Reply-To: joe1@yahoo.com", {"Reply-To", "\\d@"}));
   EXPECT_FALSE(Eval("check_freemail_header", "Reply-To: joe@yahoo.com", {"Reply-To", "\\d@"}));
-  EXPECT_TRUE(Eval("check_freemail_header", "From: a@b.com", {"EnvelopeFrom", "\\d@"},
-                   "x9@gmail.com"));
-  EXPECT_TRUE(Eval("check_freemail_replyto", "From: a@gmail.com\nReply-To: b@yahoo.com",
-                   {"replyto"}));
-  EXPECT_FALSE(Eval("check_freemail_replyto", "From: a@gmail.com\nReply-To: a@gmail.com",
-                    {"replyto"}));
+  EXPECT_TRUE(
+      Eval("check_freemail_header", "From: a@b.com", {"EnvelopeFrom", "\\d@"}, "x9@gmail.com"));
+  EXPECT_TRUE(
+      Eval("check_freemail_replyto", "From: a@gmail.com\nReply-To: b@yahoo.com", {"replyto"}));
+  EXPECT_FALSE(
+      Eval("check_freemail_replyto", "From: a@gmail.com\nReply-To: a@gmail.com", {"replyto"}));
 }
 
 TEST_F(HeaderEvalTest, AddressLists) {
@@ -270,18 +267,17 @@ TEST_F(HeaderEvalTest, WelcomelistRcvd) {
   EXPECT_FALSE(Eval("check_from_in_welcomelist", "From: a@bank.com", {}, std::nullopt, {other}));
   EXPECT_TRUE(Eval("check_from_in_welcomelist", "From: a@ipbank.com", {}, std::nullopt, {other}));
   Relay paypal = MakeRelay("192.0.2.9", "mail.paypal.com");
-  EXPECT_TRUE(Eval("check_from_in_default_welcomelist", "From: news@paypal.com", {},
-                   std::nullopt, {paypal}));
-  EXPECT_FALSE(Eval("check_from_in_default_welcomelist", "From: news@paypal.com", {},
-                    std::nullopt, {other}));
+  EXPECT_TRUE(Eval("check_from_in_default_welcomelist", "From: news@paypal.com", {}, std::nullopt,
+                   {paypal}));
+  EXPECT_FALSE(Eval("check_from_in_default_welcomelist", "From: news@paypal.com", {}, std::nullopt,
+                    {other}));
 }
 
 TEST_F(HeaderEvalTest, MailfromMatchesRcvd) {
   Relay relay = MakeRelay("192.0.2.1", "mail.example.co.uk");
-  EXPECT_TRUE(Eval("check_mailfrom_matches_rcvd", "From: x@y.com", {}, "a@lists.example.co.uk",
-                   {relay}));
-  EXPECT_FALSE(Eval("check_mailfrom_matches_rcvd", "From: x@y.com", {}, "a@other.co.uk",
-                    {relay}));
+  EXPECT_TRUE(
+      Eval("check_mailfrom_matches_rcvd", "From: x@y.com", {}, "a@lists.example.co.uk", {relay}));
+  EXPECT_FALSE(Eval("check_mailfrom_matches_rcvd", "From: x@y.com", {}, "a@other.co.uk", {relay}));
   EXPECT_FALSE(Eval("check_mailfrom_matches_rcvd", "From: x@y.com", {}, "a@example.co.uk"));
 }
 

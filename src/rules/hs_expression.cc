@@ -94,9 +94,7 @@ class Parser {
 
  private:
   bool AtEnd() const { return pos_ >= p_.size(); }
-  char Peek(size_t ahead = 0) const {
-    return pos_ + ahead < p_.size() ? p_[pos_ + ahead] : '\0';
-  }
+  char Peek(size_t ahead = 0) const { return pos_ + ahead < p_.size() ? p_[pos_ + ahead] : '\0'; }
 
   // /x: white space and #-comments between items are ignored (not inside classes).
   void SkipExtended(const Flags& f) {
@@ -340,7 +338,7 @@ class Parser {
     int v = 0, digits = 0;
     while (i < p_.size()) {
       const char d = p_[i];
-      const int digit = d >= '0' && d <= '9'                ? d - '0'
+      const int digit = d >= '0' && d <= '9'                 ? d - '0'
                         : base == 16 && d >= 'a' && d <= 'f' ? d - 'a' + 10
                         : base == 16 && d >= 'A' && d <= 'F' ? d - 'A' + 10
                                                              : -1;
@@ -373,12 +371,24 @@ class Parser {
       return -1;
     };
     switch (c) {
-      case 'n': ++pos_; return '\n';
-      case 'r': ++pos_; return '\r';
-      case 't': ++pos_; return '\t';
-      case 'f': ++pos_; return '\f';
-      case 'e': ++pos_; return 0x1b;
-      case 'a': ++pos_; return 0x07;
+      case 'n':
+        ++pos_;
+        return '\n';
+      case 'r':
+        ++pos_;
+        return '\r';
+      case 't':
+        ++pos_;
+        return '\t';
+      case 'f':
+        ++pos_;
+        return '\f';
+      case 'e':
+        ++pos_;
+        return 0x1b;
+      case 'a':
+        ++pos_;
+        return 0x07;
       case 'b':
         if (!in_class) return std::nullopt;
         ++pos_;
@@ -412,7 +422,8 @@ class Parser {
         // \0 and up to two more octal digits.
         ++pos_;
         int v = 0;
-        for (int k = 0; k < 2 && Peek() >= '0' && Peek() <= '7'; ++k) v = v * 8 + (p_[pos_++] - '0');
+        for (int k = 0; k < 2 && Peek() >= '0' && Peek() <= '7'; ++k)
+          v = v * 8 + (p_[pos_++] - '0');
         return static_cast<unsigned char>(v);
       }
       default:
@@ -437,17 +448,28 @@ class Parser {
   // \d \w \s \h \v and their complements; nullopt if `c` is not one of them.
   static std::optional<Bytes> TypeClass(char c) {
     switch (c) {
-      case 'd': return Digits();
-      case 'D': return ~Digits();
-      case 'w': return WordBytes();
-      case 'W': return ~WordBytes();
-      case 's': return SpaceBytes();
-      case 'S': return ~SpaceBytes();
-      case 'h': return HorizontalSpace();
-      case 'H': return ~HorizontalSpace();
-      case 'v': return VerticalSpace();
-      case 'V': return ~VerticalSpace();
-      default: return std::nullopt;
+      case 'd':
+        return Digits();
+      case 'D':
+        return ~Digits();
+      case 'w':
+        return WordBytes();
+      case 'W':
+        return ~WordBytes();
+      case 's':
+        return SpaceBytes();
+      case 'S':
+        return ~SpaceBytes();
+      case 'h':
+        return HorizontalSpace();
+      case 'H':
+        return ~HorizontalSpace();
+      case 'v':
+        return VerticalSpace();
+      case 'V':
+        return ~VerticalSpace();
+      default:
+        return std::nullopt;
     }
   }
 

@@ -67,7 +67,7 @@ TEST(SupersetExpressions, RelaxedRepeatsAndBackreferences) {
   EXPECT_EQ(One("a{2,8}b{9}", "", RelaxLevel::kSmall), "a+b+");
   EXPECT_EQ(One("(a)x\\1"), "ax[\\x00-\\xff]*");
   EXPECT_EQ(One("a{,3}"), "a\\x7b\\x2c3\\x7d");  // PCRE2 10.42: a literal "{,3}"
-  EXPECT_EQ(One("\\Qa.b\\E+"), "a\\x2eb+");  // the quantifier takes the last character
+  EXPECT_EQ(One("\\Qa.b\\E+"), "a\\x2eb+");      // the quantifier takes the last character
 }
 
 TEST(SupersetExpressions, ExtendedSyntax) {
@@ -77,8 +77,8 @@ TEST(SupersetExpressions, ExtendedSyntax) {
 }
 
 TEST(SupersetExpressions, UnsupportedOrUselessPatternsGiveNothing) {
-  for (const char* p : {"(?(1)a|b)", "\\p{Lu}", "(a)(?1)", "a(*SKIP)b", "\\X", "\\12",
-                        "(?R)", "a*", "(?:)", "\\b", "x?|y", "[[.a.]]"}) {
+  for (const char* p : {"(?(1)a|b)", "\\p{Lu}", "(a)(?1)", "a(*SKIP)b", "\\X", "\\12", "(?R)", "a*",
+                        "(?:)", "\\b", "x?|y", "[[.a.]]"}) {
     SCOPED_TRACE(p);
     EXPECT_FALSE(SupersetExpressions(p, "", RelaxLevel::kLight));
   }
@@ -165,12 +165,13 @@ class Hyperscan {
   const std::string& error() const { return error_; }
   bool Finds(std::string_view text) const {
     bool found = false;
-    hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
-            [](unsigned, unsigned long long, unsigned long long, unsigned, void* c) {
-              *static_cast<bool*>(c) = true;
-              return 0;
-            },
-            &found);
+    hs_scan(
+        db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
+        [](unsigned, unsigned long long, unsigned long long, unsigned, void* c) {
+          *static_cast<bool*>(c) = true;
+          return 0;
+        },
+        &found);
     return found;
   }
 
@@ -222,13 +223,29 @@ void ExpectSuperset(std::string_view pattern, std::string_view flags,
 
 TEST(SupersetProperty, CraftedSubjects) {
   const std::vector<std::string> subjects = {
-      "Free money now",   "FREE MONEY",        "free\tmoney",       "free\x0bmoney",
-      "viagra",           "v1agra",            "Subject: hi",       "line\nwith newline",
-      "a\xe4" "b",           "A\xc4" "B",         "end.",              "(comment)",
+      "Free money now",
+      "FREE MONEY",
+      "free\tmoney",
+      "free\x0bmoney",
+      "viagra",
+      "v1agra",
+      "Subject: hi",
+      "line\nwith newline",
+      "a\xe4"
+      "b",
+      "A\xc4"
+      "B",
+      "end.",
+      "(comment)",
       "Mon, 1 Jan 2024 10:00:00 -0500 (added by postmaster@example.com)\n",
-      "12345",            "x@y.com",           "http://example.com/a?b=c",
-      "",                 " ",                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-      "&#228; B",         "\xc3\xa4\xc3\x9f"};
+      "12345",
+      "x@y.com",
+      "http://example.com/a?b=c",
+      "",
+      " ",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "&#228; B",
+      "\xc3\xa4\xc3\x9f"};
   const std::vector<std::pair<const char*, const char*>> patterns = {
       {"\\bfree money\\b", "i"},
       {"free\\smoney", ""},
@@ -240,7 +257,8 @@ TEST(SupersetProperty, CraftedSubjects) {
       {"a[\\xc0-\\xff]b", "i"},
       {"end\\.$", ""},
       {"\\(.*\\)\\s*$", ""},
-      {"^\\s*(?:(?i:Mon|Tue),\\s)?\\s*\\d{1,2}\\s+(?i:Jan|Feb)\\s+\\d{4}\\s+\\d\\d:\\d\\d(?::\\d\\d)?"
+      {"^\\s*(?:(?i:Mon|Tue),\\s)?\\s*\\d{1,2}\\s+(?i:Jan|Feb)\\s+\\d{4}\\s+\\d\\d:\\d\\d(?::"
+       "\\d\\d)?"
        "(?:\\s+(?:[+-]\\d{4}|UT))?(?:\\s*\\(.*\\))?\\s*$",
        ""},
       {"^\\d+$", ""},
@@ -261,10 +279,13 @@ TEST(SupersetProperty, RandomSubjects) {
   // Patterns over a small alphabet, checked on many random texts over it: wherever PCRE2
   // matches, Hyperscan must too.
   const std::vector<std::pair<const char*, const char*>> patterns = {
-      {"ab+c", ""},        {"a.{2,5}c", ""},     {"(?:ab|ba){2}", ""}, {"^a\\s*b$", "m"},
-      {"a(?!b)", ""},      {"[^ab\\n]{3}", ""},  {"(a|b)\\1c", ""},    {"\\bab\\b", "i"},
-      {"a\\Bb", ""},       {"^c", ""},           {"c$", ""},           {"A{2,}", "i"},
-      {"b.*?c.*a", "s"},   {"(?:a|b c){3,4}", ""},
+      {"ab+c", ""},         {"a.{2,5}c", ""},
+      {"(?:ab|ba){2}", ""}, {"^a\\s*b$", "m"},
+      {"a(?!b)", ""},       {"[^ab\\n]{3}", ""},
+      {"(a|b)\\1c", ""},    {"\\bab\\b", "i"},
+      {"a\\Bb", ""},        {"^c", ""},
+      {"c$", ""},           {"A{2,}", "i"},
+      {"b.*?c.*a", "s"},    {"(?:a|b c){3,4}", ""},
   };
   std::mt19937 rng(20261130);
   const std::string alphabet = "abcAB \n";

@@ -14,7 +14,6 @@
 namespace mailsift::rules {
 namespace {
 
-
 // What a regex node guarantees: `exact` when it always matches exactly that string, else a set
 // of literals one of which every match contains (`any`, empty = nothing known).
 struct Facts {
@@ -119,8 +118,8 @@ class Reader {
           std::string_view flags = p_.substr(start, pos_ - start);
           if (flags.find('x') != std::string_view::npos) return false;
           for (char f : flags) {
-            if (f != 'i' && f != 'm' && f != 's' && f != '-' && f != 'a' && f != 'u' &&
-                f != 'l' && f != 'd' && f != 'n') {
+            if (f != 'i' && f != 'm' && f != 's' && f != '-' && f != 'a' && f != 'u' && f != 'l' &&
+                f != 'd' && f != 'n') {
               return false;
             }
           }
@@ -145,7 +144,8 @@ class Reader {
       if (pos_ < p_.size() && p_[pos_] == '^') ++pos_;
       if (pos_ < p_.size() && p_[pos_] == ']') ++pos_;
       while (pos_ < p_.size() && p_[pos_] != ']') {
-        if (p_[pos_] == '\\') ++pos_;
+        if (p_[pos_] == '\\')
+          ++pos_;
         else if (p_[pos_] == '[' && pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
           size_t close = p_.find(":]", pos_ + 2);
           if (close == std::string_view::npos) return false;
@@ -178,24 +178,48 @@ class Reader {
         return true;
       };
       switch (e) {
-        case 'n': return literal('\n');
-        case 't': return literal('\t');
-        case 'r': return literal('\r');
-        case 'f': return literal('\f');
-        case 'e': return literal('\x1b');
-        case 'a': return literal('\a');
-        case 'b': case 'B': case 'A': case 'z': case 'Z': case 'G': case 'K':
+        case 'n':
+          return literal('\n');
+        case 't':
+          return literal('\t');
+        case 'r':
+          return literal('\r');
+        case 'f':
+          return literal('\f');
+        case 'e':
+          return literal('\x1b');
+        case 'a':
+          return literal('\a');
+        case 'b':
+        case 'B':
+        case 'A':
+        case 'z':
+        case 'Z':
+        case 'G':
+        case 'K':
           facts = Facts{};
           zero_width = true;
           return true;
-        case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
-        case 'v': case 'V': case 'R': case 'N': case 'X':
+        case 'd':
+        case 'D':
+        case 'w':
+        case 'W':
+        case 's':
+        case 'S':
+        case 'h':
+        case 'H':
+        case 'v':
+        case 'V':
+        case 'R':
+        case 'N':
+        case 'X':
           facts = Facts{};
           return true;
         case 'x': {
           if (pos_ < p_.size() && p_[pos_] == '{') return false;
           int value = 0, digits = 0;
-          while (digits < 2 && pos_ < p_.size() && std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
+          while (digits < 2 && pos_ < p_.size() &&
+                 std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
             char h = ToLowerAscii(p_[pos_++]);
             value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
             ++digits;
@@ -538,7 +562,8 @@ struct Shape {
     Shape s;
     s.present[1] = true;
     for (int c = 0; c < 256; ++c) {
-      if (b.test(c)) s.cls[1][0].set(static_cast<unsigned char>(ToLowerAscii(static_cast<char>(c))));
+      if (b.test(c))
+        s.cls[1][0].set(static_cast<unsigned char>(ToLowerAscii(static_cast<char>(c))));
     }
     return s;
   }

@@ -105,8 +105,8 @@ class TextIndex {
   void Build(Grams grams);  // lower-cases, and sets the bitmaps when asked to
   std::string lowered_;
   bool grams_ = false;
-  std::vector<size_t> starts_;    // where each text starts in lowered_ (list-built only)
-  std::bitset<1 << 16> bigrams_;  // exact: every byte pair of the text
+  std::vector<size_t> starts_;     // where each text starts in lowered_ (list-built only)
+  std::bitset<1 << 16> bigrams_;   // exact: every byte pair of the text
   std::bitset<1 << 16> trigrams_;  // hashed
 };
 

@@ -94,7 +94,6 @@ void TruncateRendered(std::string& text, size_t limit, bool try_gt) {
   text.resize(limit);
 }
 
-
 // Trim, collapse blanks.
 std::string CollapseSpaces(std::string_view s) {
   std::string out;
@@ -179,11 +178,12 @@ std::string SaDecodeHeaderValue(std::string_view name, std::string_view raw) {
   value.erase(0, b);
   // Remaining line ends (bare, not folds) are removed.
   value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
-  const bool undecoded = EqualsIgnoreCase(name, "Received") || EqualsIgnoreCase(name, "Message-ID") ||
-                         EqualsIgnoreCase(name, "Resent-Message-ID") || EqualsIgnoreCase(name, "Date") ||
-                         EqualsIgnoreCase(name, "Resent-Date") || EqualsIgnoreCase(name, "MIME-Version") ||
-                         EqualsIgnoreCase(name, "References") || EqualsIgnoreCase(name, "In-Reply-To") ||
-                         StartsWithIgnoreCase(name, "List-");
+  const bool undecoded =
+      EqualsIgnoreCase(name, "Received") || EqualsIgnoreCase(name, "Message-ID") ||
+      EqualsIgnoreCase(name, "Resent-Message-ID") || EqualsIgnoreCase(name, "Date") ||
+      EqualsIgnoreCase(name, "Resent-Date") || EqualsIgnoreCase(name, "MIME-Version") ||
+      EqualsIgnoreCase(name, "References") || EqualsIgnoreCase(name, "In-Reply-To") ||
+      StartsWithIgnoreCase(name, "List-");
   if (undecoded || value.find("=?") == std::string::npos) return value;
   return mime::DecodeEncodedWords(value);
 }
@@ -346,8 +346,8 @@ MessageText::MessageText(const mime::Message& message, const Envelope& envelope,
     SaHeader h;
     h.name = f.name;
     h.raw = StripCrWithNewline(f.raw);
-    h.decoded = SaDecodeHeaderValue(
-        f.name, std::string_view(h.raw).substr(0, kMaxHeaderValueLength));
+    h.decoded =
+        SaDecodeHeaderValue(f.name, std::string_view(h.raw).substr(0, kMaxHeaderValueLength));
     headers_.push_back(std::move(h));
   }
 }
@@ -720,9 +720,8 @@ const std::vector<std::string>& MessageText::Uris() {
       // Text URIs count only when one of their variants has a valid domain
       // (add_uri_detail_list with valid_domain set).
       if (need_valid_domain &&
-          std::none_of(cleaned.begin(), cleaned.end(), [&](const std::string& u) {
-            return HasValidDomain(u, *context_.tlds);
-          })) {
+          std::none_of(cleaned.begin(), cleaned.end(),
+                       [&](const std::string& u) { return HasValidDomain(u, *context_.tlds); })) {
         return;
       }
       for (std::string& clean : cleaned) {

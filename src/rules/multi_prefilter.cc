@@ -2,6 +2,7 @@
 #include "rules/multi_prefilter.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <hs/hs.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,8 +22,6 @@
 #include <filesystem>
 #include <thread>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "base/fd.h"
 #include "base/strings.h"
@@ -101,9 +100,8 @@ hs_database_t* CompileAll(const std::vector<std::string>& expressions,
   std::vector<unsigned> flags(expressions.size(), hs_flags);
   hs_database_t* db = nullptr;
   hs_compile_error_t* compile_error = nullptr;
-  if (hs_compile_multi(texts.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(texts.size()), HS_MODE_BLOCK, nullptr, &db,
-                       &compile_error) != HS_SUCCESS) {
+  if (hs_compile_multi(texts.data(), flags.data(), ids.data(), static_cast<unsigned>(texts.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &compile_error) != HS_SUCCESS) {
     if (compile_error != nullptr) {
       *failed = compile_error->expression;
       *error = compile_error->message;
@@ -279,16 +277,15 @@ std::string FindLibraryProblem() {
       for (size_t n = 0; n <= 128 && missed.empty(); ++n) {
         const std::string text = probe.before + std::string(n, probe.filler) + probe.after;
         uint8_t found = 0;
-        const hs_error_t rc =
-            hs_scan(db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                    [](unsigned, unsigned long long, unsigned long long, unsigned, void* c) {
-                      *static_cast<uint8_t*>(c) = 1;
-                      return 0;
-                    },
-                    &found);
+        const hs_error_t rc = hs_scan(
+            db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+            [](unsigned, unsigned long long, unsigned long long, unsigned, void* c) {
+              *static_cast<uint8_t*>(c) = 1;
+              return 0;
+            },
+            &found);
         if (rc != HS_SUCCESS || !found) {
-          missed = fmt::format("misses /{}/ in a text of {} bytes", probe.pattern,
-                               text.size());
+          missed = fmt::format("misses /{}/ in a text of {} bytes", probe.pattern, text.size());
         }
       }
       hs_free_scratch(scratch);
@@ -334,14 +331,14 @@ bool FollowRepeats(const hs_database_t* anchored, std::string_view text, size_t 
     budget -= starts.size();
     for (uint32_t p : starts) {
       Context c{p, &next};
-      const hs_error_t rc =
-          hs_scan(anchored, text.data() + p, static_cast<unsigned>(end - p), 0, scratch,
-                  [](unsigned, unsigned long long, unsigned long long to, unsigned, void* v) {
-                    auto* ctx = static_cast<Context*>(v);
-                    ctx->out->push_back(ctx->base + static_cast<uint32_t>(to));
-                    return 0;
-                  },
-                  &c);
+      const hs_error_t rc = hs_scan(
+          anchored, text.data() + p, static_cast<unsigned>(end - p), 0, scratch,
+          [](unsigned, unsigned long long, unsigned long long to, unsigned, void* v) {
+            auto* ctx = static_cast<Context*>(v);
+            ctx->out->push_back(ctx->base + static_cast<uint32_t>(to));
+            return 0;
+          },
+          &c);
       if (rc != HS_SUCCESS) return true;
     }
     std::sort(next.begin(), next.end());
@@ -490,8 +487,7 @@ int RunPrefilterBuilder() {
     return 1;
   }
   if (!WriteAll(STDOUT_FILENO, bytes)) {
-    std::fprintf(stderr, "prefilter-build: cannot write the databases: %s\n",
-                 std::strerror(errno));
+    std::fprintf(stderr, "prefilter-build: cannot write the databases: %s\n", std::strerror(errno));
     return 1;
   }
   return 0;
@@ -505,7 +501,7 @@ const std::string& PrefilterLibraryProblem() {
 struct PrefilterDatabases::Db {
   hs_database_t* db = nullptr;  // may be null when the group has repeated-group rules only
   std::vector<uint32_t> rules;
-  hs_database_t* repeats = nullptr;                    // every end of each repeated group
+  hs_database_t* repeats = nullptr;                         // every end of each repeated group
   std::vector<std::pair<uint32_t, uint32_t>> repeat_rules;  // (rule, times the group repeats)
   // Per repeated-group rule, the group anchored at the start of the text (null: none), to
   // follow the matches from one end on, and how far after such an end the next match may
@@ -757,8 +753,8 @@ bool PrefilterDatabases::Scan(int group, std::string_view text, const std::vecto
       if (current == UINT32_MAX || text_ends.size() < times) return;
       // The text's content, without the "\n" the texts are joined with.
       const size_t end = (current + 1 < starts->size() ? (*starts)[current + 1] : text.size()) - 1;
-      if (anchored == nullptr || FollowRepeats(anchored, text, end, text_ends, times, tail,
-                                               scratch.scratch)) {
+      if (anchored == nullptr ||
+          FollowRepeats(anchored, text, end, text_ends, times, tail, scratch.scratch)) {
         texts.push_back(current);
       }
     };
@@ -943,8 +939,8 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
     const UniqueFd file(::open(slot->cache_path_.c_str(), O_RDONLY | O_CLOEXEC));
     const MappedBytes bytes(file.get());
     if (bytes.ok()) {
-      auto loaded = PrefilterDatabases::Deserialize(
-          bytes.view(), key, rule_count, [&](size_t end) { bytes.Release(end); });
+      auto loaded = PrefilterDatabases::Deserialize(bytes.view(), key, rule_count,
+                                                    [&](size_t end) { bytes.Release(end); });
       if (loaded) {
         std::error_code ec;  // marks the file as in use for RemoveStaleCacheFiles
         std::filesystem::last_write_time(slot->cache_path_,
@@ -955,8 +951,7 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
                      fmt::format("prefilter: {} regex rules in {} Hyperscan {} databases "
                                  "({:.1f} MB), loaded from {} in {:.3f} s",
                                  db.rules(), db.databases(), TrimSpaces(hs_version()),
-                                 db.bytes() / 1e6, slot->cache_path_,
-                                 CpuSeconds() - cpu_before));
+                                 db.bytes() / 1e6, slot->cache_path_, CpuSeconds() - cpu_before));
         return slot;
       }
     }
@@ -982,7 +977,7 @@ PrefilterSlot::~PrefilterSlot() = default;
 struct PrefilterSlot::BuilderRun {
   bool started = false;  // false: the builder could not be run at all
   double cpu_seconds = 0;
-  double peak_mib = 0;   // its peak resident set size
+  double peak_mib = 0;  // its peak resident set size
 };
 
 void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count, std::string key,
@@ -1008,8 +1003,8 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
         return;
       }
       const MappedBytes bytes(output->get());
-      auto loaded = PrefilterDatabases::Deserialize(
-          bytes.view(), key, rule_count, [&](size_t end) { bytes.Release(end); });
+      auto loaded = PrefilterDatabases::Deserialize(bytes.view(), key, rule_count,
+                                                    [&](size_t end) { bytes.Release(end); });
       if (!loaded) {
         finish(State::kFailed,
                "prefilter: not built: the builder's output is refused: " + loaded.error().message,
@@ -1112,8 +1107,7 @@ Result<UniqueFd> PrefilterSlot::RunBuilder(const std::string& job, BuilderRun* r
   }
   // Waits without reaping first: while Cancel() may still kill `pid`, it must not be reused.
   siginfo_t info{};
-  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 &&
-         errno == EINTR) {
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
   }
   {
     std::lock_guard<std::mutex> lock(child_mutex_);

@@ -109,9 +109,7 @@ class PrefilterDatabases {
       const std::function<void(size_t)>& release = {});
 
   // The group whose database holds `rule`, or -1 when the rule always runs.
-  int GroupOf(uint32_t rule) const {
-    return rule < group_of_.size() ? group_of_[rule] : -1;
-  }
+  int GroupOf(uint32_t rule) const { return rule < group_of_.size() ? group_of_[rule] : -1; }
   // Scans `text` with the database of `group`: sets may[rule] = 1 for every rule of the group
   // that may match it (`may` has one entry per rule). False when the scan failed: then every
   // rule of the group has to run. `text` is a list of texts joined with "\n" when `starts`
@@ -120,9 +118,9 @@ class PrefilterDatabases {
   bool Scan(int group, std::string_view text, const std::vector<size_t>* starts, uint8_t* may,
             RepeatCandidates* repeats) const;
 
-  size_t rules() const { return rules_; }          // rules in some database (repeats too)
-  size_t databases() const;                         // groups with a database
-  size_t bytes() const;                              // size of the compiled databases
+  size_t rules() const { return rules_; }  // rules in some database (repeats too)
+  size_t databases() const;                // groups with a database
+  size_t bytes() const;                    // size of the compiled databases
 
  private:
   PrefilterDatabases();
@@ -130,7 +128,7 @@ class PrefilterDatabases {
   std::vector<std::unique_ptr<Db>> dbs_;  // per group; null: none
   std::vector<int32_t> group_of_;         // per rule
   size_t rules_ = 0;
-  uint64_t serial_ = 0;                   // tells thread-local scratch spaces apart
+  uint64_t serial_ = 0;  // tells thread-local scratch spaces apart
 };
 
 // Empty when the Hyperscan library in use finds a few matches that some vectorscan releases are
@@ -179,8 +177,8 @@ class PrefilterSlot {
  public:
   enum class State { kOff, kBuilding, kReady, kFailed };
 
-  static std::shared_ptr<PrefilterSlot> Start(std::vector<PrefilterGroup> groups,
-                                              size_t rule_count, const PrefilterOptions& options);
+  static std::shared_ptr<PrefilterSlot> Start(std::vector<PrefilterGroup> groups, size_t rule_count,
+                                              const PrefilterOptions& options);
   ~PrefilterSlot();
 
   // The databases, or null when not (yet) available.

@@ -95,8 +95,8 @@ class PrefilterBuilderTest : public ::testing::Test {
 
 // Every rule flagged by a scan of each group's text with `db`, and the repeated-group texts.
 std::string ScanAll(const PrefilterDatabases& db) {
-  const std::vector<std::string> lines = {"Get FREE MONEY now", "v1agra", "Subject: hi", "abab",
-                                          "nothing", "bc"};
+  const std::vector<std::string> lines = {
+      "Get FREE MONEY now", "v1agra", "Subject: hi", "abab", "nothing", "bc"};
   std::string body;
   std::vector<size_t> starts;
   for (const std::string& l : lines) {
@@ -108,8 +108,7 @@ std::string ScanAll(const PrefilterDatabases& db) {
        std::vector<std::pair<int, std::string>>{{0, body}, {1, "Mon, 1 Jan 2024 +0000"}}) {
     std::vector<uint8_t> may(8, 0);
     RepeatCandidates repeats;
-    const bool scanned = db.Scan(group, text, group == 0 ? &starts : nullptr, may.data(),
-                                 &repeats);
+    const bool scanned = db.Scan(group, text, group == 0 ? &starts : nullptr, may.data(), &repeats);
     out += "group " + std::to_string(group) + (scanned ? " scanned:" : " not scanned:");
     for (size_t r = 0; r < may.size(); ++r) {
       if (may[r]) out += " " + std::to_string(r);
@@ -208,7 +207,8 @@ TEST_F(PrefilterBuilderTest, BuilderThatCannotBeStartedMeansABuildInThisProcess)
 // The descriptors a process has open.
 std::set<int> OpenFds(pid_t pid) {
   std::set<int> fds;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
     fds.insert(std::stoi(e.path().filename().string()));
   }
   return fds;

@@ -3,7 +3,6 @@
 // damaged or foreign, a directory that cannot be written), and the background build (off until
 // ready, then published).
 #include "rules/multi_prefilter.h"
-#include "rules/multi_prefilter_test_groups.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "rules/multi_prefilter_test_groups.h"
 
 namespace mailsift::rules {
 namespace {
@@ -82,10 +83,9 @@ TEST(PrefilterDatabases, RepeatedGroupsNameTheirCandidateTexts) {
   ASSERT_TRUE(db);
   ASSERT_EQ(db->GroupOf(0), 0);
   std::vector<size_t> starts;
-  const std::string text =
-      Join({"field1: field2, field3: here", "field1: only two field7,", "nothing",
-            "field9, field9, and field9,"},
-           &starts);
+  const std::string text = Join({"field1: field2, field3: here", "field1: only two field7,",
+                                 "nothing", "field9, field9, and field9,"},
+                                &starts);
   std::vector<uint8_t> may(1, 0);
   RepeatCandidates repeats;
   ASSERT_TRUE(db->Scan(0, text, &starts, may.data(), &repeats));

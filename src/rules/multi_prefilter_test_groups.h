@@ -12,12 +12,8 @@ namespace mailsift::rules {
 inline std::vector<PrefilterGroup> TestGroups() {
   PrefilterGroup body;
   body.lists = true;
-  body.rules = {{0, "\\bfree money\\b", "i"},
-                {1, "v[i1]agra", ""},
-                {2, "^Subject: hi$", ""},
-                {3, "(a)b\\1", ""},
-                {4, "(?(1)a|b)c", ""},
-                {5, "x*", ""}};
+  body.rules = {{0, "\\bfree money\\b", "i"}, {1, "v[i1]agra", ""},  {2, "^Subject: hi$", ""},
+                {3, "(a)b\\1", ""},           {4, "(?(1)a|b)c", ""}, {5, "x*", ""}};
   PrefilterGroup header;  // a single text
   header.rules = {{6, "^Mon", ""}, {7, "\\+0000$", ""}};
   return {body, header};

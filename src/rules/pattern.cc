@@ -2,9 +2,8 @@
 #include "rules/pattern.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 0
-#include <pcre2.h>
-
 #include <fmt/format.h>
+#include <pcre2.h>
 
 namespace mailsift::rules {
 namespace {
@@ -226,8 +225,9 @@ bool Pattern::SearchCaptures(std::string_view subject,
     PCRE2_SPTR8 entry = table + i * entry_size;
     int group = (entry[0] << 8) | entry[1];
     if (group >= rc || ov[2 * group] == PCRE2_UNSET) continue;
-    named->emplace_back(reinterpret_cast<const char*>(entry + 2),
-                        std::string(subject.substr(ov[2 * group], ov[2 * group + 1] - ov[2 * group])));
+    named->emplace_back(
+        reinterpret_cast<const char*>(entry + 2),
+        std::string(subject.substr(ov[2 * group], ov[2 * group + 1] - ov[2 * group])));
   }
   pcre2_match_data_free_8(md);
   return true;

@@ -8,8 +8,8 @@ namespace mailsift::rules {
 PerlRegex::PerlRegex(std::string_view pattern, uint32_t options, uint32_t match_limit, bool jit) {
   int err = 0;
   PCRE2_SIZE offset = 0;
-  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
-                        &err, &offset, nullptr);
+  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &err,
+                        &offset, nullptr);
   if (code_ == nullptr) return;
   pcre2_pattern_info(code_, PCRE2_INFO_CAPTURECOUNT, &captures_);
   if (jit) pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // the interpreter when JIT fails

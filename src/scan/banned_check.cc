@@ -582,9 +582,10 @@ class Walker {
     }
     if (stats.parts_dropped > 0) Limit(fmt::format("More than {} MIME parts", limits.max_parts));
     if (stats.enclosed_truncated > 0) {
-      Limit(fmt::format("Enclosed message not fully decoded (limits: {} bytes per part, {} per "
-                        "message)",
-                        limits.max_part_decoded_bytes, limits.max_total_decoded_bytes));
+      Limit(
+          fmt::format("Enclosed message not fully decoded (limits: {} bytes per part, {} per "
+                      "message)",
+                      limits.max_part_decoded_bytes, limits.max_total_decoded_bytes));
     }
 
     for (size_t i = 0; i < leaf_nodes.size() && !stopped_; ++i) {

@@ -468,8 +468,8 @@ TEST(BannedCheck, ADecodedBodyCutWhereItMattersIsUnchecked) {
   for (size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 23);
   std::string zip = Archive({{"big.txt", big}, {"evil.pif", "x\n"}}, ARCHIVE_FORMAT_ZIP, {},
                             "zip:compression=store");
-  CheckResult r = check->Inspect(
-      mime::ParseMessage(Message({{"application/zip", "files.zip", zip}}), limits));
+  CheckResult r =
+      check->Inspect(mime::ParseMessage(Message({{"application/zip", "files.zip", zip}}), limits));
   EXPECT_EQ(r.finding, Finding::kUnchecked) << Joined(r);
   EXPECT_EQ(r.subcategory, 2);
   ASSERT_EQ(r.details.size(), 1u) << Joined(r);
@@ -557,8 +557,8 @@ TEST(BannedCheck, PropertyPastAnyParserLimitNeverClean) {
         body = "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" +
                Base64("Subject: inner\n" + body);
       }
-      body = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n" + parts + "--" + b +
-             "\n" + body + "\n--" + b + "--\n";
+      body = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n" + parts + "--" + b + "\n" +
+             body + "\n--" + b + "--\n";
     }
     mime::Message m = mime::ParseMessage("From: a@example.com\n" + body, limits);
     CheckResult r = check->Inspect(m);

@@ -1,13 +1,12 @@
 // scan/pipeline.cc — see pipeline.h.
 #include "scan/pipeline.h"
 
-#include <thread>
-
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <thread>
 
 namespace mailsift::scan {
 namespace {

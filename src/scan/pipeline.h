@@ -10,13 +10,12 @@
 // Thread-safety: Scan() may be called from any I/O thread.
 #pragma once
 
+#include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
-
-#include <asio/awaitable.hpp>
-#include <asio/thread_pool.hpp>
 
 #include "scan/check.h"
 

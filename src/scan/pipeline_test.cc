@@ -1,19 +1,18 @@
 // Tests of the scan pipeline and the SpamAssassin rule check, with rule files written by the
 // test into a temporary directory.
-#include <gtest/gtest.h>
+#include "scan/pipeline.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/io_context.hpp>
-
-#include "scan/pipeline.h"
 #include "scan/spam_check.h"
 
 namespace mailsift::scan {
@@ -134,8 +133,7 @@ std::optional<std::vector<CheckResult>> ScanOn(asio::io_context& io, Pipeline& p
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        out = co_await pipeline.Scan(std::move(message),
-                                     std::chrono::steady_clock::now() + budget);
+        out = co_await pipeline.Scan(std::move(message), std::chrono::steady_clock::now() + budget);
         if (resumed_on) *resumed_on = std::this_thread::get_id();
         done = true;
       },
@@ -151,8 +149,8 @@ TEST(Pipeline, RunsChecksOnThePoolAndResumesOnTheCallersThread) {
   asio::io_context io;
   Pipeline pipeline(std::move(checks), 2);
   std::thread::id resumed;
-  auto results = ScanOn(io, pipeline, Message("Subject: x\n\nbody\n"), std::chrono::seconds(5),
-                        &resumed);
+  auto results =
+      ScanOn(io, pipeline, Message("Subject: x\n\nbody\n"), std::chrono::seconds(5), &resumed);
   ASSERT_TRUE(results);
   ASSERT_EQ(results->size(), 1u);
   EXPECT_EQ((*results)[0].check, "slow");
@@ -165,7 +163,8 @@ TEST(Pipeline, ADeadlineThatPassesFirstGivesNoResult) {
   asio::io_context io;
   Pipeline pipeline(std::move(checks), 1);
   auto start = std::chrono::steady_clock::now();
-  auto results = ScanOn(io, pipeline, Message("Subject: x\n\nbody\n"), std::chrono::milliseconds(50));
+  auto results =
+      ScanOn(io, pipeline, Message("Subject: x\n\nbody\n"), std::chrono::milliseconds(50));
   EXPECT_FALSE(results);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(400));
 }

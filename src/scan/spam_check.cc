@@ -1,12 +1,12 @@
 // scan/spam_check.cc — see spam_check.h.
 #include "scan/spam_check.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 #include "mime/message.h"
@@ -60,9 +60,10 @@ Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config,
   if (chosen.empty()) {
     std::string list;
     for (const auto& d : config.rule_dirs) list += (list.empty() ? "" : ", ") + d;
-    return Fail(fmt::format("spam.rule_dirs: none of the rule directories exists ({}); install "
-                            "SpamAssassin's rules or set spam.enabled = false",
-                            list));
+    return Fail(
+        fmt::format("spam.rule_dirs: none of the rule directories exists ({}); install "
+                    "SpamAssassin's rules or set spam.enabled = false",
+                    list));
   }
   rules::RulePaths paths = rules::StandardRulePaths(dirs, config.site_dir);
   std::string digest = DigestOf(paths);
@@ -80,8 +81,7 @@ Result<std::unique_ptr<SpamCheck>> SpamCheck::Load(const config::Spam& config,
   const auto& st = check->ruleset_->stats();
   check->digest_ = digest;
   check->summary_ = fmt::format("{} rules ({} enabled, {} regexes) from {} and {}, digest {}",
-                                st.rules, st.enabled, st.regexes, chosen, config.site_dir,
-                                digest);
+                                st.rules, st.enabled, st.regexes, chosen, config.site_dir, digest);
   return check;
 }
 

@@ -22,8 +22,8 @@ namespace mailsift::scan {
 class SpamCheck : public Check {
  public:
   // `prefilter`: how the ruleset's vectorscan prefilter is built or loaded (its cache).
-  static Result<std::unique_ptr<SpamCheck>> Load(
-      const config::Spam& config, const rules::PrefilterOptions& prefilter);
+  static Result<std::unique_ptr<SpamCheck>> Load(const config::Spam& config,
+                                                 const rules::PrefilterOptions& prefilter);
 
   std::string_view name() const override { return "spam"; }
   CheckResult Run(const MessageInput& message) const override;

@@ -2,11 +2,11 @@
 // X-Spam-Status; its header wrapping at 78 columns, breaking after ", ").
 #include "scan/verdict.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 
@@ -17,9 +17,8 @@ constexpr size_t kWrapColumn = 78;
 
 // The header fields amavisd inserts itself, removed when they arrive from outside.
 bool IsOwnedField(std::string_view field) {
-  for (std::string_view name :
-       {"X-Spam-Status:", "X-Spam-Level:", "X-Spam-Flag:", "X-Spam-Score:", "X-Spam-Report:",
-        "X-Spam-Checker-Version:", "X-Spam-Tests:"}) {
+  for (std::string_view name : {"X-Spam-Status:", "X-Spam-Level:", "X-Spam-Flag:", "X-Spam-Score:",
+                                "X-Spam-Report:", "X-Spam-Checker-Version:", "X-Spam-Tests:"}) {
     if (StartsWithIgnoreCase(field, name)) return true;
   }
   return false;
@@ -36,26 +35,39 @@ std::string_view CheckKindName(CheckKind kind) {
 
 std::string_view CategoryName(Category category) {
   switch (category) {
-    case Category::kVirus: return "VIRUS";
-    case Category::kBanned: return "BANNED";
-    case Category::kUnchecked: return "UNCHECKED";
-    case Category::kSpam: return "SPAM";
-    case Category::kSpammy: return "SPAMMY";
-    case Category::kBadHeader: return "BAD-HEADER";
-    case Category::kClean: break;
+    case Category::kVirus:
+      return "VIRUS";
+    case Category::kBanned:
+      return "BANNED";
+    case Category::kUnchecked:
+      return "UNCHECKED";
+    case Category::kSpam:
+      return "SPAM";
+    case Category::kSpammy:
+      return "SPAMMY";
+    case Category::kBadHeader:
+      return "BAD-HEADER";
+    case Category::kClean:
+      break;
   }
   return "CLEAN";
 }
 
 std::string_view CategoryKey(Category category) {
   switch (category) {
-    case Category::kVirus: return "virus";
-    case Category::kBanned: return "banned";
-    case Category::kUnchecked: return "unchecked";
-    case Category::kSpam: return "spam";
-    case Category::kBadHeader: return "bad_header";
+    case Category::kVirus:
+      return "virus";
+    case Category::kBanned:
+      return "banned";
+    case Category::kUnchecked:
+      return "unchecked";
+    case Category::kSpam:
+      return "spam";
+    case Category::kBadHeader:
+      return "bad_header";
     case Category::kSpammy:
-    case Category::kClean: break;
+    case Category::kClean:
+      break;
   }
   return "";
 }
@@ -82,16 +94,15 @@ std::string Joined(const std::vector<std::string>& items, std::string_view separ
 
 // amavisd's %smtp_reason_by_ccat (Amavis/Conf.pm), without its "id=%n - ".
 std::string BadHeaderReason(int subcategory) {
-  static constexpr std::string_view kReasons[] = {
-      "",
-      "MIME error",
-      "nonencoded 8-bit character",
-      "contains invalid control character",
-      "line made up entirely of whitespace",
-      "line longer than RFC 5322 limit",
-      "syntax error",
-      "missing required header field",
-      "duplicate header field"};
+  static constexpr std::string_view kReasons[] = {"",
+                                                  "MIME error",
+                                                  "nonencoded 8-bit character",
+                                                  "contains invalid control character",
+                                                  "line made up entirely of whitespace",
+                                                  "line longer than RFC 5322 limit",
+                                                  "syntax error",
+                                                  "missing required header field",
+                                                  "duplicate header field"};
   if (subcategory <= 0 || subcategory > 8) return "BAD HEADER";
   return fmt::format("BAD HEADER: {}", kReasons[subcategory]);
 }
@@ -117,9 +128,10 @@ std::string SpamHeaders(const CheckResult& spam, const config::Spam& config, boo
   std::string h;
   h += fmt::format("X-Spam-Flag: {}\r\n", tagged2 ? "YES" : "NO");
   h += fmt::format("X-Spam-Score: {}\r\n", FormatScore(spam.score));
-  int stars = sender.allowed  ? 0
-              : sender.denied ? 64
-                              : std::min(64, static_cast<int>(std::floor(std::max(0.0, spam.score))));
+  int stars = sender.allowed ? 0
+              : sender.denied
+                  ? 64
+                  : std::min(64, static_cast<int>(std::floor(std::max(0.0, spam.score))));
   if (stars > 0) h += "X-Spam-Level: " + std::string(static_cast<size_t>(stars), '*') + "\r\n";
   // "Yes, score=9.222 tagged_above=-999 required=6.31\r\n tests=[A=1, B=2.907,\r\n C=1]\r\n
   //  autolearn=disabled"
@@ -203,8 +215,8 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
     }
   }
   bool tagged2 = false;
-  auto raise = [&v](Category category, int subcategory, std::string log_name,
-                    std::string reason, const std::vector<std::string>& details) {
+  auto raise = [&v](Category category, int subcategory, std::string log_name, std::string reason,
+                    const std::vector<std::string>& details) {
     if (category <= v.category) return;  // the first of a category stands
     v.category = category;
     v.subcategory = subcategory;
@@ -227,8 +239,8 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
       } else if (tagged2) {
         raise(Category::kSpammy, 0, "SPAMMY", "spammy", {});
       }
-      if (local && (sender.denied ||
-                    r.score + (sender.allowed ? -10 : 0) >= config.spam.tag_level)) {
+      if (local &&
+          (sender.denied || r.score + (sender.allowed ? -10 : 0) >= config.spam.tag_level)) {
         v.added_headers += SpamHeaders(r, config.spam, tagged2, sender);
       }
     }
@@ -265,16 +277,25 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
   }
   if (v.log_name.empty()) v.log_name = "CLEAN";
   switch (v.category) {
-    case Category::kVirus: v.action = config.actions.virus; break;
-    case Category::kBanned: v.action = config.actions.banned; break;
-    case Category::kUnchecked:
-      v.action = v.subcategory == 1 ? config.actions.unchecked_encrypted
-                                    : config.actions.unchecked;
+    case Category::kVirus:
+      v.action = config.actions.virus;
       break;
-    case Category::kSpam: v.action = config.actions.spam; break;
-    case Category::kBadHeader: v.action = config.actions.bad_header; break;
+    case Category::kBanned:
+      v.action = config.actions.banned;
+      break;
+    case Category::kUnchecked:
+      v.action = v.subcategory == 1 ? config.actions.unchecked_encrypted : config.actions.unchecked;
+      break;
+    case Category::kSpam:
+      v.action = config.actions.spam;
+      break;
+    case Category::kBadHeader:
+      v.action = config.actions.bad_header;
+      break;
     case Category::kSpammy:
-    case Category::kClean: v.action = Action::kPass; break;
+    case Category::kClean:
+      v.action = Action::kPass;
+      break;
   }
   // amavisd's %subject_tag_maps_by_ccat: ***INFECTED*** for a passed virus, the spam tag from
   // tag2_level.
@@ -284,10 +305,10 @@ Verdict Decide(const std::vector<CheckResult>& results, const config::Config& co
     v.subject_tag = config.spam.subject_tag;
   }
   if (v.virus_scanned) {
-    v.added_headers.insert(0, fmt::format("X-Virus-Scanned: {}\r\n",
-                                          config.virus.header_line.empty()
-                                              ? DefaultHeaderLine(config.hostname)
-                                              : config.virus.header_line));
+    v.added_headers.insert(
+        0, fmt::format("X-Virus-Scanned: {}\r\n", config.virus.header_line.empty()
+                                                      ? DefaultHeaderLine(config.hostname)
+                                                      : config.virus.header_line));
   }
   return v;
 }

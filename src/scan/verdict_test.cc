@@ -1,8 +1,8 @@
 // Tests of the spam verdict: levels, actions, and the X-Spam-* headers in amavisd-new 2.13's
 // format (the example captured from amavisd's sink dump: ../reference notes, §6).
-#include <gtest/gtest.h>
-
 #include "scan/verdict.h"
+
+#include <gtest/gtest.h>
 
 namespace mailsift::scan {
 namespace {
@@ -173,8 +173,7 @@ TEST(Verdict, SenderListsAndLocalDomainsAsAmavisd) {
   EXPECT_EQ(denied.category, Category::kSpam);  // always spam
   EXPECT_NE(denied.added_headers.find("X-Spam-Flag: YES\r\n"), std::string::npos);
   EXPECT_NE(denied.added_headers.find(" BLACKLISTED\r\n"), std::string::npos);
-  EXPECT_NE(denied.added_headers.find("X-Spam-Level: " + std::string(64, '*')),
-            std::string::npos);
+  EXPECT_NE(denied.added_headers.find("X-Spam-Level: " + std::string(64, '*')), std::string::npos);
   EXPECT_EQ(Decide({Spam(0.5, {})}, config, {"y@bad.example", {}}).category,
             Category::kClean);  // only x@ is listed there
   EXPECT_EQ(Decide({Spam(0.5, {})}, config, {"p@sub.spammer.example", {}}).category,

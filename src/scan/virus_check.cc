@@ -7,6 +7,7 @@
 // are still sending. Without IDSESSION clamd closes the connection after one reply.
 #include "scan/virus_check.h"
 
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -24,8 +25,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "base/fd.h"
 #include "base/strings.h"
@@ -85,7 +84,7 @@ Wait WaitFor(int fd, short events, Deadline deadline) {
 
 // Connects a non-blocking socket to one address before `deadline`.
 tl::expected<UniqueFd, Failure> ConnectTo(int family, const sockaddr* address, socklen_t length,
-                                    Deadline deadline) {
+                                          Deadline deadline) {
   UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Trouble("error", "socket: " + ErrnoText(errno));
   for (;;) {

@@ -5,10 +5,12 @@
 // skip: clamav-daemon is a build dependency (scripts/install-deps.sh).
 //
 // Timeouts and odd replies use sockets that the test holds itself.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
+#include "scan/virus_check.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,10 +29,7 @@
 #include <sstream>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "net/endpoint.h"
-#include "scan/virus_check.h"
 
 extern char** environ;
 

@@ -104,8 +104,8 @@ bool CheckMailParameter(const Parameter& p, CommandError& error) {
   if (p.keyword == "SIZE") {
     if (!p.has_value || !ParseUnsigned(p.value)) return bad();
   } else if (p.keyword == "BODY") {
-    if (!p.has_value || !(EqualsIgnoreCase(p.value, "7BIT") ||
-                          EqualsIgnoreCase(p.value, "8BITMIME"))) {
+    if (!p.has_value ||
+        !(EqualsIgnoreCase(p.value, "7BIT") || EqualsIgnoreCase(p.value, "8BITMIME"))) {
       return bad();
     }
   } else if (p.keyword == "SMTPUTF8") {
@@ -237,8 +237,7 @@ std::optional<PathArgument> ParseRcptArgument(std::string_view argument, Command
   return result;
 }
 
-bool ParseXforward(std::string_view argument, XforwardAttributes& attributes,
-                   CommandError& error) {
+bool ParseXforward(std::string_view argument, XforwardAttributes& attributes, CommandError& error) {
   auto pieces = SplitSpaces(argument);
   if (pieces.empty()) {
     error = {ReplyId::kSyntaxXforward, {}};
@@ -257,12 +256,12 @@ bool ParseXforward(std::string_view argument, XforwardAttributes& attributes,
       error = {ReplyId::kBadParameterValue, name};
       return false;
     }
-    std::optional<std::string>* slot = name == "NAME"    ? &updated.name
-                                       : name == "ADDR"  ? &updated.addr
-                                       : name == "PORT"  ? &updated.port
-                                       : name == "PROTO" ? &updated.proto
-                                       : name == "HELO"  ? &updated.helo
-                                       : name == "IDENT" ? &updated.ident
+    std::optional<std::string>* slot = name == "NAME"     ? &updated.name
+                                       : name == "ADDR"   ? &updated.addr
+                                       : name == "PORT"   ? &updated.port
+                                       : name == "PROTO"  ? &updated.proto
+                                       : name == "HELO"   ? &updated.helo
+                                       : name == "IDENT"  ? &updated.ident
                                        : name == "SOURCE" ? &updated.source
                                                           : nullptr;
     if (slot == nullptr) {

@@ -20,8 +20,25 @@ namespace mailsift::smtp {
 using policy::ReplyId;
 
 enum class Verb {
-  kHelo, kEhlo, kLhlo, kMail, kRcpt, kData, kBdat, kRset, kNoop, kQuit, kVrfy, kExpn,
-  kHelp, kXforward, kStarttls, kAuth, kEtrn, kTurn, kUnknown
+  kHelo,
+  kEhlo,
+  kLhlo,
+  kMail,
+  kRcpt,
+  kData,
+  kBdat,
+  kRset,
+  kNoop,
+  kQuit,
+  kVrfy,
+  kExpn,
+  kHelp,
+  kXforward,
+  kStarttls,
+  kAuth,
+  kEtrn,
+  kTurn,
+  kUnknown
 };
 
 struct Command {

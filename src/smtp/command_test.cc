@@ -23,9 +23,10 @@ TEST(Command, CleanLines) {
 
 TEST(Command, MailArgument) {
   CommandError error;
-  auto mail = ParseMailArgument("FROM:<user@example.org> SIZE=1000 BODY=8BITMIME RET=HDRS "
-                                "ENVID=QQ314159 SMTPUTF8",
-                                error);
+  auto mail = ParseMailArgument(
+      "FROM:<user@example.org> SIZE=1000 BODY=8BITMIME RET=HDRS "
+      "ENVID=QQ314159 SMTPUTF8",
+      error);
   ASSERT_TRUE(mail);
   EXPECT_EQ(mail->address, "user@example.org");
   ASSERT_EQ(mail->parameters.size(), 5u);

@@ -50,7 +50,7 @@ class DataFramer {
     kDot,            // "." at kLineStart
     kDotCr,          // "." CR at kLineStart
     kMidLine,
-    kCr,             // CR inside a line, waiting to see if LF follows
+    kCr,  // CR inside a line, waiting to see if LF follows
   };
 
   void BareNewline(std::string& out);

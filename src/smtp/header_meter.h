@@ -40,12 +40,12 @@ class HeaderMeter {
 
  private:
   enum class State {
-    kLineStart,   // at the start of a line in the header section
-    kName,        // in a field name
-    kNameSpace,   // SP/HT after a name, before its ':'
-    kValue,       // after the ':' (or in a continuation line)
-    kCr,          // CR at the end of a field line
-    kEmptyCr,     // CR at the start of a line: the empty line that ends the section
+    kLineStart,  // at the start of a line in the header section
+    kName,       // in a field name
+    kNameSpace,  // SP/HT after a name, before its ':'
+    kValue,      // after the ':' (or in a continuation line)
+    kCr,         // CR at the end of a field line
+    kEmptyCr,    // CR at the start of a line: the empty line that ends the section
     kDone,
   };
 

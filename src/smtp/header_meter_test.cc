@@ -112,8 +112,9 @@ TEST(HeaderMeter, NameSpaceColonIsAHeader) {
 // exceeded exactly when the reference's largest field passes the limit.
 TEST(HeaderMeter, AgreesWithTheReferenceInAnySplit) {
   std::mt19937 random(20240601);
-  const std::vector<std::string> pieces = {"Subject:", "X-A :", " ", "\t", "v", "vvvvvvvv",
-                                           "\r\n", "\r\n", ":", "\x01", "\xe9", "N", "x"};
+  const std::vector<std::string> pieces = {"Subject:", "X-A :", " ",    "\t", "v",
+                                           "vvvvvvvv", "\r\n",  "\r\n", ":",  "\x01",
+                                           "\xe9",     "N",     "x"};
   for (int round = 0; round < 3000; ++round) {
     std::string text;
     int n = static_cast<int>(random() % 60);

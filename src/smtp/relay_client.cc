@@ -1,16 +1,15 @@
 #include "smtp/relay_client.h"
 
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/un.h>
 
 #include <algorithm>
-#include <cstring>
-
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/connect.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fmt/format.h>
+#include <cstring>
 
 #include "base/strings.h"
 #include "log/log.h"
@@ -50,8 +49,11 @@ std::string_view Describe(RelayFailure failure) {
 
 RelayClient::RelayClient(asio::any_io_executor executor, const config::Relay& relay,
                          const config::Timeouts& timeouts, std::string helo_name)
-    : executor_(std::move(executor)), relay_(relay), timeouts_(timeouts),
-      helo_name_(std::move(helo_name)), lmtp_(relay.protocol == config::Protocol::kLmtp) {
+    : executor_(std::move(executor)),
+      relay_(relay),
+      timeouts_(timeouts),
+      helo_name_(std::move(helo_name)),
+      lmtp_(relay.protocol == config::Protocol::kLmtp) {
   name_ = fmt::format("{}:{}", lmtp_ ? "lmtp" : "smtp", relay.next_hop.ToString());
 }
 

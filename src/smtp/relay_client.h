@@ -12,13 +12,12 @@
 // thrown. Thread-safety: a RelayClient belongs to one coroutine at a time on one io_context.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
 
 #include "config/config.h"
 #include "net/stream.h"

@@ -1,5 +1,6 @@
 #include "smtp/server_session.h"
 
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,8 +10,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 #include "log/log.h"
@@ -58,8 +57,8 @@ class ContentClock {
       return;
     }
     config::Seconds waited = Clock::now() - waited_from_;
-    left_ = std::min(limit_, left_ - waited +
-                                 config::Seconds(static_cast<double>(bytes) / min_rate_));
+    left_ =
+        std::min(limit_, left_ - waited + config::Seconds(static_cast<double>(bytes) / min_rate_));
   }
   // A read that timed out ran out of what the rate earned, not of a plain timeouts.data wait.
   bool too_slow() const { return min_rate_ > 0 && left_ < limit_; }
@@ -165,9 +164,7 @@ class Session {
   uint16_t peer_port_ = 0;
   std::string listener_label_;
 
-  bool Draining() const {
-    return env_.draining && env_.draining->load(std::memory_order_relaxed);
-  }
+  bool Draining() const { return env_.draining && env_.draining->load(std::memory_order_relaxed); }
 
   // Session state.
   State state_ = State::kConnected;
@@ -436,8 +433,7 @@ std::string Session::DownstreamMail() const {
   const Extensions& ext = relay_->extensions();
   std::string command = fmt::format("MAIL FROM:<{}>", mail_->address);
   for (const auto& p : mail_->parameters) {
-    bool pass = (p.keyword == "SIZE" && ext.size) ||
-                (p.keyword == "BODY" && ext.eight_bit_mime) ||
+    bool pass = (p.keyword == "SIZE" && ext.size) || (p.keyword == "BODY" && ext.eight_bit_mime) ||
                 (p.keyword == "SMTPUTF8" && ext.smtputf8) ||
                 ((p.keyword == "RET" || p.keyword == "ENVID") && ext.dsn);
     if (pass) AppendParameter(command, p);
@@ -481,8 +477,8 @@ asio::awaitable<RelayFailure> Session::AcquireRelay(net::Deadline deadline) {
   RelayFailure failure = co_await relay_->Open(deadline);
   if (failure != RelayFailure::kNone) {
     // The id the 451 gives the client (id=…), so that a tempfail can be found in the log.
-    log::Warn("relay to {} failed: {}: tempfailed, mail_id: {}", relay_->name(),
-              Describe(failure), mail_id_);
+    log::Warn("relay to {} failed: {}: tempfailed, mail_id: {}", relay_->name(), Describe(failure),
+              mail_id_);
     relay_.reset();
   }
   co_return failure;
@@ -543,8 +539,8 @@ asio::awaitable<void> Session::OnRcpt(const Command& command) {
     relay_->needs_reset = false;
     // A pooled connection the next hop closed while idle fails on first use: retry once on a
     // new connection, which is safe because nothing of this transaction reached it yet.
-    if (result.failure == RelayFailure::kLost && result.replies.empty() &&
-        !relay_in_transaction_ && attempt == 0 && relay_from_pool_) {
+    if (result.failure == RelayFailure::kLost && result.replies.empty() && !relay_in_transaction_ &&
+        attempt == 0 && relay_from_pool_) {
       relay_.reset();
       continue;
     }
@@ -623,16 +619,17 @@ asio::awaitable<net::IoStatus> Session::FillContent(ContentClock& clock, std::st
     co_return status;
   }
   if (status == net::IoStatus::kTimeout && clock.too_slow()) {
-    log::Warn("message data from [{}] during {} slower than {} bytes/s "
-              "(limits.min_data_rate): nothing relayed, mail_id: {}",
-              peer_addr_, what, config_.limits.min_data_rate, mail_id_);
+    log::Warn(
+        "message data from [{}] during {} slower than {} bytes/s "
+        "(limits.min_data_rate): nothing relayed, mail_id: {}",
+        peer_addr_, what, config_.limits.min_data_rate, mail_id_);
     env_.counters->slow_clients.fetch_add(1, std::memory_order_relaxed);
     stream_.SetDeadline(After(config::Seconds(5)));
     Say(ReplyId::kDataTooSlow);
   } else {
     log::Warn("{} from [{}] during {}: nothing relayed, mail_id: {}",
-              status == net::IoStatus::kTimeout ? "timeout" : "lost connection", peer_addr_,
-              what, mail_id_);
+              status == net::IoStatus::kTimeout ? "timeout" : "lost connection", peer_addr_, what,
+              mail_id_);
     if (status == net::IoStatus::kTimeout) {
       stream_.SetDeadline(After(config::Seconds(5)));
       Say(ReplyId::kCommandTimeout);
@@ -750,12 +747,12 @@ asio::awaitable<void> Session::OnBdat(const Command& command) {
 }
 
 void Session::ReplyRelayFailure(RelayFailure failure, size_t count) {
-  ReplyId id = failure == RelayFailure::kUnreachable ? ReplyId::kRelayUnreachable
-               : failure == RelayFailure::kTimeout   ? ReplyId::kRelayTimeout
-               : failure == RelayFailure::kLost      ? ReplyId::kRelayLost
+  ReplyId id = failure == RelayFailure::kUnreachable   ? ReplyId::kRelayUnreachable
+               : failure == RelayFailure::kTimeout     ? ReplyId::kRelayTimeout
+               : failure == RelayFailure::kLost        ? ReplyId::kRelayLost
                : failure == RelayFailure::kClosedAtEnd ? ReplyId::kRelayClosedAtEnd
-               : failure == RelayFailure::kLocal     ? ReplyId::kLocalError
-                                                     : ReplyId::kRelayProtocolError;
+               : failure == RelayFailure::kLocal       ? ReplyId::kLocalError
+                                                       : ReplyId::kRelayProtocolError;
   for (size_t i = 0; i < count; ++i) Say(id, mail_id_);
   if (failure != RelayFailure::kLocal) {
     env_.counters->relay_errors.fetch_add(1, std::memory_order_relaxed);
@@ -841,7 +838,9 @@ asio::awaitable<void> Session::FinishMessage(bool bare_newline) {
                         peer_addr_,
                         config_.hostname,
                         listener_label_,
-                        lmtp_ ? "LMTP" : esmtp_ ? "ESMTP" : "SMTP",
+                        lmtp_    ? "LMTP"
+                        : esmtp_ ? "ESMTP"
+                                 : "SMTP",
                         mail_id_,
                         single,
                         std::chrono::system_clock::now()};
@@ -867,8 +866,10 @@ asio::awaitable<void> Session::FinishMessage(bool bare_newline) {
       failure = RelayFailure::kTimeout;
     }
     if (failure == RelayFailure::kClosedAtEnd) {
-      log::Warn("next hop {} closed the connection after the end of data, before its reply: "
-                "tempfailed, mail_id: {}", relay_name, mail_id_);
+      log::Warn(
+          "next hop {} closed the connection after the end of data, before its reply: "
+          "tempfailed, mail_id: {}",
+          relay_name, mail_id_);
     }
     ReplyRelayFailure(failure, replies_due);
     env_.counters->messages_tempfailed.fetch_add(1, std::memory_order_relaxed);
@@ -884,10 +885,9 @@ asio::awaitable<void> Session::FinishMessage(bool bare_newline) {
       if (r.Class() > worst->Class()) worst = &r;
     }
     for (size_t i = 0; i < replies_due; ++i) {
-      const smtp::Reply& reply =
-          result.replies.size() == replies_due ? result.replies[i]
-          : result.replies.size() == 1         ? result.replies.front()
-                                               : *worst;
+      const smtp::Reply& reply = result.replies.size() == replies_due ? result.replies[i]
+                                 : result.replies.size() == 1         ? result.replies.front()
+                                                                      : *worst;
       if (before_queue) {
         // The next hop's reply word for word (Postfix passes it to the sending client).
         stream_.Write(reply.WireWithEnhanced(reply.Class() == 2   ? "2.0.0"
@@ -936,8 +936,8 @@ void Session::LogTransaction(std::string_view verdict, std::string_view queued_a
   std::string origin = xforward_.addr && !EqualsIgnoreCase(*xforward_.addr, "[UNAVAILABLE]")
                            ? fmt::format(" [{}]", *xforward_.addr)
                            : std::string();
-  std::string client = peer_addr_.empty() ? std::string("LOCAL")
-                                          : fmt::format("[{}]:{}", peer_addr_, peer_port_);
+  std::string client =
+      peer_addr_.empty() ? std::string("LOCAL") : fmt::format("[{}]:{}", peer_addr_, peer_port_);
   std::string queue_id =
       xforward_.ident ? fmt::format(", Queue-ID: {}", *xforward_.ident) : std::string();
   if (!quarantine_file_.empty()) queue_id.insert(0, ", quarantine: " + quarantine_file_);

@@ -19,13 +19,12 @@
 // the shared SessionEnvironment is read-only apart from its atomics.
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <unordered_map>
-
-#include <asio/awaitable.hpp>
 
 #include "config/config.h"
 #include "net/stream.h"
@@ -44,7 +43,7 @@ struct SessionCounters {
   std::atomic<uint64_t> messages_relayed{0};
   std::atomic<uint64_t> messages_tempfailed{0};
   std::atomic<uint64_t> messages_rejected{0};
-  std::atomic<uint64_t> relay_errors{0};        // next hop unreachable, timing out, lost, 4xx
+  std::atomic<uint64_t> relay_errors{0};  // next hop unreachable, timing out, lost, 4xx
   // Of relay_errors: the next hop closed or reset the connection after our end of data,
   // before its reply (answered 451 at once).
   std::atomic<uint64_t> relay_closed_at_end{0};

@@ -9,14 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
 
 #include "policy/message_policy.h"
 

@@ -1,9 +1,9 @@
 #include "smtp/trace.h"
 
+#include <fmt/format.h>
+
 #include <ctime>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 
@@ -31,9 +31,9 @@ std::string Rfc5322Date(std::chrono::system_clock::time_point when) {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  return fmt::format("{}, {} {} {} {:02}:{:02}:{:02} +0000", kDays[tm_utc.tm_wday],
-                     tm_utc.tm_mday, kMonths[tm_utc.tm_mon], tm_utc.tm_year + 1900,
-                     tm_utc.tm_hour, tm_utc.tm_min, tm_utc.tm_sec);
+  return fmt::format("{}, {} {} {} {:02}:{:02}:{:02} +0000", kDays[tm_utc.tm_wday], tm_utc.tm_mday,
+                     kMonths[tm_utc.tm_mon], tm_utc.tm_year + 1900, tm_utc.tm_hour, tm_utc.tm_min,
+                     tm_utc.tm_sec);
 }
 
 std::string ReceivedHeader(const ReceivedFacts& facts) {
@@ -42,10 +42,9 @@ std::string ReceivedHeader(const ReceivedFacts& facts) {
                          : fmt::format("{} ([{}])", facts.helo, facts.client_addr);
   std::string recipient =
       facts.single_recipient.empty() ? "" : fmt::format(" for <{}>", facts.single_recipient);
-  return fmt::format(
-      "Received: from {}\r\n by {} (mailsift, {})\r\n with {} id {}{};\r\n {}\r\n", from,
-      facts.hostname, facts.listener, facts.protocol, facts.mail_id, recipient,
-      Rfc5322Date(facts.when));
+  return fmt::format("Received: from {}\r\n by {} (mailsift, {})\r\n with {} id {}{};\r\n {}\r\n",
+                     from, facts.hostname, facts.listener, facts.protocol, facts.mail_id, recipient,
+                     Rfc5322Date(facts.when));
 }
 
 }  // namespace mailsift::smtp

@@ -14,8 +14,13 @@ TEST(Trace, MailIdsAreTwelveSafeCharacters) {
 }
 
 TEST(Trace, ReceivedHeaderInAmavisdLayout) {
-  ReceivedFacts facts{"client.example", "127.0.0.1", "filter.example", "port 10024",
-                      "ESMTP", "Cnw1d0fyNqA6", "user@example.org",
+  ReceivedFacts facts{"client.example",
+                      "127.0.0.1",
+                      "filter.example",
+                      "port 10024",
+                      "ESMTP",
+                      "Cnw1d0fyNqA6",
+                      "user@example.org",
                       std::chrono::system_clock::from_time_t(1795975275)};
   EXPECT_EQ(ReceivedHeader(facts),
             "Received: from client.example ([127.0.0.1])\r\n"

@@ -1,13 +1,12 @@
 #include "spool/spool.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace mailsift::spool {
 
@@ -35,8 +34,8 @@ Status Spool::Spill() {
     }
   }
   if (fd_ < 0) {
-    return Fail(fmt::format("cannot create a spool file in {}: {}", directory_,
-                            std::strerror(errno)));
+    return Fail(
+        fmt::format("cannot create a spool file in {}: {}", directory_, std::strerror(errno)));
   }
   return {};
 }
@@ -56,8 +55,8 @@ Status Spool::Append(std::string_view data) {
     ssize_t n = ::write(fd_, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return Fail(fmt::format("cannot write the spool file in {}: {}", directory_,
-                              std::strerror(errno)));
+      return Fail(
+          fmt::format("cannot write the spool file in {}: {}", directory_, std::strerror(errno)));
     }
     data.remove_prefix(static_cast<size_t>(n));
     size_ += static_cast<uint64_t>(n);

@@ -1,11 +1,11 @@
 #include "supervisor/metrics.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <span>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 

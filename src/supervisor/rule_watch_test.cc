@@ -1,13 +1,12 @@
 #include "supervisor/rule_watch.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace mailsift::supervisor {
 namespace {

@@ -1,12 +1,12 @@
 // supervisor/status_report.cc — see status_report.h.
 #include "supervisor/status_report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 
@@ -80,8 +80,8 @@ std::string FormatStatusText(const StatusReport& r) {
   std::string out = fmt::format("supervisor pid {} up {} s, config {} ({})\n", r.pid,
                                 r.uptime_seconds, r.config_path, r.config_digest);
   for (const auto& g : r.generations) {
-    out += fmt::format("generation {} pid {} {} sessions={} config={} rules={} age={}s\n",
-                       g.number, g.pid, g.state, g.sessions, g.config, g.rules, g.age_seconds);
+    out += fmt::format("generation {} pid {} {} sessions={} config={} rules={} age={}s\n", g.number,
+                       g.pid, g.state, g.sessions, g.config, g.rules, g.age_seconds);
   }
   for (const auto& l : r.listeners) out += fmt::format("listener {} {}\n", l.name, l.address);
   if (!r.metrics_url.empty()) out += fmt::format("metrics {}\n", r.metrics_url);
@@ -93,9 +93,8 @@ std::string FormatStatusText(const StatusReport& r) {
   if (!histograms.empty()) {
     out += "check times:\n";
     for (const auto& [name, h] : histograms) {
-      double mean_ms = h.count > 0 ? static_cast<double>(h.sum_us) / 1000.0 /
-                                         static_cast<double>(h.count)
-                                   : 0;
+      double mean_ms =
+          h.count > 0 ? static_cast<double>(h.sum_us) / 1000.0 / static_cast<double>(h.count) : 0;
       out += fmt::format("  {}: {} run{}, mean {:.2f} ms, p50 {}, p99 {}\n", name, h.count,
                          h.count == 1 ? "" : "s", mean_ms, QuantileBound(h, 0.5),
                          QuantileBound(h, 0.99));
@@ -129,8 +128,8 @@ std::string FormatStatusJson(const StatusReport& r) {
   std::vector<std::pair<std::string, long long>> counters;
   auto histograms = SplitHistograms(r.totals, counters);
   for (size_t i = 0; i < counters.size(); ++i) {
-    out += fmt::format("{}{}:{}", i == 0 ? "" : ",", JsonQuote(counters[i].first),
-                       counters[i].second);
+    out +=
+        fmt::format("{}{}:{}", i == 0 ? "" : ",", JsonQuote(counters[i].first), counters[i].second);
   }
   out += "},\"check_times\":{";
   bool first = true;

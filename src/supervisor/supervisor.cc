@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -21,8 +22,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
 #include "config/config.h"
@@ -96,8 +95,7 @@ class Supervisor {
  private:
   // Start-up.
   bool Adopt();  // after an upgrade: take over the state of our previous program
-  bool BindListeners(const config::Config& config, std::vector<int>& opened,
-                     std::string& error);
+  bool BindListeners(const config::Config& config, std::vector<int>& opened, std::string& error);
   // Binds [metrics] address when it differs from the one served now; `changed` gets the new
   // socket (fd -1 when the config turns metrics off). False, with the reason, if it cannot.
   bool BindMetrics(const config::Config& config, std::optional<MetricsSocket>& changed,
@@ -444,9 +442,9 @@ void Supervisor::OnReady(Generation& generation) {
     ServeMetrics(*held.metrics);
   }
   recent_crashes_ = 0;
-  std::string message = fmt::format("generation {} (pid {}) serving, config {}, rules {}",
-                                    generation.number, generation.pid, generation.digest,
-                                    generation.rules);
+  std::string message =
+      fmt::format("generation {} (pid {}) serving, config {}, rules {}", generation.number,
+                  generation.pid, generation.digest, generation.rules);
   log::Info("{}", message);
   // The reload's answer waits until the old generations have stopped accepting (at most
   // kStopAcceptingWait): after "ok", every new connection is the new generation's.
@@ -495,9 +493,9 @@ void Supervisor::FailHandoff(Generation& generation, const std::string& reason) 
   UndoHandoff(held);
   Generation* serving = Serving();
   std::string message =
-      serving ? fmt::format("reload failed: {}; generation {} keeps serving", reason,
-                            serving->number)
-              : fmt::format("generation {} failed: {}", generation.number, reason);
+      serving
+          ? fmt::format("reload failed: {}; generation {} keeps serving", reason, serving->number)
+          : fmt::format("generation {} failed: {}", generation.number, reason);
   log::Error("{}", message);
   if (held.kind == HandoffKind::kReload) ++failed_reloads_;
   for (int client : held.clients) Answer(client, "error " + message);
@@ -530,10 +528,9 @@ void Supervisor::Reap() {
     Generation& g = **it;
     if (g.channel >= 0) OnChannel(g);  // the last words (final STATUS)
     g.exited = true;
-    std::string how = WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                      : WIFSIGNALED(status)
-                          ? fmt::format("signal {}", strsignal(WTERMSIG(status)))
-                          : std::string("unknown status");
+    std::string how = WIFEXITED(status)     ? fmt::format("exit status {}", WEXITSTATUS(status))
+                      : WIFSIGNALED(status) ? fmt::format("signal {}", strsignal(WTERMSIG(status)))
+                                            : std::string("unknown status");
     for (const auto& [key, value] : g.last_status) {
       if (key != "active") finished_totals_[key] += value;
     }
@@ -798,7 +795,8 @@ void Supervisor::BeginStop(bool fast, int client) {
   stopping_ = true;
   Notify("STOPPING=1");
   log::Info("stopping{}", fast ? " now" : ": draining every generation");
-  stop_deadline_ = fast ? Clock::now() : After(config_.supervisor.drain_timeout + config::Seconds(5));
+  stop_deadline_ =
+      fast ? Clock::now() : After(config_.supervisor.drain_timeout + config::Seconds(5));
   for (auto& g : generations_) {
     if (g->exited) continue;
     if (fast || g->state == Generation::State::kStarting) {

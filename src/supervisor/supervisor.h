@@ -40,7 +40,7 @@ namespace mailsift::supervisor {
 struct Options {
   std::string config_path;  // absolute
   std::string program;      // absolute path of the program on disk
-  int ready_fd = -1;  // `start`: "ok ..." or "error ..." is written here once known
+  int ready_fd = -1;        // `start`: "ok ..." or "error ..." is written here once known
 };
 
 // Upgrade (`mailsift upgrade`, SIGUSR2): supervisor/upgrade.h — check-upgrade, then an exec
