@@ -4,7 +4,7 @@
 #   1. release build: unit tests and integration tests (real smtp-source, smtp-sink, Postfix)
 #   2. asan-ubsan build: the unit tests under AddressSanitizer and UBSan
 #   3. fuzz build (clang, libFuzzer): each fuzz target for a short while from its seed corpus
-# Every build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR in the presets).
+# The release build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR).
 # Prereqs: scripts/install-deps.sh. Environment: FUZZ_SECONDS (default 30), JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
