@@ -32,14 +32,13 @@ int HexVal(unsigned char c) {
 bool IsSpace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 // Delimiter sets of the text URI scanner (Thunderbird/Outlook hybrid).
-bool IsEndDelim(unsigned char c) {
+// The characters that end a URI and start one alike.
+bool IsDelim(unsigned char c) {
   switch (c) {
     case '>':
     case '<':
     case '"':
     case '`':
-    case '}':
-    case ']':
     case '{':
     case '[':
     case '|':
@@ -50,25 +49,8 @@ bool IsEndDelim(unsigned char c) {
       return IsSpace(c);
   }
 }
-bool IsStartDelim(unsigned char c) {
-  switch (c) {
-    case '>':
-    case '<':
-    case '"':
-    case '\'':
-    case '`':
-    case ',':
-    case '{':
-    case '[':
-    case '(':
-    case '|':
-    case 0x1b:
-    case 0xa0:
-      return true;
-    default:
-      return IsSpace(c);
-  }
-}
+bool IsEndDelim(unsigned char c) { return c == '}' || c == ']' || IsDelim(c); }
+bool IsStartDelim(unsigned char c) { return c == '\'' || c == ',' || c == '(' || IsDelim(c); }
 bool IsEmailEndDelim(unsigned char c) {
   return IsEndDelim(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80;
 }

@@ -8,12 +8,9 @@
 #include "scan/virus_check.h"
 
 #include <fmt/format.h>
-#include <netdb.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +25,7 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "net/connector.h"
 
 namespace mailsift::scan {
 namespace {
@@ -80,79 +78,6 @@ Wait WaitFor(int fd, short events, Deadline deadline) {
     if (n > 0) return Wait::kReady;
     if (n < 0 && errno != EINTR) return Wait::kError;
   }
-}
-
-// Connects a non-blocking socket to one address before `deadline`.
-tl::expected<UniqueFd, Failure> ConnectTo(int family, const sockaddr* address, socklen_t length,
-                                          Deadline deadline) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return Trouble("error", "socket: " + ErrnoText(errno));
-  for (;;) {
-    if (::connect(fd.get(), address, length) == 0) return fd;
-    int error = errno;
-    if (error == EINTR) continue;
-    if (error == EAGAIN && family == AF_UNIX) {
-      // The listener's queue is full: a blocking connect would wait, so wait a little and retry.
-      if (Clock::now() + std::chrono::milliseconds(10) >= deadline) {
-        return Trouble("timeout", "connect: listen queue full, timed out");
-      }
-      ::poll(nullptr, 0, 10);
-      continue;
-    }
-    if (error != EINPROGRESS) return Trouble("unavailable", "connect: " + ErrnoText(error));
-    break;
-  }
-  switch (WaitFor(fd.get(), POLLOUT, deadline)) {
-    case Wait::kReady:
-      break;
-    case Wait::kTimeout:
-      return Trouble("timeout", "connect: timed out");
-    case Wait::kError:
-      return Trouble("error", "connect: poll: " + ErrnoText(errno));
-  }
-  int error = 0;
-  socklen_t size = sizeof error;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
-  if (error != 0) return Trouble("unavailable", "connect: " + ErrnoText(error));
-  return fd;
-}
-
-tl::expected<UniqueFd, Failure> Connect(const net::Endpoint& endpoint, Deadline deadline) {
-  if (endpoint.kind == net::Endpoint::Kind::kUnix) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (endpoint.path.empty() || endpoint.path.size() >= sizeof address.sun_path) {
-      return Trouble("unavailable", "connect: socket path empty or too long");
-    }
-    std::memcpy(address.sun_path, endpoint.path.data(), endpoint.path.size());
-    return ConnectTo(AF_UNIX, reinterpret_cast<const sockaddr*>(&address), sizeof address,
-                     deadline);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(endpoint.port);
-  // A host name is resolved without a deadline (getaddrinfo has none); configs name clamd by
-  // address or as localhost, which /etc/hosts answers.
-  int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0) {
-    return Trouble("unavailable", fmt::format("resolve {}: {}", endpoint.host, ::gai_strerror(rc)));
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  Failure last{"unavailable", "connect: no address"};
-  for (const addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
-    auto fd = ConnectTo(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline);
-    if (fd) {
-      int one = 1;  // everything is written in large batches; do not hold back the tail
-      ::setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      return fd;
-    }
-    last = std::move(fd.error());
-    if (last.kind == "timeout") break;
-  }
-  return tl::unexpected<Failure>(std::move(last));
 }
 
 // Writes every byte of `iov` (which it consumes) before `deadline`.
@@ -231,8 +156,9 @@ Expected ReadReply(int fd, Deadline deadline) {
 // when given; returns clamd's reply.
 Expected Exchange(const net::Endpoint& endpoint, std::string_view command,
                   const std::string* payload, Deadline deadline) {
-  auto fd = Connect(endpoint, deadline);
-  if (!fd) return tl::unexpected<Failure>(std::move(fd.error()));
+  // On the calling scan-pool thread: blocking is fine there (see net/connector.h).
+  auto fd = net::ConnectBlocking(endpoint, deadline);
+  if (!fd) return Trouble(net::KindWord(fd.error().kind), std::move(fd.error().text));
 
   std::vector<iovec> iov;
   std::vector<std::array<unsigned char, 4>> lengths;

@@ -1,18 +1,12 @@
 #include "smtp/relay_client.h"
 
 #include <fmt/format.h>
-#include <netdb.h>
-#include <netinet/tcp.h>
-#include <sys/un.h>
 
 #include <algorithm>
-#include <asio/connect.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-#include <cstring>
 
 #include "base/strings.h"
 #include "log/log.h"
+#include "net/connector.h"
 #include "smtp/data_framer.h"
 
 namespace mailsift::smtp {
@@ -104,37 +98,15 @@ asio::awaitable<RelayFailure> RelayClient::Exchange(std::string_view command, Re
 
 asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
   deadline = Earliest(deadline, timeouts_.relay_connect);
-  const net::Endpoint& hop = relay_.next_hop;
-  asio::generic::stream_protocol::endpoint endpoint;
-  if (hop.kind == net::Endpoint::Kind::kUnix) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, hop.path.c_str(), sizeof(addr.sun_path) - 1);
-    endpoint = asio::generic::stream_protocol::endpoint(&addr, sizeof addr);
-  } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    std::string port = std::to_string(hop.port);
-    if (::getaddrinfo(hop.host.c_str(), port.c_str(), &hints, &found) != 0 || !found) {
-      co_return RelayFailure::kUnreachable;
-    }
-    endpoint = asio::generic::stream_protocol::endpoint(found->ai_addr, found->ai_addrlen);
-    ::freeaddrinfo(found);
-  }
+  // On this session's io_context thread: the connector resolves and connects without blocking
+  // it (net/connector.h), bounded by the stream's deadline.
   stream_ = std::make_unique<net::Stream>(net::Socket(executor_));
   stream_->SetDeadline(deadline);
-  auto [ec] = co_await stream_->socket().async_connect(
-      endpoint, asio::experimental::as_tuple(asio::use_awaitable));
-  if (ec) {
+  if (auto error = co_await net::ConnectStream(*stream_, relay_.next_hop)) {
     stream_->Close();
-    co_return net::Clock::now() >= deadline ? RelayFailure::kTimeout : RelayFailure::kUnreachable;
-  }
-  if (hop.kind == net::Endpoint::Kind::kInet) {
-    int one = 1;
-    ::setsockopt(stream_->socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    log::Debug("next hop {}: {}", name_, error->text);
+    co_return error->kind == net::ConnectError::Kind::kTimeout ? RelayFailure::kTimeout
+                                                               : RelayFailure::kUnreachable;
   }
   stream_->SetDeadline(Earliest(deadline, timeouts_.relay_reply));
   Reply greeting;
