@@ -6,15 +6,10 @@ namespace mailsift::smtp {
 
 RelayReplyReader::Status RelayReplyReader::AddLine(std::string_view line, Reply& reply) {
   ++lines_;
-  switch (assembler_.AddLine(line, reply)) {
-    case ReplyAssembler::Status::kComplete:
-      lines_ = 0;
-      return Status::kComplete;
-    case ReplyAssembler::Status::kMalformed:
-      lines_ = 0;
-      return Status::kMalformed;
-    case ReplyAssembler::Status::kNeedMore:
-      break;
+  Status status = assembler_.AddLine(line, reply);
+  if (status != Status::kNeedMore) {
+    lines_ = 0;
+    return status;
   }
   if (lines_ >= kMaxRelayReplyLines) {
     assembler_ = ReplyAssembler{};

@@ -25,7 +25,7 @@ inline constexpr size_t kMaxRelayReplyLines = 100;  // lines of one reply
 
 class RelayReplyReader {
  public:
-  enum class Status { kNeedMore, kComplete, kMalformed };
+  using Status = ReplyAssembler::Status;
   // Adds one line of the current reply. On kComplete, `reply` holds the whole reply and the
   // reader is ready for the next one; after kMalformed the reader starts afresh too.
   Status AddLine(std::string_view line, Reply& reply);
