@@ -4,15 +4,12 @@
 
 #include <algorithm>
 
-#include "base/strings.h"
 #include "log/log.h"
 #include "net/connector.h"
 #include "smtp/data_framer.h"
 
 namespace mailsift::smtp {
 namespace {
-constexpr size_t kMaxReplyLine = 4096;
-constexpr size_t kMaxReplyLines = 100;
 constexpr size_t kWriteChunk = 65536;
 
 net::Deadline Earliest(net::Deadline a, config::Seconds from_now) {
@@ -69,21 +66,20 @@ RelayFailure RelayClient::FailureFrom(net::IoStatus status) const {
 }
 
 asio::awaitable<RelayFailure> RelayClient::ReadReply(Reply& reply) {
-  ReplyAssembler assembler;
-  for (size_t lines = 0; lines < kMaxReplyLines; ++lines) {
+  RelayReplyReader reader;
+  while (true) {
     std::string_view line;
-    net::IoStatus status = co_await stream_->ReadLine(line, kMaxReplyLine);
+    net::IoStatus status = co_await stream_->ReadLine(line, kMaxRelayReplyLine);
     if (status != net::IoStatus::kOk) co_return FailureFrom(status);
-    switch (assembler.AddLine(line, reply)) {
-      case ReplyAssembler::Status::kComplete:
+    switch (reader.AddLine(line, reply)) {
+      case RelayReplyReader::Status::kComplete:
         co_return RelayFailure::kNone;
-      case ReplyAssembler::Status::kMalformed:
+      case RelayReplyReader::Status::kMalformed:
         co_return RelayFailure::kProtocol;
-      case ReplyAssembler::Status::kNeedMore:
+      case RelayReplyReader::Status::kNeedMore:
         break;
     }
   }
-  co_return RelayFailure::kProtocol;
 }
 
 asio::awaitable<RelayFailure> RelayClient::Exchange(std::string_view command, Reply& reply) {
@@ -134,22 +130,7 @@ asio::awaitable<RelayFailure> RelayClient::Open(net::Deadline deadline) {
     stream_->Close();
     co_return RelayFailure::kUnreachable;
   }
-  extensions_ = Extensions{};
-  for (size_t i = 1; i < ehlo.lines.size(); ++i) {
-    auto words = SplitSpaces(ehlo.lines[i]);
-    if (words.empty()) continue;
-    std::string keyword = ToUpperAscii(words[0]);
-    if (keyword == "PIPELINING") extensions_.pipelining = true;
-    if (keyword == "SIZE") extensions_.size = true;
-    if (keyword == "8BITMIME") extensions_.eight_bit_mime = true;
-    if (keyword == "SMTPUTF8") extensions_.smtputf8 = true;
-    if (keyword == "DSN") extensions_.dsn = true;
-    if (keyword == "XFORWARD") {
-      for (size_t w = 1; w < words.size(); ++w) {
-        extensions_.xforward.push_back(ToUpperAscii(words[w]));
-      }
-    }
-  }
+  extensions_ = ParseExtensions(ehlo);
   co_return RelayFailure::kNone;
 }
 

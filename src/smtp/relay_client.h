@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "net/stream.h"
+#include "smtp/relay_reply.h"
 #include "smtp/reply.h"
 #include "spool/spool.h"
 
@@ -30,15 +31,6 @@ namespace mailsift::smtp {
 // its reply (reported as soon as the EOF or RST arrives, never at the deadline).
 enum class RelayFailure { kNone, kUnreachable, kTimeout, kLost, kProtocol, kLocal, kClosedAtEnd };
 std::string_view Describe(RelayFailure failure);
-
-struct Extensions {
-  bool pipelining = false;
-  bool size = false;
-  bool eight_bit_mime = false;
-  bool smtputf8 = false;
-  bool dsn = false;
-  std::vector<std::string> xforward;  // attribute names offered
-};
 
 struct RelayReplies {
   RelayFailure failure = RelayFailure::kNone;
