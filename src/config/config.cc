@@ -87,6 +87,9 @@ class TableReader {
     if (const auto* node = Get(key)) {
       if (node->is_integer()) {
         out = static_cast<double>(*node->value<int64_t>());
+      } else if (node->is_floating_point() && std::isnan(*node->value<double>())) {
+        // nan compares false with every score: a level of nan would silently never apply.
+        problems_.push_back(fmt::format("{}: must be a number, not nan", Name(key)));
       } else if (node->is_floating_point()) {
         out = *node->value<double>();
       } else {

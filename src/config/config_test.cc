@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace mailsift::config {
 namespace {
 
@@ -260,6 +262,19 @@ prefilter_cache_dir = "/nonexistent/below/a/file"
   EXPECT_NE(all.find("spam.prefilter: \"sync\" is not one of background | off"), std::string::npos)
       << all;
   EXPECT_NE(all.find("spam.prefilter_cache_dir: must be a string"), std::string::npos) << all;
+}
+
+// A level of nan is valid TOML but compares false with every score: refused, with the key.
+TEST(ConfigTest, SpamLevelNanIsRefused) {
+  auto bad = ParseConfig("[spam]\ntag2_level = nan\nkill_level = 9.5\n", "t.toml");
+  ASSERT_FALSE(bad);
+  const std::string all = Joined(bad.error());
+  EXPECT_NE(all.find("spam.tag2_level: must be a number, not nan"), std::string::npos) << all;
+  EXPECT_EQ(all.find("kill_level"), std::string::npos) << all;
+
+  auto never = ParseConfig("[spam]\nkill_level = inf\n", "t.toml");
+  ASSERT_TRUE(never) << Joined(never.error());
+  EXPECT_TRUE(std::isinf(never->spam.kill_level));
 }
 
 // The sample config documents every key with its default.
