@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "rules/cf_condition.h"
-#include "rules/cf_parser.h"
+#include "rules/cf/cf_condition.h"
+#include "rules/cf/cf_parser.h"
 
 using namespace mailsift::rules;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the Received-header parser and trust path (rules/received.h). The first
+// libFuzzer target: the Received-header parser and trust path (rules/message/received.h). The first
 // input byte chooses the trust options (inferred, or trusted/internal/MSA networks configured,
 // originating or not), the rest is a header section. For any input:
 //   - AnalyzeReceivedHeaders finishes and its relay lists are consistent: trusted + untrusted
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "mime/header.h"
-#include "rules/received.h"
+#include "rules/message/received.h"
 
 namespace mime = mailsift::mime;
 namespace rules = mailsift::rules;

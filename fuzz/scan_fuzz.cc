@@ -12,10 +12,10 @@
 #include <string_view>
 
 #include "mime/message.h"
-#include "rules/cf_parser.h"
+#include "rules/cf/cf_parser.h"
 #include "rules/engine.h"
-#include "rules/literal_prefilter.h"
-#include "rules/pattern.h"
+#include "rules/prefilter/literal_prefilter.h"
+#include "rules/regex/pattern.h"
 
 namespace rules = mailsift::rules;
 

@@ -20,7 +20,7 @@
 #include "base/strings.h"
 #include "mime/message.h"
 #include "rules/engine.h"
-#include "rules/message_text.h"
+#include "rules/message/message_text.h"
 #include "scan/checks.h"
 #include "scan/pipeline.h"
 #include "scan/spam_check.h"

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "rules/multi_prefilter.h"
+#include "rules/prefilter/multi_prefilter.h"
 
 namespace mailsift::cli {
 

@@ -8,7 +8,7 @@
 #include <future>
 
 #include "config/config.h"
-#include "rules/multi_prefilter.h"
+#include "rules/prefilter/multi_prefilter.h"
 
 namespace mailsift::generation {
 

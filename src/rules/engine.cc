@@ -13,10 +13,10 @@
 #include <unordered_set>
 
 #include "base/strings.h"
-#include "rules/eval_table.h"
-#include "rules/literal_prefilter.h"
-#include "rules/pattern.h"
-#include "rules/received.h"
+#include "rules/eval/eval_table.h"
+#include "rules/prefilter/literal_prefilter.h"
+#include "rules/regex/pattern.h"
+#include "rules/message/received.h"
 
 namespace mailsift::rules {
 namespace {

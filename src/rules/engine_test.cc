@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "mime/message.h"
-#include "rules/cf_parser.h"
-#include "rules/pattern.h"
+#include "rules/cf/cf_parser.h"
+#include "rules/regex/pattern.h"
 
 namespace mailsift::rules {
 namespace {

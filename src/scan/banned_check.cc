@@ -21,7 +21,7 @@
 #include "mime/header.h"
 #include "mime/message.h"
 #include "mime/params.h"
-#include "rules/pattern.h"
+#include "rules/regex/pattern.h"
 
 namespace mailsift::scan {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "base/strings.h"
 #include "mime/message.h"
-#include "rules/cf_parser.h"
+#include "rules/cf/cf_parser.h"
 
 namespace mailsift::scan {
 namespace {

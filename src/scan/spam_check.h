@@ -14,7 +14,7 @@
 
 #include "base/error.h"
 #include "config/config.h"
-#include "rules/multi_prefilter.h"
+#include "rules/prefilter/multi_prefilter.h"
 #include "scan/check.h"
 
 namespace mailsift::scan {

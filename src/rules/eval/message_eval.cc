@@ -1,0 +1,1826 @@
+// rules/message_eval.cc — see message_eval.h.
+#include "rules/eval/message_eval.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include "base/strings.h"
+#include "mime/charset.h"
+#include "mime/codec.h"
+#include "mime/header.h"
+#include "rules/regex/perl_regex.h"
+#include "rules/regex/perl_text.h"
+
+namespace mailsift::rules {
+namespace {
+
+constexpr size_t kMaxBodyLineLength = 2048;      // MAX_BODY_LINE_LENGTH
+constexpr size_t kMaxHeaderKeyLength = 256;      // MAX_HEADER_KEY_LENGTH
+constexpr size_t kMaxHeaderValueLength = 8192;   // MAX_HEADER_VALUE_LENGTH
+constexpr size_t kMaxParts = 1000;               // _parse_multipart's part limit
+constexpr size_t kRawbodyPartScanSize = 500000;  // rawbody_part_scan_size default
+constexpr int kSubparse = 20;
+
+// ---------------------------------------------------------------------------------------------
+// Small Perl-alike helpers (byte semantics unless stated).
+
+// split(/^/m, $s, -1): pieces ending after each "\n", plus a non-empty tail.
+std::vector<std::string> SplitLines(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    if (nl == std::string_view::npos) {
+      out.emplace_back(s.substr(start));
+      break;
+    }
+    out.emplace_back(s.substr(start, nl + 1 - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+// /^[\041-\071\073-\176]+[ \t]*:/ (allow_blank) or /^[\041-\071\073-\176]+:/.
+bool LooksLikeHeaderField(std::string_view line, bool allow_blank) {
+  size_t i = 0;
+  while (i < line.size() && line[i] >= 0x21 && line[i] <= 0x7e && line[i] != ':') ++i;
+  if (i == 0) return false;
+  if (allow_blank) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  }
+  return i < line.size() && line[i] == ':';
+}
+
+// The eval functions' own patterns: `$` at the very end only (the subjects have no trailing
+// newline, so Perl's `$` means the same).
+constexpr uint32_t kEvalRegexOptions = PCRE2_DOLLAR_ENDONLY;
+constexpr uint32_t kEvalRegexCaseless = PCRE2_DOLLAR_ENDONLY | PCRE2_CASELESS;
+
+// Searches `s`; on a match sets *group1 (when given) to the first capture group.
+bool RegexSearch(std::string_view s, const PerlRegex& re, std::string* group1 = nullptr) {
+  if (group1 == nullptr) return re.Matches(s);
+  std::vector<Span> groups;
+  if (!re.Search(s, 0, &groups)) return false;
+  group1->clear();
+  if (groups.size() > 1 && groups[1].set()) {
+    group1->assign(s.substr(groups[1].begin, groups[1].end - groups[1].begin));
+  }
+  return true;
+}
+
+// Perl's numeric conversion of a string: leading number, else 0.
+double PerlNum(std::string_view s) {
+  std::string t(TrimPerlSpace(s));
+  if (t.empty()) return 0;
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (end == t.c_str()) return 0;
+  return v;
+}
+
+bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '_'; }
+
+// Case-insensitive search for `word` preceded by a \b (start or a non-word byte).
+size_t FindWordNoCase(std::string_view s, std::string_view word, size_t from) {
+  std::string ls = ToLowerAscii(s);
+  std::string lw = ToLowerAscii(word);
+  for (size_t pos = ls.find(lw, from); pos != std::string::npos; pos = ls.find(lw, pos + 1)) {
+    if (pos == 0 || !IsWordByte(static_cast<unsigned char>(ls[pos - 1]))) return pos;
+  }
+  return std::string::npos;
+}
+
+// /\b<param>\s*=\s*["']?(.*?)["']?(?:;|$)/i — the first occurrence.
+std::optional<std::string> PerlLazyParam(std::string_view ct, std::string_view param) {
+  for (size_t pos = FindWordNoCase(ct, param, 0); pos != std::string::npos;
+       pos = FindWordNoCase(ct, param, pos + 1)) {
+    size_t i = pos + param.size();
+    while (i < ct.size() && IsPerlSpace(ct[i])) ++i;
+    if (i >= ct.size() || ct[i] != '=') continue;
+    ++i;
+    while (i < ct.size() && IsPerlSpace(ct[i])) ++i;
+    if (i < ct.size() && (ct[i] == '"' || ct[i] == '\'')) ++i;
+    // The capture ends at the first ';', or at a newline / the end ('.' stops at "\n"; '$'
+    // matches only at the end or before a final "\n").
+    size_t semi = ct.find(';', i);
+    size_t nl = ct.find('\n', i);
+    size_t end;
+    if (semi != std::string_view::npos && (nl == std::string_view::npos || semi < nl)) {
+      end = semi;
+    } else if (nl == std::string_view::npos) {
+      end = ct.size();
+    } else if (nl == ct.size() - 1) {
+      end = nl;
+    } else {
+      continue;  // a newline in the middle: no match from here (values are unfolded anyway)
+    }
+    std::string v(ct.substr(i, end - i));
+    if (!v.empty() && (v.back() == '"' || v.back() == '\'')) v.pop_back();
+    return v;
+  }
+  return std::nullopt;
+}
+
+struct SaContentType {
+  std::string type;
+  std::optional<std::string> boundary, charset, name;
+  bool missing = false;
+};
+
+// Mail::SpamAssassin::Util::parse_content_type on one header value (nullptr: no header).
+SaContentType ParseSaContentType(const std::string* value) {
+  SaContentType r;
+  std::string ct;
+  if (value == nullptr || value->empty() || *value == "0") {
+    r.missing = true;
+    ct = "text/plain; charset=us-ascii";
+  } else {
+    ct = *value;
+  }
+  // boundary: /\bboundary\s*=\s*("[^"]+|[^\s";]+(?=[\s;]|$))/i
+  for (size_t pos = FindWordNoCase(ct, "boundary", 0); pos != std::string::npos;
+       pos = FindWordNoCase(ct, "boundary", pos + 1)) {
+    size_t i = pos + 8;
+    while (i < ct.size() && IsPerlSpace(ct[i])) ++i;
+    if (i >= ct.size() || ct[i] != '=') continue;
+    ++i;
+    while (i < ct.size() && IsPerlSpace(ct[i])) ++i;
+    if (i < ct.size() && ct[i] == '"') {
+      size_t j = i + 1;
+      while (j < ct.size() && ct[j] != '"') ++j;
+      if (j > i + 1) {
+        r.boundary = ct.substr(i + 1, j - i - 1);
+        break;
+      }
+      continue;
+    }
+    size_t j = i;
+    while (j < ct.size() && !IsPerlSpace(ct[j]) && ct[j] != '"' && ct[j] != ';') ++j;
+    if (j == i) continue;
+    // (?=[\s;]|$): j stops exactly at a blank, ';', '"' or the end; '"' fails.
+    if (j < ct.size() && ct[j] == '"') continue;
+    std::string b = ct.substr(i, j - i);
+    b.erase(std::remove(b.begin(), b.end(), '"'), b.end());
+    r.boundary = b;
+    break;
+  }
+  r.charset = PerlLazyParam(ct, "charset");
+  r.name = PerlLazyParam(ct, "filename");
+  if (!r.name || r.name->empty()) {
+    auto n = PerlLazyParam(ct, "name");
+    if (n) r.name = n;
+  }
+  // The MIME type.
+  std::string_view t = ct;
+  while (!t.empty() && IsPerlSpace(t.front())) t.remove_prefix(1);
+  size_t semi = t.find(';');
+  if (semi != std::string_view::npos) t = t.substr(0, semi);
+  // s@^([^/]+(?:/[^/\s]*)?).*$@$1@s
+  size_t slash = t.find('/');
+  std::string_view kept = t;
+  if (slash != std::string_view::npos && slash > 0) {
+    size_t k = slash + 1;
+    while (k < t.size() && t[k] != '/' && !IsPerlSpace(t[k])) ++k;
+    kept = t.substr(0, k);
+  }
+  std::string type = ToLowerAscii(kept);
+  if (type.empty()) r.missing = true;
+  bool text_word = type.size() >= 4 && type.compare(0, 4, "text") == 0 &&
+                   (type.size() == 4 || !IsWordByte(static_cast<unsigned char>(type[4])));
+  if (type.empty() ||
+      (text_word && type != "text/x-vcard" && type != "text/calendar" && type != "text/html")) {
+    type = "text/plain";
+  }
+  std::string clean;
+  for (unsigned char c : type) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
+        (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x5d)) {
+      continue;
+    }
+    clean.push_back(static_cast<char>(c));
+  }
+  r.type = clean;
+  return r;
+}
+
+// Node::header() decoding of a stored value.
+std::string DecodeHeaderValue(std::string_view name, std::string_view raw) {
+  std::string v;
+  v.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\n' && i + 1 < raw.size() && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) {
+      v.push_back(' ');
+      ++i;
+      continue;
+    }
+    v.push_back(raw[i]);
+  }
+  std::string t(TrimPerlSpace(v));
+  // _decode_header: remove line breaks, RFC 2047 decode most fields.
+  std::string u;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '\r' && i + 1 < t.size() && t[i + 1] == '\n') continue;
+    if (t[i] == '\n') continue;
+    u.push_back(t[i]);
+  }
+  std::string lname = ToLowerAscii(name);
+  bool skip = lname == "received" || lname == "message-id" || lname == "resent-message-id" ||
+              lname == "date" || lname == "resent-date" || lname == "mime-version" ||
+              lname == "references" || lname == "in-reply-to" || lname.rfind("list-", 0) == 0;
+  if (!skip && u.find("=?") != std::string::npos) u = mime::DecodeEncodedWords(u);
+  return u;
+}
+
+// Util::qp_decode.
+std::string SaQpDecode(std::string_view in) {
+  std::string s;
+  // Trailing blanks before a line end are deleted.
+  size_t i = 0;
+  while (i < in.size()) {
+    if (in[i] == ' ' || in[i] == '\t') {
+      size_t j = i;
+      while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
+      bool before_eol = (j < in.size() && in[j] == '\n') ||
+                        (j + 1 < in.size() && in[j] == '\r' && in[j + 1] == '\n');
+      if (!before_eol) s.append(in.substr(i, j - i));
+      i = j;
+      continue;
+    }
+    s.push_back(in[i++]);
+  }
+  std::string out;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (s[k] == '=') {
+      if (k + 1 < s.size() && s[k + 1] == '\n') {
+        ++k;
+        continue;
+      }
+      if (k + 2 < s.size() && s[k + 1] == '\r' && s[k + 2] == '\n') {
+        k += 2;
+        continue;
+      }
+      if (k + 2 < s.size() && hex(s[k + 1]) >= 0 && hex(s[k + 2]) >= 0) {
+        out.push_back(static_cast<char>(hex(s[k + 1]) * 16 + hex(s[k + 2])));
+        k += 2;
+        continue;
+      }
+    }
+    out.push_back(s[k]);
+  }
+  return out;
+}
+
+// Node::decode(): the body of a leaf decoded from its transfer encoding (bytes).
+std::string DecodeNode(const SaMimeNode& node) {
+  std::string raw;
+  for (const auto& l : node.raw_lines) raw += l;
+  const std::string* cte = node.Header("content-transfer-encoding");
+  std::string enc = cte ? ToLowerAscii(*cte) : "";
+  if (enc == "quoted-printable") return CrlfToLf(SaQpDecode(raw));
+  if (enc == "base64") {
+    std::string out;
+    mime::DecodeBase64(raw, out);
+    if (node.type.rfind("text/", 0) == 0 || node.type.rfind("message/", 0) == 0) {
+      return CrlfToLf(out);
+    }
+    return out;
+  }
+  return raw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unicode helpers for character-semantics code (rendered text is UTF-8).
+
+std::u32string ToU32(std::string_view s) {
+  std::u32string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    char32_t cp = c;
+    size_t n = 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      cp = c & 0x07;
+    }
+    if (n > 1) {
+      bool ok = i + n <= s.size();
+      for (size_t k = 1; ok && k < n; ++k) {
+        unsigned char cc = s[i + k];
+        if ((cc & 0xC0) != 0x80)
+          ok = false;
+        else
+          cp = (cp << 6) | (cc & 0x3F);
+      }
+      if (!ok) {
+        cp = c;
+        n = 1;
+      }
+    }
+    out.push_back(cp);
+    i += n;
+  }
+  return out;
+}
+
+// Perl's \s on characters.
+bool IsUniSpace(char32_t c) {
+  return c == ' ' || (c >= 0x09 && c <= 0x0D) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+
+// Perl's \w on characters, approximated outside Latin: letters, digits, marks, '_'.
+bool IsUniWord(char32_t c) {
+  if (c < 0x80) return std::isalnum(static_cast<int>(c)) || c == '_';
+  if (c < 0xC0) return c == 0xAA || c == 0xB5 || c == 0xBA;
+  if (c == 0xD7 || c == 0xF7) return false;
+  if (IsUniSpace(c)) return false;
+  if (c >= 0x2000 && c <= 0x2BFF) return c == 0x203F || c == 0x2040 || c == 0x2054;
+  if (c >= 0x3000 && c <= 0x3004) return false;
+  if (c >= 0x3008 && c <= 0x3020) return false;
+  if (c >= 0xFE30 && c <= 0xFE4F)
+    return c == 0xFE33 || c == 0xFE34 || c == 0xFE4D || c == 0xFE4E || c == 0xFE4F;
+  if (c >= 0xFF00 && c <= 0xFF0F) return false;
+  if (c >= 0xFF1A && c <= 0xFF20) return false;
+  if (c == 0xFFFD || (c >= 0xE000 && c <= 0xF8FF)) return false;
+  return true;
+}
+
+std::string FromU32(std::u32string_view s) {
+  std::string out;
+  for (char32_t c : s) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+// Message::split_into_array_of_short_paragraphs, on any sequence type.
+template <typename S>
+std::vector<S> SplitShortParagraphs(const S& text) {
+  using Ch = typename S::value_type;
+  const size_t kMax = kMaxBodyLineLength;
+  size_t len = text.size();
+  if (len <= kMax) return {text};
+  std::vector<S> result;
+  size_t ofs = 0;
+  // SA's index() searches to the end, but a hit at or beyond ofs + 2 * kMax is rejected anyway;
+  // searching only that window keeps this linear.
+  size_t window_end = 0;
+  auto index = [&](Ch ch, size_t from) -> long long {
+    for (size_t p = from; p < window_end && p < len; ++p) {
+      if (text[p] == ch) return static_cast<long long>(p);
+    }
+    return -1;
+  };
+  for (; len - ofs > 2 * kMax;) {
+    window_end = ofs + 2 * kMax;
+    long long j = index(Ch('\n'), ofs + kMax);
+    auto too_far = [&](long long jj) {
+      return jj < 0 || static_cast<size_t>(jj) - ofs + 1 > 2 * kMax;
+    };
+    if (too_far(j)) {
+      j = index(Ch('>'), ofs + kMax);
+      if (too_far(j)) {
+        j = index(Ch(' '), ofs + kMax);
+        if (too_far(j)) j = static_cast<long long>(ofs + kMax);
+      }
+    }
+    result.push_back(text.substr(ofs, static_cast<size_t>(j) - ofs + 1));
+    ofs = static_cast<size_t>(j) + 1;
+  }
+  if (ofs < len) result.push_back(text.substr(ofs));
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building SA's MIME tree (Message.pm).
+
+struct ParseItem {
+  size_t node;
+  std::optional<std::string> boundary;
+  std::vector<std::string> body;
+  int subparse;
+};
+
+class SaTreeBuilder {
+ public:
+  explicit SaTreeBuilder(MessageFacts& facts) : f_(facts) {}
+
+  void Run(std::string_view raw) {
+    f_.nodes.emplace_back();
+    InitMessage(SplitLines(raw), 0, kSubparse, /*root=*/true);
+    while (!queue_.empty()) {
+      ParseItem item = std::move(queue_.front());
+      queue_.pop_front();
+      SaMimeNode& n = f_.nodes[item.node];
+      if (n.type.rfind("multipart/", 0) == 0 && item.boundary && item.subparse > 0) {
+        ParseMultipart(item);
+      } else {
+        ParseNormal(item);
+      }
+    }
+  }
+
+ private:
+  void Flag(const char* name) { f_.parse_flags[name] = true; }
+
+  static void AddHeader(SaMimeNode& node, std::string_view key, std::string_view value) {
+    node.headers.emplace_back(ToLowerAscii(key), DecodeHeaderValue(key, value));
+  }
+
+  // Mail::SpamAssassin::Message->new: header section, body lines, parse queue entry.
+  void InitMessage(std::vector<std::string> lines, size_t node_index, int subparse, bool root) {
+    if (lines.empty()) lines.push_back("\n");
+    std::deque<std::string> msg(std::make_move_iterator(lines.begin()),
+                                std::make_move_iterator(lines.end()));
+    // mbox "From " separator (the mbx form is rare and not handled).
+    if (msg.front().rfind("From", 0) == 0 && msg.front().size() > 4 &&
+        IsPerlSpace(msg.front()[4])) {
+      size_t k = 4;
+      while (k < msg.front().size() && IsPerlSpace(msg.front()[k])) ++k;
+      // /^From\s+(?!:)/: \s+ may backtrack, so only "From" + blanks + ":" everywhere fails.
+      bool fails = k < msg.front().size() ? msg.front()[k] == ':' && k == 5 : false;
+      if (!fails) msg.pop_front();
+      if (msg.empty()) msg.push_back("\n");  // (SA would index past the end; keep one line)
+    }
+    bool crlf = msg.front().find("\r\n") != std::string::npos ||
+                msg.back().find("\r\n") != std::string::npos;
+    std::string line_ending = crlf ? "\r\n" : "\n";
+    int hdr_errors = 0;
+    std::optional<std::string> header;
+    for (;;) {
+      bool eof = msg.empty();
+      std::string current = eof ? line_ending : msg.front();
+      if (!eof) msg.pop_front();
+      if (crlf) {
+        std::string fixed;
+        for (size_t i = 0; i < current.size(); ++i) {
+          if (current[i] == '\n' && (i == 0 || current[i - 1] != '\r')) fixed.push_back('\r');
+          fixed.push_back(current[i]);
+        }
+        current = std::move(fixed);
+      }
+      if (!current.empty() && (current[0] == ' ' || current[0] == '\t')) {
+        if (!header) header = std::string();
+        *header += current;
+        continue;
+      }
+      if (header) {
+        size_t colon = header->find(':');
+        if (colon != std::string::npos) {
+          std::string key = header->substr(0, colon);
+          std::string value = header->substr(colon + 1);
+          if (crlf) value = CrlfToLf(value);
+          while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+          if (key.size() > kMaxHeaderKeyLength) {
+            key.resize(kMaxHeaderKeyLength);
+            if (root) Flag("truncated_header");
+          }
+          if (value.size() > kMaxHeaderValueLength) {
+            value.resize(kMaxHeaderValueLength);
+            if (root) Flag("truncated_header");
+          }
+          AddHeader(f_.nodes[node_index], key, value);
+        }
+      }
+      if (current == line_ending) {
+        if (eof && root) Flag("missing_head_body_separator");
+        break;
+      }
+      if (current.rfind("--", 0) == 0) {
+        if (root) Flag("missing_head_body_separator");
+        msg.push_front(current);
+        break;
+      }
+      if (!LooksLikeHeaderField(current, true)) {
+        if (++hdr_errors > 3) {
+          if (root) Flag("missing_head_body_separator");
+          msg.push_front(current);
+          break;
+        }
+      }
+      header = current;
+    }
+    std::vector<std::string> body(std::make_move_iterator(msg.begin()),
+                                  std::make_move_iterator(msg.end()));
+    if (root) {
+      size_t len = 0;
+      for (const auto& l : body) len += l.size();
+      f_.pristine_body_length = len;
+    }
+    // CRLF → LF, and runs of more than 20 blank lines cut to 20 (walking backwards).
+    std::optional<size_t> start;
+    for (long long cnt = static_cast<long long>(body.size()) - 1; cnt >= 0; --cnt) {
+      std::string& l = body[cnt];
+      if (crlf && l.size() >= 2 && l.compare(l.size() - 2, 2, "\r\n") == 0) {
+        l.erase(l.size() - 2, 1);
+      }
+      bool blank = std::all_of(l.begin(), l.end(),
+                               [](char c) { return IsPerlSpace(static_cast<unsigned char>(c)); });
+      if (blank) {
+        if (!start) start = static_cast<size_t>(cnt);
+        if (cnt != 0) continue;
+      }
+      if (start) {
+        size_t num = *start - static_cast<size_t>(cnt);
+        if (num > 20) {
+          body.erase(body.begin() + cnt + 2, body.begin() + cnt + 2 + (num - 20));
+        }
+        start.reset();
+      }
+    }
+    SaMimeNode& node = f_.nodes[node_index];
+    SaContentType ct = ParseSaContentType(node.Header("content-type"));
+    node.type = ct.type;
+    if (node.type.rfind("multipart/", 0) == 0 && body.size() > 1 &&
+        std::any_of(body[0].begin(), body[0].end(),
+                    [](char c) { return !IsPerlSpace(static_cast<unsigned char>(c)); })) {
+      if (!ct.boundary || body[0].rfind("--" + *ct.boundary, 0) != 0) {
+        body.insert(body.begin(), "\n");
+      }
+    }
+    queue_.push_back(ParseItem{node_index, ct.boundary, std::move(body), subparse});
+  }
+
+  // /^--\Q$boundary\E(--)?\s*$/ → 0 no, 1 delimiter, 2 close delimiter.
+  static int BoundaryLine(std::string_view line, const std::string& b, bool allow_close) {
+    if (line.size() < 2 + b.size() || line.compare(0, 2, "--") != 0 ||
+        line.compare(2, b.size(), b) != 0) {
+      return 0;
+    }
+    std::string_view rest = line.substr(2 + b.size());
+    auto all_space = [](std::string_view s) {
+      return std::all_of(s.begin(), s.end(),
+                         [](char c) { return IsPerlSpace(static_cast<unsigned char>(c)); });
+    };
+    if (allow_close && rest.size() >= 2 && rest.compare(0, 2, "--") == 0 &&
+        all_space(rest.substr(2))) {
+      return 2;
+    }
+    return all_space(rest) ? 1 : 0;
+  }
+
+  static void PushCut(std::vector<std::string>& arr, const std::string& line) {
+    size_t pos = 0;
+    while (line.size() - pos > kMaxBodyLineLength) {
+      arr.push_back(line.substr(pos, kMaxBodyLineLength) + "\n");
+      pos += kMaxBodyLineLength;
+    }
+    arr.push_back(line.substr(pos));
+  }
+
+  void ParseMultipart(ParseItem& item) {
+    size_t parent = item.node;
+    f_.nodes[parent].leaf = false;
+    const std::optional<std::string>& boundary = item.boundary;
+    std::vector<std::string>& body = item.body;
+    int subparse = item.subparse - 1;
+    bool nested_boundary = false;
+    if (boundary) {
+      size_t line = 0;
+      for (; line < body.size(); ++line) {
+        if (BoundaryLine(body[line], *boundary, false) == 1) {
+          f_.boundary_state[*boundary] = 1;
+          if (line + 1 < body.size() && !LooksLikeHeaderField(body[line + 1], false)) {
+            Flag("missing_mime_headers");
+          }
+          break;
+        }
+      }
+      if (line < body.size()) body.erase(body.begin(), body.begin() + line + 1);
+    }
+    SaMimeNode part;
+    bool in_body = false;
+    std::optional<std::string> header;
+    std::optional<std::vector<std::string>> part_array;
+    size_t partcnt = 0;
+    size_t line_count = body.size();
+    const std::string parent_type = f_.nodes[parent].type;
+    for (size_t idx = 0; idx < body.size(); ++idx) {
+      std::string cur = body[idx];
+      int b = boundary ? BoundaryLine(cur, *boundary, true) : 0;
+      bool found_end = b != 0;
+      bool found_last_end = b == 2;
+      if (found_end && nested_boundary) {
+        found_end = false;
+        if (found_last_end) nested_boundary = false;
+      }
+      if (--line_count == 0 || found_end) {
+        if (!found_end) {
+          if (!part_array) part_array.emplace();
+          PushCut(*part_array, cur);
+        } else if (part_array) {
+          if (!part_array->empty()) {
+            std::string& last = part_array->back();
+            if (!last.empty() && last.back() == '\n') last.pop_back();
+            if (last.empty()) part_array->pop_back();
+          }
+        } else {
+          part_array.emplace();
+        }
+        SaContentType ct = ParseSaContentType(part.Header("content-type"));
+        part.type = ct.type;
+        if (ct.missing && parent_type == "multipart/digest") part.type = "message/rfc822";
+        std::optional<std::string> p_boundary = ct.boundary;
+        if (!p_boundary || p_boundary->empty()) p_boundary = boundary;
+        size_t index = f_.nodes.size();
+        f_.nodes.push_back(std::move(part));
+        f_.nodes[parent].children.push_back(index);
+        queue_.push_back(ParseItem{index, p_boundary, std::move(*part_array), subparse});
+        if (boundary) {
+          if (found_last_end) {
+            f_.boundary_state[*boundary]--;
+            break;
+          }
+          if (line_count > 0 && !LooksLikeHeaderField(body[body.size() - line_count], false)) {
+            Flag("missing_mime_headers");
+          }
+        }
+        if (++partcnt == kMaxParts) {
+          Flag("mimepart_limit_exceeded");
+          return;
+        }
+        in_body = false;
+        part = SaMimeNode();
+        part_array.reset();
+        header.reset();
+        continue;
+      }
+      if (!in_body) {
+        if (LooksLikeHeaderField(cur, true)) {
+          if (header) StoreSplitHeader(part, *header);
+          header = cur;
+          continue;
+        }
+        if (!cur.empty() && (cur[0] == ' ' || cur[0] == '\t') && header) {
+          *header += cur;
+          continue;
+        }
+        if (header) {
+          std::string key = StoreSplitHeader(part, *header);
+          if (boundary && ToLowerAscii(key) == "content-type") {
+            SaContentType nct = ParseSaContentType(part.Header("content-type"));
+            if (nct.boundary && *nct.boundary == *boundary) nested_boundary = true;
+          }
+        }
+        in_body = true;
+        if (cur == "\n" || cur == "\r\n" || cur.empty() || cur == "\r") continue;
+        Flag("missing_mime_head_body_separator");
+      }
+      if (!part_array) part_array.emplace();
+      PushCut(*part_array, cur);
+    }
+    if (line_count > 0) {
+      for (; line_count > 0; --line_count) {
+        const std::string& l = body[body.size() - line_count];
+        if (std::any_of(l.begin(), l.end(), [](char c) {
+              return !IsPerlSpace(static_cast<unsigned char>(c)) && c != '.';
+            })) {
+          Flag("mime_epilogue_exists");
+          break;
+        }
+      }
+    }
+  }
+
+  // split(/:\s*/, $header, 2) then header($key, $value); returns the key.
+  static std::string StoreSplitHeader(SaMimeNode& node, const std::string& header) {
+    size_t colon = header.find(':');
+    if (colon == std::string::npos) return header;
+    std::string key = header.substr(0, colon);
+    size_t v = colon + 1;
+    while (v < header.size() && IsPerlSpace(header[v])) ++v;
+    AddHeader(node, key, std::string_view(header).substr(v));
+    return key;
+  }
+
+  void ParseNormal(ParseItem& item) {
+    size_t index = item.node;
+    {
+      SaMimeNode& n = f_.nodes[index];
+      SaContentType ct = ParseSaContentType(n.Header("content-type"));
+      if (!ct.missing) {
+        n.type = (ct.type.rfind("multipart/", 0) != 0 || item.boundary) ? ct.type : "text/plain";
+      }
+      n.charset = ct.charset;
+      const std::string* disp = n.Header("content-disposition");
+      bool named = false;
+      if (disp != nullptr) {
+        // /name=\s*"?([^";]+)"?/i
+        std::string ld = ToLowerAscii(*disp);
+        for (size_t p = ld.find("name="); p != std::string::npos; p = ld.find("name=", p + 1)) {
+          size_t i = p + 5;
+          while (i < ld.size() && IsPerlSpace(ld[i])) ++i;
+          if (i < ld.size() && ld[i] == '"') ++i;
+          size_t j = i;
+          while (j < ld.size() && ld[j] != '"' && ld[j] != ';') ++j;
+          if (j > i) {
+            n.name = disp->substr(i, j - i);
+            named = true;
+            break;
+          }
+        }
+      }
+      if (!named && ct.name && !ct.name->empty()) n.name = *ct.name;
+      n.raw_lines = std::move(item.body);
+      n.leaf = true;
+    }
+    const SaMimeNode& n = f_.nodes[index];
+    if (n.type.rfind("message/", 0) == 0 && n.type != "message/partial" && item.subparse > 0 &&
+        (n.type == "message/rfc822" || n.type == "message/global")) {
+      std::string decoded = DecodeNode(n);
+      if (!decoded.empty()) {
+        size_t child = f_.nodes.size();
+        f_.nodes.emplace_back();
+        f_.nodes[index].children.push_back(child);
+        f_.nodes[index].leaf = false;
+        f_.nodes[index].raw_lines.clear();
+        InitMessage(SplitLines(decoded), child, item.subparse - 1, /*root=*/false);
+      }
+    }
+  }
+
+  MessageFacts& f_;
+  std::deque<ParseItem> queue_;
+};
+
+void Dfs(const MessageFacts& f, size_t i, std::vector<size_t>& out, size_t depth) {
+  out.push_back(i);
+  if (depth > 200) return;
+  for (size_t c : f.nodes[i].children) Dfs(f, c, out, depth + 1);
+}
+
+std::string EffectiveType(const SaMimeNode& n) {
+  std::string ln = ToLowerAscii(n.name);
+  // /\.s?html?$/i
+  for (const char* suf : {".html", ".htm", ".shtml", ".shtm"}) {
+    size_t sl = std::char_traits<char>::length(suf);
+    if (ln.size() >= sl && ln.compare(ln.size() - sl, sl, suf) == 0) return "text/html";
+  }
+  return n.type;
+}
+
+// Node::rendered() for every leaf, and $pms->{html_all}.
+void RenderLeaves(MessageFacts& f, const RenderedHtmlLookup& rendered) {
+  for (size_t i : f.dfs) {
+    SaMimeNode& n = f.nodes[i];
+    if (!n.leaf) continue;
+    std::string type = EffectiveType(n);
+    if (type != "text/plain" && type != "text/html") continue;
+    std::string decoded = DecodeNode(n);
+    std::string charset = n.charset.value_or("us-ascii");
+    std::string text = mime::ToUtf8(decoded, charset);
+    n.rendered = true;
+    n.rendered_type = type;
+    if (!decoded.empty() && type == "text/html") {
+      const mime::HtmlResult* known = rendered ? rendered(text) : nullptr;
+      mime::HtmlResult html = known != nullptr ? *known : mime::RenderHtml(text);
+      n.rendered_text = html.text;
+      // non_space_len with Perl's Unicode \s (the rendered text is in characters).
+      std::u32string u = ToU32(html.text);
+      size_t spaces = static_cast<size_t>(std::count_if(u.begin(), u.end(), IsUniSpace));
+      html.html_length = u.size();
+      html.non_space_len = u.size() - spaces;
+      f.html_ratio.push_back(
+          (static_cast<double>(decoded.size()) - static_cast<double>(html.html_length)) /
+          static_cast<double>(decoded.size()));
+      n.html_index = static_cast<int>(f.html_all.size());
+      f.html_all.push_back(std::move(html));
+    } else {
+      n.rendered_text = std::move(text);
+    }
+  }
+}
+
+// MIMEEval::_check_mime_header + _check_attachments.
+void CheckAttachments(MessageFacts& f) {
+  MimeFlags& m = f.mime;
+  double qp_bytes = 0, qp_count = 0, normal_chars = 0, unicode_chars = 0;
+  std::vector<std::optional<double>> part_bytes;
+  std::vector<std::string> part_type;
+  for (size_t i : f.dfs) {
+    const SaMimeNode& p = f.nodes[i];
+    SaContentType ct = ParseSaContentType(p.Header("content-type"));
+    const std::string& ctype = ct.type;
+    if (ctype == "multipart/alternative") m.multipart_alternative = 1;
+    const std::string* cte_h = p.Header("content-transfer-encoding");
+    std::string cte = cte_h ? ToLowerAscii(*cte_h) : "";
+    const std::string* cd_h = p.Header("content-disposition");
+    std::string cd = cd_h ? ToLowerAscii(*cd_h) : "";
+    std::optional<std::string> charset = ct.charset;
+    if (charset && !charset->empty() && *charset != "0") charset = ToLowerAscii(*charset);
+    std::string cs = charset.value_or("");
+    if (cs == "0") cs.clear();
+    // _check_mime_header
+    if (ctype == "text/html") {
+      m.body_html_count++;
+    } else if (StartsWithIgnoreCase(ctype, "text")) {
+      m.body_text_count++;
+    }
+    if (cte.find("base64") != std::string::npos) {
+      m.base64_count++;
+    } else if (cte.find("quoted-printable") != std::string::npos) {
+      m.qp_count++;
+    }
+    if (!cd.empty() && cd.find("attachment") != std::string::npos) {
+      m.attachment = m.attachment.value_or(0) + 1;
+    }
+    if (ctype.rfind("text", 0) == 0 && cte.find("base64") != std::string::npos) {
+      static const PerlRegex kAscii(
+          "us-ascii|ansi_x3\\.4-1968|iso-ir-6|ansi_x3\\.4-1986|iso_646\\.irv:1991|ascii|"
+          "iso646-us|us|ibm367|cp367|csascii",
+          kEvalRegexOptions);
+      bool ascii = cs.empty() || RegexSearch(cs, kAscii);
+      bool disp = cd.rfind("attachment", 0) == 0 || cd.rfind("inline", 0) == 0;
+      if (ascii && !disp) m.base64_encoded_text = 1;
+    }
+    {
+      static const PerlRegex kIso("iso-\\S+-\\S+\\b", kEvalRegexCaseless);
+      static const PerlRegex kGoodIso("iso-(?:8859-\\d{1,2}|2022-(?:jp|kr))\\b", kEvalRegexOptions);
+      if (RegexSearch(cs, kIso) && !RegexSearch(cs, kGoodIso)) {
+        m.bad_iso_charset = 1;
+      }
+    }
+    if (std::any_of(cs.begin(), cs.end(), [](char c) { return std::isalpha(c) != 0; })) {
+      if (!m.html_charsets.empty()) m.html_charsets += " ";
+      m.html_charsets += cs;
+      // ok_locales "all": mime_faraway_charset stays 0.
+    }
+    if (!p.leaf) continue;
+    part_type.push_back(ctype);
+    bool attachment = cd.find("attachment") != std::string::npos;
+    part_bytes.push_back(attachment ? std::nullopt : std::optional<double>(0));
+    for (const std::string& line : p.raw_lines) {
+      if (m.multipart_alternative != 0 && !attachment &&
+          (ctype == "text/plain" || ctype == "text/html")) {
+        part_bytes.back() = part_bytes.back().value_or(0) + static_cast<double>(line.size());
+      }
+      if (cte == "quoted-printable" && line.rfind("SPAM: ", 0) != 0) {
+        if (line.size() > 79) m.qp_long_line = 1;
+        qp_bytes += static_cast<double>(line.size());
+        if (line.find('=') != std::string::npos) {
+          int qp = 0;
+          for (size_t k = 0; k + 2 < line.size(); ++k) {
+            if (line[k] != '=') continue;
+            char a = line[k + 1], b = line[k + 2];
+            bool hexu = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'F');
+            bool ok = (a == '0' && b == '9') ||
+                      (a == '3' && ((b >= '0' && b <= '9') || b == 'A' || b == 'B' || b == 'C' ||
+                                    b == 'E' || b == 'F')) ||
+                      ((a == '2' || a == '4' || a == '5' || a == '6') && hexu) ||
+                      (a == '7' && ((b >= '0' && b <= '9') || (b >= 'A' && b <= 'E')));
+            if (ok) {
+              ++qp;
+              k += 2;
+            }
+          }
+          if (qp) {
+            qp_count += qp;
+            size_t e = line.size();
+            while (e > 0 && IsPerlSpace(line[e - 1])) --e;
+            size_t s = e;
+            while (s >= 3 &&
+                   (line.compare(s - 3, 3, "=09") == 0 || line.compare(s - 3, 3, "=20") == 0)) {
+              s -= 3;
+            }
+            qp_count -= static_cast<double>(e - s) / 3;
+          }
+        }
+      }
+      if (ctype == "text/plain" && (!charset || cs == "us-ascii")) {
+        if (std::any_of(line.begin(), line.end(), [](char c) {
+              unsigned char u = c;
+              return u == 0 || u == 0x0d || u >= 0x80;
+            })) {
+          m.ascii_text_illegal++;
+        }
+      }
+      if (ctype == "text/plain" && (cte.empty() || cte == "7bit" || cte == "8bit")) {
+        // s/&#x[0-9A-F]{4};//g
+        size_t subs = 0, removed = 0;
+        for (size_t k = 0; k + 8 <= line.size(); ++k) {
+          if (line.compare(k, 3, "&#x") != 0 || line[k + 7] != ';') continue;
+          bool ok = true;
+          for (size_t h = 3; h < 7; ++h) {
+            char c = line[k + h];
+            if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) ok = false;
+          }
+          if (ok) {
+            ++subs;
+            removed += 8;
+            k += 7;
+          }
+        }
+        normal_chars += static_cast<double>(line.size() - removed);
+        unicode_chars += static_cast<double>(subs);
+      }
+    }
+  }
+  if (qp_bytes != 0) {
+    m.qp_ratio = qp_count / qp_bytes;
+    m.qp_count = qp_count;
+    m.qp_bytes = qp_bytes;
+  }
+  if (normal_chars != 0) m.text_unicode_ratio = unicode_chars / normal_chars;
+  if (m.multipart_alternative != 0) {
+    std::optional<double> text, html;
+    for (size_t i = part_bytes.size(); i-- > 0;) {
+      if (!part_bytes[i]) continue;
+      if (!html && part_type[i] == "text/html") {
+        html = part_bytes[i];
+      } else if (!text && part_type[i] == "text/plain") {
+        text = part_bytes[i];
+      }
+      if (html && text) break;
+    }
+    if (text && html && *html > 0) m.multipart_ratio = *text / *html;
+  }
+  for (const auto& [b, v] : f.boundary_state) {
+    if (v != 0) {
+      m.missing_boundary = 1;
+      break;
+    }
+  }
+}
+
+void ComputeBase64Length(MessageFacts& f) {
+  for (size_t i : f.dfs) {
+    const SaMimeNode& p = f.nodes[i];
+    if (!p.leaf) continue;
+    if (ParseSaContentType(p.Header("content-type")).type == "application/ics") continue;
+    const std::string* cte = p.Header("content-transfer-encoding");
+    if (cte == nullptr || ToLowerAscii(*cte) != "base64") continue;
+    for (const auto& l : p.raw_lines) f.base64_length = std::max(f.base64_length, l.size());
+  }
+}
+
+// Node::content_summary.
+std::vector<std::string> ContentSummary(const MessageFacts& f) {
+  std::vector<std::string> ret{f.nodes[0].type};
+  const SaMimeNode& root = f.nodes[0];
+  if (root.leaf) return ret;
+  for (size_t c : root.children) {
+    std::vector<size_t> sub;
+    Dfs(f, c, sub, 0);
+    std::string s;
+    for (size_t k = 0; k < sub.size(); ++k) {
+      if (k) s += ",";
+      s += f.nodes[sub[k]].type;
+    }
+    ret.push_back(s);
+  }
+  return ret;
+}
+
+std::vector<std::u32string> PerlWords(std::string_view text) {
+  std::vector<std::u32string> out;
+  std::u32string u = ToU32(text);
+  size_t i = 0;
+  while (i < u.size()) {
+    while (i < u.size() && IsUniSpace(u[i])) ++i;
+    size_t j = i;
+    while (j < u.size() && !IsUniSpace(u[j])) ++j;
+    if (j > i) {
+      std::u32string w = u.substr(i, j - i);
+      if (std::any_of(w.begin(), w.end(), IsUniWord)) out.push_back(std::move(w));
+    }
+    i = j;
+  }
+  return out;
+}
+
+// BodyEval::_multipart_alternative_difference.
+void ComputeMadiff(MessageFacts& f) {
+  std::vector<size_t> ma;
+  for (size_t i : f.dfs) {
+    const std::string& t = f.nodes[i].type;
+    if (t.rfind("multipart/alternative", 0) == 0 &&
+        (t.size() == 21 || !IsWordByte(static_cast<unsigned char>(t[21])))) {
+      ma.push_back(i);
+    }
+  }
+  if (ma.empty()) return;
+  std::vector<std::string> content = ContentSummary(f);
+  if (content.size() == 3 && content[2] == "text/calendar" && content[1] == "text/html" &&
+      content[0] == "multipart/alternative") {
+    return;
+  }
+  for (size_t m : ma) {
+    std::map<std::u32string, int> html, text;
+    std::vector<size_t> sub;
+    Dfs(f, m, sub, 0);
+    for (size_t i : sub) {
+      const SaMimeNode& n = f.nodes[i];
+      if (!(n.type.rfind("text", 0) == 0 &&
+            (n.type.size() == 4 || !IsWordByte(static_cast<unsigned char>(n.type[4]))))) {
+        continue;
+      }
+      if (!n.rendered) continue;
+      if (n.rendered_type == "text/html") {
+        for (auto& w : PerlWords(n.rendered_text)) html[w]++;
+        if (html.empty() && n.html_index >= 0 &&
+            f.html_all[n.html_index].inside.count("img") != 0) {
+          html[U"\n"] = 1;
+        }
+      } else {
+        for (auto& w : PerlWords(n.rendered_text)) text[w]++;
+      }
+    }
+    size_t orig = html.size();
+    if (orig == 0) continue;
+    f.madiff_html = orig;
+    f.madiff_text = text.size();
+    for (const auto& [k, v] : text) {
+      auto it = html.find(k);
+      if (it != html.end() && it->second - v < 1) html.erase(it);
+    }
+    double diff = static_cast<double>(html.size()) / static_cast<double>(orig) * 100;
+    if (diff > f.madiff) f.madiff = diff;
+  }
+}
+
+// BodyEval::check_blank_line_ratio over get_decoded_body_text_array (minlines 1).
+void ComputeBlankLines(MessageFacts& f) {
+  size_t blank = 0, nlines = 0;
+  for (size_t i : f.dfs) {
+    const SaMimeNode& n = f.nodes[i];
+    if (!n.leaf) continue;
+    std::string et = EffectiveType(n);
+    auto word_prefix = [&](std::string_view p) {
+      return et.rfind(p, 0) == 0 &&
+             (et.size() == p.size() || !IsWordByte(static_cast<unsigned char>(et[p.size()])));
+    };
+    if (!word_prefix("text") && !word_prefix("message")) continue;
+    if (n.type == "text/calendar") continue;
+    std::string raw = DecodeNode(n);
+    if (raw.size() > kRawbodyPartScanSize) {
+      const size_t s = kRawbodyPartScanSize;
+      size_t idx = raw.find('\n', s);
+      if (idx != std::string::npos && idx - s <= 1024) {
+        raw.resize(idx + 1);
+      } else if ((idx = raw.find('>', s)) != std::string::npos && idx - s <= 1024) {
+        raw.resize(idx + 1);
+      } else if ((idx = raw.find(' ', s)) != std::string::npos && idx - s <= 1024) {
+        raw.resize(idx + 1);
+      } else {
+        raw.resize(s);
+      }
+    }
+    for (const std::string& chunk : SplitShortParagraphs(raw)) {
+      // split(/^/m, $chunk, -1): an empty chunk still yields no line.
+      for (const std::string& l : SplitLines(chunk)) {
+        ++nlines;
+        if (std::all_of(l.begin(), l.end(),
+                        [](char c) { return IsPerlSpace(static_cast<unsigned char>(c)); })) {
+          ++blank;
+        }
+      }
+    }
+  }
+  f.decoded_body_lines = nlines;
+  f.blank_line_ratio_1 = nlines < 1 ? -1 : 100.0 * static_cast<double>(blank) / nlines;
+}
+
+std::string StockMatch(const std::string& s) {
+  static const PerlRegex kStock(
+      "(^trad(?:e|ing)date|company(?:name)?|s\\w?(?:t\\w?o\\w?c\\w?k|y\\w?m(?:\\w?b\\w?o\\w?l)?)|"
+      "t(?:arget|icker)|(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|"
+      "weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|sector|"
+      "r(?:ecommendation|ating))$",
+      kEvalRegexOptions);
+  std::string key;
+  if (RegexSearch(s, kStock, &key)) return key;
+  return "";
+}
+
+// BodyEval::_check_stock_info: /^\s*([^:\s][^:\n]{2,29})\s*:\s*\S/mg on the first text/plain.
+void ComputeStockInfo(MessageFacts& f) {
+  const SaMimeNode* part = nullptr;
+  for (size_t i : f.dfs) {
+    if (f.nodes[i].type == "text/plain") {
+      part = &f.nodes[i];
+      break;
+    }
+  }
+  if (part == nullptr || !part->rendered) return;
+  std::set<std::string> hits;
+  std::u32string all = ToU32(part->rendered_text);
+  for (const std::u32string& s : SplitShortParagraphs(all)) {
+    size_t pos = 0;
+    while (pos < s.size()) {
+      size_t p = pos;
+      if (p != 0 && s[p - 1] != U'\n') {
+        size_t nl = s.find(U'\n', p);
+        if (nl == std::u32string::npos) break;
+        p = nl + 1;
+      }
+      if (p >= s.size()) break;
+      size_t q = p;
+      while (q < s.size() && IsUniSpace(s[q])) ++q;
+      bool matched = false;
+      if (q < s.size() && s[q] != U':') {
+        size_t r = 0;
+        while (r < 29 && q + 1 + r < s.size() && s[q + 1 + r] != U':' && s[q + 1 + r] != U'\n') {
+          ++r;
+        }
+        for (size_t count = r; count >= 2 && !matched; --count) {
+          size_t e = q + 1 + count;
+          size_t k = e;
+          while (k < s.size() && IsUniSpace(s[k])) ++k;
+          if (k >= s.size() || s[k] != U':') continue;
+          ++k;
+          while (k < s.size() && IsUniSpace(s[k])) ++k;
+          if (k >= s.size()) continue;
+          std::string cap;
+          for (size_t c = q; c < e; ++c) {
+            char32_t ch = s[c];
+            if (ch >= 'A' && ch <= 'Z') ch = ch - 'A' + 'a';
+            if (ch >= 'a' && ch <= 'z') cap.push_back(static_cast<char>(ch));
+          }
+          std::string key = StockMatch(cap);
+          if (!key.empty()) hits.insert(key);
+          matched = true;
+          pos = k + 1;
+        }
+      }
+      if (!matched) pos = p + 1;
+    }
+  }
+  f.stock_info = hits.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eval helpers.
+
+const std::string& Arg(const std::vector<std::string>& args, size_t i) {
+  static const std::string kEmpty;
+  return i < args.size() ? args[i] : kEmpty;
+}
+
+// An html result key as a number, if SA's results hash has it defined.
+std::optional<double> HtmlNumber(const MessageFacts& f, size_t i, std::string_view key) {
+  const mime::HtmlResult& h = f.html_all[i];
+  auto flag = [](bool b) { return b ? std::optional<double>(1) : std::nullopt; };
+  if (key == "html") return 1;
+  if (key == "length") return static_cast<double>(h.length);
+  if (key == "html_length") return static_cast<double>(h.html_length);
+  if (key == "non_space_len") return static_cast<double>(h.non_space_len);
+  if (key == "image_area") return h.image_area;
+  if (key == "min_size") return static_cast<double>(h.min_size);
+  if (key == "max_size") return static_cast<double>(h.max_size);
+  if (key == "backhair_count") return static_cast<double>(h.backhair_count);
+  if (key == "closed_extra_ratio") return h.closed_extra_ratio;
+  if (key == "bad_tag_ratio") return h.bad_tag_ratio;
+  if (key == "non_element_ratio") return h.non_element_ratio;
+  if (key == "obfuscation_ratio") return h.obfuscation_ratio;
+  if (key == "ratio") {
+    double r = i < f.html_ratio.size() ? f.html_ratio[i] : std::nan("");
+    return std::isnan(r) ? std::nullopt : std::optional<double>(r);
+  }
+  if (key == "font_low_contrast") return flag(h.font_low_contrast);
+  if (key == "font_invalid_color") return flag(h.font_invalid_color);
+  if (key == "font_face_bad") return flag(h.font_face_bad);
+  if (key == "form_action_mailto") return flag(h.form_action_mailto);
+  if (key == "embeds") return flag(h.embeds);
+  if (key == "uri_truncated") return flag(h.uri_truncated);
+  return std::nullopt;
+}
+
+// Perl truthiness of an html result key ("uri", "anchor", … are references: true).
+bool HtmlTruthy(const MessageFacts& f, size_t i, std::string_view key) {
+  if (key == "uri" || key == "anchor" || key == "uri_detail" || key == "comment" ||
+      key == "script" || key == "title" || key == "inside") {
+    return true;
+  }
+  std::optional<double> v = HtmlNumber(f, i, key);
+  return v && *v != 0;
+}
+
+// "$val $expr" for expressions of the form "<op> <number>".
+std::optional<bool> EvalComparison(double val, std::string_view expr) {
+  for (char c : expr) {
+    if (!(c == '<' || c == '>' || c == '=' || c == '!' || c == '-' || c == '+' || c == ' ' ||
+          (c >= '0' && c <= '9'))) {
+      return std::nullopt;
+    }
+  }
+  std::string_view e = TrimPerlSpace(expr);
+  std::string op;
+  while (!e.empty() && (e[0] == '<' || e[0] == '>' || e[0] == '=' || e[0] == '!')) {
+    op.push_back(e[0]);
+    e.remove_prefix(1);
+  }
+  e = TrimPerlSpace(e);
+  if (e.empty()) return std::nullopt;
+  double rhs = PerlNum(e);
+  if (op == "==") return val == rhs;
+  if (op == "!=") return val != rhs;
+  if (op == "<") return val < rhs;
+  if (op == "<=") return val <= rhs;
+  if (op == ">") return val > rhs;
+  if (op == ">=") return val >= rhs;
+  return std::nullopt;
+}
+
+const std::vector<std::string>* HtmlArray(const mime::HtmlResult& h, std::string_view key) {
+  if (key == "comment") return &h.comments;
+  if (key == "title") return &h.titles;
+  if (key == "anchor") return &h.anchors;
+  if (key == "script") return &h.scripts;
+  return nullptr;
+}
+
+// A Perl regex on characters (the html strings are UTF-8 text): PCRE2 in UTF + UCP mode,
+// under match limits. nullptr when the pattern does not compile.
+struct Pcre2Code {
+  pcre2_code* code = nullptr;
+  ~Pcre2Code() { pcre2_code_free(code); }
+};
+
+bool Pcre2Search(const pcre2_code* code, std::string_view text) {
+  std::string subject = mime::SanitizeUtf8(text);
+  pcre2_match_context* mctx = pcre2_match_context_create(nullptr);
+  pcre2_set_match_limit(mctx, 1'000'000);
+  pcre2_set_depth_limit(mctx, 10'000);
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+  int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
+                       PCRE2_NO_UTF_CHECK, md, mctx);
+  pcre2_match_data_free(md);
+  pcre2_match_context_free(mctx);
+  return rc >= 0;
+}
+
+bool HtmlTextMatchImpl(const MessageEvalInput& in, const std::vector<std::string>& args,
+                       bool negate) {
+  if (in.facts == nullptr || args.size() < 2) return false;
+  Pcre2Code re;
+  int err = 0;
+  PCRE2_SIZE err_offset = 0;
+  re.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(args[1].data()), args[1].size(),
+                          PCRE2_UTF | PCRE2_UCP, &err, &err_offset, nullptr);
+  if (re.code == nullptr) return false;
+  for (const auto& h : in.facts->html_all) {
+    const std::vector<std::string>* arr = HtmlArray(h, args[0]);
+    if (arr == nullptr) continue;
+    for (const auto& s : *arr) {
+      if (Pcre2Search(re.code, s) != negate) return true;
+    }
+  }
+  return false;
+}
+
+// /\S\s+\S/
+bool HasTwoWords(std::string_view line) {
+  bool seen_word = false, seen_space_after = false;
+  for (char c : line) {
+    bool sp = IsPerlSpace(static_cast<unsigned char>(c));
+    if (!sp) {
+      if (seen_space_after) return true;
+      seen_word = true;
+    } else if (seen_word) {
+      seen_space_after = true;
+    }
+  }
+  return false;
+}
+
+// /^(?:[A-Za-z0-9+\/=]{60,76} ){2}/
+bool LooksLikeBase64Words(std::string_view line) {
+  size_t pos = 0;
+  for (int word = 0; word < 2; ++word) {
+    size_t n = 0;
+    while (pos + n < line.size() && n < 77) {
+      char c = line[pos + n];
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) break;
+      ++n;
+    }
+    if (n < 60 || n > 76 || pos + n >= line.size() || line[pos + n] != ' ') return false;
+    pos += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+const std::string* SaMimeNode::Header(std::string_view lname) const {
+  for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+    if (it->first == lname) return &it->second;
+  }
+  return nullptr;
+}
+
+std::optional<double> MimeFlags::Get(std::string_view name) const {
+  if (name == "mime_base64_count") return base64_count;
+  if (name == "mime_base64_encoded_text") return base64_encoded_text;
+  if (name == "mime_body_html_count") return body_html_count;
+  if (name == "mime_body_text_count") return body_text_count;
+  if (name == "mime_faraway_charset") return faraway_charset;
+  if (name == "mime_missing_boundary") return missing_boundary;
+  if (name == "mime_multipart_alternative") return multipart_alternative;
+  if (name == "mime_multipart_ratio") return multipart_ratio;
+  if (name == "mime_qp_count") return qp_count;
+  if (name == "mime_qp_long_line") return qp_long_line;
+  if (name == "mime_qp_ratio") return qp_ratio;
+  if (name == "mime_ascii_text_illegal") return ascii_text_illegal;
+  if (name == "mime_text_unicode_ratio") return text_unicode_ratio;
+  if (name == "mime_attachment") return attachment;
+  if (name == "mime_bad_iso_charset") return bad_iso_charset;
+  if (name == "mime_qp_bytes") return qp_bytes;
+  if (name == "mime_checked_attachments") return 1;
+  return std::nullopt;
+}
+
+MessageFacts ComputeMessageFacts(const mime::Message& message, const RenderedHtmlLookup& rendered) {
+  MessageFacts f;
+  SaTreeBuilder(f).Run(message.raw());
+  Dfs(f, 0, f.dfs, 0);
+  for (const auto& [name, value] : f.nodes[0].headers) {
+    if (name == "content-type") f.top_content_type += value + "\n";
+    if (name == "subject") f.subject += value + "\n";
+  }
+  RenderLeaves(f, rendered);
+  CheckAttachments(f);
+  ComputeBase64Length(f);
+  ComputeMadiff(f);
+  ComputeBlankLines(f);
+  ComputeStockInfo(f);
+  return f;
+}
+
+std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
+  constexpr size_t kScan = 50000;  // body_part_scan_size (bytes here; SA counts characters)
+  std::string text;
+  for (size_t i : facts.dfs) {
+    const SaMimeNode& n = facts.nodes[i];
+    if (!n.leaf) continue;
+    if (!text.empty()) text += "\n";
+    if (!n.rendered) continue;
+    std::string rnd = n.rendered_text;
+    if (rnd.size() > kScan) {
+      size_t idx = rnd.find('\n', kScan);
+      if (idx != std::string::npos && idx - kScan <= 1024) {
+        rnd.resize(idx + 1);
+      } else if ((idx = rnd.find(' ', kScan)) != std::string::npos && idx - kScan <= 1024) {
+        rnd.resize(idx + 1);
+      } else {
+        rnd.resize(kScan);
+      }
+    }
+    text += rnd;
+  }
+  // s/\n+\s*\n+/\x00/gs; s/\s+/ /gs; tr/\x00/\n/ — with Perl's Unicode \s.
+  std::u32string u = ToU32(text);
+  std::u32string a;
+  a.reserve(u.size());
+  for (size_t i = 0; i < u.size();) {
+    if (u[i] == U'\n') {
+      size_t j = i, last_nl = i, nls = 0;
+      while (j < u.size() && IsUniSpace(u[j])) {
+        if (u[j] == U'\n') {
+          last_nl = j;
+          ++nls;
+        }
+        ++j;
+      }
+      if (nls >= 2) {
+        a.push_back(U'\0');
+        i = last_nl + 1;
+        continue;
+      }
+    }
+    a.push_back(u[i++]);
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < a.size();) {
+    if (IsUniSpace(a[i])) {
+      while (i < a.size() && IsUniSpace(a[i])) ++i;
+      out.push_back(' ');
+      continue;
+    }
+    size_t j = i;
+    while (j < a.size() && !IsUniSpace(a[j])) ++j;
+    std::u32string_view chunk(a.data() + i, j - i);
+    std::string piece = FromU32(chunk);
+    std::replace(piece.begin(), piece.end(), '\0', '\n');
+    out += piece;
+    i = j;
+  }
+  const SaMimeNode& root = facts.nodes[0];
+  const std::string* subject = root.Header("subject");
+  std::string all = (subject != nullptr && !subject->empty() && *subject != "0")
+                        ? *subject + "\n"
+                        : std::string("\n");
+  all += out;
+  std::vector<std::string> result;
+  for (const std::string& line : SplitLines(all)) {
+    std::string_view rest = line;
+    while (rest.size() > kMaxBodyLineLength) {
+      size_t sp = rest.rfind(' ', kMaxBodyLineLength);
+      size_t len = sp == std::string_view::npos ? kMaxBodyLineLength : sp + 1;
+      result.emplace_back(rest.substr(0, len));
+      rest.remove_prefix(len);
+    }
+    result.emplace_back(rest);
+  }
+  return result;
+}
+
+// --- HTMLEval ---------------------------------------------------------------------------------
+
+bool HtmlTest(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  for (size_t i = 0; i < in.facts->html_all.size(); ++i) {
+    if (HtmlTruthy(*in.facts, i, Arg(args, 0))) return true;
+  }
+  return false;
+}
+
+bool HtmlTagExists(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  for (const auto& h : in.facts->html_all) {
+    if (h.inside.count(Arg(args, 0)) != 0) return true;
+  }
+  return false;
+}
+
+bool HtmlTagBalance(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  const std::string& tag = Arg(args, 0);
+  if (tag.empty() || !std::all_of(tag.begin(), tag.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0;
+      })) {
+    return false;
+  }
+  for (const auto& h : in.facts->html_all) {
+    auto it = h.inside.find(tag);
+    if (it == h.inside.end()) continue;
+    auto r = EvalComparison(it->second, Arg(args, 1));
+    if (r && *r) return true;
+  }
+  return false;
+}
+
+bool HtmlTextMatch(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  return HtmlTextMatchImpl(in, args, false);
+}
+
+bool HtmlTextNotMatch(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  return HtmlTextMatchImpl(in, args, true);
+}
+
+bool HtmlRange(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr || args.size() < 2) return false;
+  double min = PerlNum(args[1]);
+  bool no_max = args.size() < 3 || args[2] == "inf";
+  double max = no_max ? 0 : PerlNum(args[2]);
+  for (size_t i = 0; i < in.facts->html_all.size(); ++i) {
+    auto v = HtmlNumber(*in.facts, i, args[0]);
+    if (!v) continue;
+    if (no_max) {
+      if (*v > min) return true;
+    } else if (*v > min && *v <= max) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HtmlImageOnly(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+  for (const auto& h : in.facts->html_all) {
+    double len = static_cast<double>(h.length);
+    if (h.inside.count("img") != 0 && len > min && len <= max) return true;
+  }
+  return false;
+}
+
+bool HtmlImageRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+  for (const auto& h : in.facts->html_all) {
+    if (!(h.image_area > 0)) continue;
+    double ratio = static_cast<double>(h.non_space_len) / h.image_area;
+    if (ratio > min && ratio <= max) return true;
+  }
+  return false;
+}
+
+bool HtmlEval(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  for (size_t i = 0; i < in.facts->html_all.size(); ++i) {
+    auto v = HtmlNumber(*in.facts, i, Arg(args, 0));
+    if (!v) continue;
+    auto r = EvalComparison(*v, Arg(args, 1));
+    if (!r) return false;
+    if (*r) return true;
+  }
+  return false;
+}
+
+bool HtmlTitleSubjectRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr || in.facts->subject.empty()) return false;
+  double ratio = PerlNum(Arg(args, 0));
+  // The subject (UTF-8 octets, with its "\n") against titles in characters.
+  double subject_len = static_cast<double>(in.facts->subject.size());
+  for (const auto& h : in.facts->html_all) {
+    double max = 0;
+    for (const auto& t : h.titles) {
+      if (t.empty() || t == "0") continue;
+      double r = static_cast<double>(ToU32(t).size()) / subject_len;
+      max = std::max(max, r);
+    }
+    if (max > ratio) return true;
+  }
+  return false;
+}
+
+bool HtmlCharsetFaraway(const MessageEvalInput&, const std::vector<std::string>&) {
+  return false;  // ok_locales "all"; SA's HTML results never carry `charsets` anyway
+}
+
+bool CheckIframeSrc(const MessageEvalInput& in, const std::vector<std::string>&) {
+  if (in.facts == nullptr) return false;
+  for (const auto& h : in.facts->html_all) {
+    for (const auto& u : h.uris) {
+      if (u.tag == "iframe" && !u.uri.empty()) return true;
+    }
+  }
+  return false;
+}
+
+// --- MIMEEval ---------------------------------------------------------------------------------
+
+bool CheckForMime(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  auto v = in.facts->mime.Get(Arg(args, 0));
+  return v && *v != 0;
+}
+
+bool CheckForMimeHtml(const MessageEvalInput& in, const std::vector<std::string>&) {
+  if (in.facts == nullptr) return false;
+  if (StartsWithIgnoreCase(in.facts->top_content_type, "text/html")) return true;
+  return in.facts->mime.body_html_count > 0;
+}
+
+bool CheckForMimeHtmlOnly(const MessageEvalInput& in, const std::vector<std::string>&) {
+  if (in.facts == nullptr) return false;
+  if (StartsWithIgnoreCase(in.facts->top_content_type, "text/html")) return true;
+  return in.facts->mime.body_html_count > 0 && in.facts->mime.body_text_count == 0;
+}
+
+bool CheckForAsciiTextIllegal(const MessageEvalInput& in, const std::vector<std::string>&) {
+  return in.facts != nullptr && in.facts->mime.ascii_text_illegal > 0;
+}
+
+bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  static const PerlRegex kRatio("^\\d{0,3}\\.\\d{1,3}$", kEvalRegexOptions);
+  const std::string& r = Arg(args, 0);
+  if (!RegexSearch(r, kRatio)) return false;
+  return in.facts->mime.text_unicode_ratio >= PerlNum(r);
+}
+
+// check_for_uppercase's percentage, or NaN when it cannot hit whatever the range.
+double UppercasePercent(const MessageEvalInput& in) {
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  // body_charset_is_likely_to_fp
+  std::vector<std::string> charsets;
+  {
+    const std::string& ct = in.facts->top_content_type;
+    if (!ct.empty()) {
+      static const PerlRegex kDq("charset=\"([^\"]+)\"", kEvalRegexCaseless);
+      static const PerlRegex kSq("charset='([^']+)'", kEvalRegexCaseless);
+      static const PerlRegex kBare("charset=(\\S+)", kEvalRegexCaseless);
+      std::string charset;
+      if (RegexSearch(ct, kDq, &charset) || RegexSearch(ct, kSq, &charset) ||
+          RegexSearch(ct, kBare, &charset)) {
+        charsets.push_back(std::move(charset));
+      }
+    }
+    std::string_view hc = in.facts->mime.html_charsets;
+    size_t i = 0;
+    while (i < hc.size()) {
+      while (i < hc.size() && hc[i] == ' ') ++i;
+      size_t j = hc.find(' ', i);
+      if (j == std::string_view::npos) j = hc.size();
+      if (j > i) charsets.emplace_back(hc.substr(i, j - i));
+      i = j;
+    }
+  }
+  static const PerlRegex kFp(
+      "^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|"
+      "georgianps|pt154|tis)[-_a-z0-9]*$",
+      kEvalRegexCaseless);
+  for (const auto& c : charsets) {
+    if (RegexSearch(c, kFp)) return kNone;
+  }
+  double len = 0, lower = 0, upper = 0;
+  for (const std::string& line : *in.body_lines) {
+    if (!HasTwoWords(line)) continue;
+    if (LooksLikeBase64Words(line)) continue;
+    std::string l = line;
+    // s/\x1b\$B.*\x1b\(B//gs
+    for (size_t s = l.find("\x1b$B"); s != std::string::npos; s = l.find("\x1b$B", s)) {
+      size_t e = l.rfind("\x1b(B");
+      if (e == std::string::npos || e < s + 3) break;
+      l.erase(s, e + 3 - s);
+    }
+    len += static_cast<double>(l.size());
+    for (char c : l) {
+      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) lower++;
+      if (c >= 'A' && c <= 'Z') upper++;
+    }
+  }
+  if (len < 200) return kNone;
+  return upper + lower == 0 ? 0 : upper / (upper + lower) * 100;
+}
+
+bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr || in.body_lines == nullptr) return false;
+  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+  if (!in.facts->uppercase_percent) in.facts->uppercase_percent = UppercasePercent(in);
+  const double pct = *in.facts->uppercase_percent;
+  return !std::isnan(pct) && pct > min && pct <= max;
+}
+
+bool CheckBase64Length(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double len = static_cast<double>(in.facts->base64_length);
+  if (args.size() >= 2 && len > PerlNum(args[1])) return false;
+  return len >= PerlNum(Arg(args, 0));
+}
+
+bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>&) {
+  if (in.facts == nullptr) return false;
+  const MessageFacts& f = *in.facts;
+  for (size_t i : f.dfs) {
+    const SaMimeNode& map = f.nodes[i];
+    if (map.type != "multipart/alternative" || map.leaf) continue;
+    for (size_t c : map.children) {
+      const SaMimeNode& p = f.nodes[c];
+      if (!p.leaf) continue;
+      if (p.type == "multipart/related" || p.type == "application/rtf") continue;
+      if (StartsWithIgnoreCase(p.type, "text/")) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool CheckMimeMultipartRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double r = in.facts->mime.multipart_ratio;
+  return r >= PerlNum(Arg(args, 0)) && r < PerlNum(Arg(args, 1));
+}
+
+bool CheckQpRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  return in.facts != nullptr && in.facts->mime.qp_ratio >= PerlNum(Arg(args, 0));
+}
+
+bool CheckMsgParseFlags(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  return in.facts->parse_flags.count(Arg(args, 0)) != 0;
+}
+
+bool CheckForFarawayCharset(const MessageEvalInput&, const std::vector<std::string>&) {
+  return false;  // ok_locales "all": SA returns 0 before looking at the message
+}
+
+// --- BodyEval ---------------------------------------------------------------------------------
+
+bool CheckBodyLength(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  return static_cast<double>(in.facts->pristine_body_length) <= PerlNum(Arg(args, 0));
+}
+
+bool MultipartAlternativeDifference(const MessageEvalInput& in,
+                                    const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double min = PerlNum(Arg(args, 0));
+  double d = in.facts->madiff;
+  return (min == 0 || d > min) && (Arg(args, 1) == "undef" || d <= PerlNum(Arg(args, 1)));
+}
+
+bool MultipartAlternativeDifferenceCount(const MessageEvalInput& in,
+                                         const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  const MessageFacts& f = *in.facts;
+  if (!(static_cast<double>(f.madiff_html) > PerlNum(Arg(args, 1)))) return false;
+  return static_cast<double>(f.madiff_text) / static_cast<double>(f.madiff_html) >
+         PerlNum(Arg(args, 0));
+}
+
+bool CheckBlankLineRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+  double minlines = args.size() >= 3 ? PerlNum(args[2]) : 1;
+  if (minlines < 1) minlines = 1;
+  double ratio = static_cast<double>(in.facts->decoded_body_lines) < minlines
+                     ? -1
+                     : (in.facts->decoded_body_lines == 0 ? -1 : in.facts->blank_line_ratio_1);
+  return (min == 0 && ratio <= max) || (ratio > min && ratio <= max);
+}
+
+bool TvdVerticalWords(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.body_lines == nullptr) return false;
+  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
+  if (max >= 100) max = 101;
+  long long value = -1;
+  for (const std::string& line : *in.body_lines) {
+    size_t l = line.size();
+    if (l <= 5) continue;
+    size_t spaces = static_cast<size_t>(std::count(line.begin(), line.end(), ' '));
+    size_t nonspaces = l - spaces;
+    long long pct = (spaces > nonspaces || nonspaces == 0)
+                        ? 100
+                        : static_cast<long long>(100.0 * spaces / nonspaces);
+    value = std::max(value, pct);
+  }
+  return static_cast<double>(value) >= min && static_cast<double>(value) < max;
+}
+
+bool CheckStockInfo(const MessageEvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts == nullptr) return false;
+  double min = PerlNum(Arg(args, 0));
+  return min == 0 || static_cast<double>(in.facts->stock_info) >= min;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const MessageEvalFunction* FindMessageEval(std::string_view name) {
+  static const std::unordered_map<std::string_view, MessageEvalFunction> kTable = {
+      {"html_test", &HtmlTest},
+      {"html_tag_exists", &HtmlTagExists},
+      {"html_tag_balance", &HtmlTagBalance},
+      {"html_text_match", &HtmlTextMatch},
+      {"html_text_not_match", &HtmlTextNotMatch},
+      {"html_range", &HtmlRange},
+      {"html_image_only", &HtmlImageOnly},
+      {"html_image_ratio", &HtmlImageRatio},
+      {"html_eval", &HtmlEval},
+      {"html_title_subject_ratio", &HtmlTitleSubjectRatio},
+      {"html_charset_faraway", &HtmlCharsetFaraway},
+      {"check_iframe_src", &CheckIframeSrc},
+      {"check_for_mime", &CheckForMime},
+      {"check_for_mime_html", &CheckForMimeHtml},
+      {"check_for_mime_html_only", &CheckForMimeHtmlOnly},
+      {"check_for_ascii_text_illegal", &CheckForAsciiTextIllegal},
+      {"check_for_uppercase", &CheckForUppercase},
+      {"check_abundant_unicode_ratio", &CheckAbundantUnicodeRatio},
+      {"check_base64_length", &CheckBase64Length},
+      {"check_ma_non_text", &CheckMaNonText},
+      {"check_mime_multipart_ratio", &CheckMimeMultipartRatio},
+      {"check_qp_ratio", &CheckQpRatio},
+      {"check_msg_parse_flags", &CheckMsgParseFlags},
+      {"check_for_faraway_charset", &CheckForFarawayCharset},
+      {"check_body_length", &CheckBodyLength},
+      {"multipart_alternative_difference", &MultipartAlternativeDifference},
+      {"multipart_alternative_difference_count", &MultipartAlternativeDifferenceCount},
+      {"check_blank_line_ratio", &CheckBlankLineRatio},
+      {"tvd_vertical_words", &TvdVerticalWords},
+      {"check_stock_info", &CheckStockInfo},
+  };
+  auto it = kTable.find(name);
+  return it == kTable.end() ? nullptr : &it->second;
+}
+
+}  // namespace mailsift::rules
