@@ -14,9 +14,9 @@
 
 #include "base/strings.h"
 #include "rules/eval/eval_table.h"
+#include "rules/message/received.h"
 #include "rules/prefilter/literal_prefilter.h"
 #include "rules/regex/pattern.h"
-#include "rules/message/received.h"
 
 namespace mailsift::rules {
 namespace {

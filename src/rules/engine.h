@@ -39,9 +39,9 @@
 
 #include "base/error.h"
 #include "mime/message.h"
+#include "rules/cf/ruleset.h"
 #include "rules/message/message_text.h"
 #include "rules/prefilter/multi_prefilter.h"
-#include "rules/cf/ruleset.h"
 
 namespace mailsift::rules {
 

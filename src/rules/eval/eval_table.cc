@@ -8,8 +8,8 @@
 #include "rules/eval/header_eval.h"
 #include "rules/eval/message_eval.h"
 #include "rules/eval/misc_eval.h"
-#include "rules/message/received.h"
 #include "rules/eval/relay_eval.h"
+#include "rules/message/received.h"
 
 namespace mailsift::rules {
 

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "rules/message/message_text.h"
 #include "rules/cf/ruleset.h"
+#include "rules/message/message_text.h"
 
 namespace mailsift::rules {
 

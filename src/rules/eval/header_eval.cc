@@ -16,9 +16,9 @@
 #include <utility>
 
 #include "base/strings.h"
+#include "rules/message/registry_boundaries.h"
 #include "rules/regex/perl_regex.h"
 #include "rules/regex/perl_text.h"
-#include "rules/message/registry_boundaries.h"
 
 namespace mailsift::rules {
 namespace {

@@ -18,8 +18,8 @@
 #include "mime/codec.h"
 #include "mime/uri.h"
 #include "rules/eval/header_eval.h"
-#include "rules/regex/perl_text.h"
 #include "rules/message/registry_boundaries.h"
+#include "rules/regex/perl_text.h"
 
 namespace mailsift::rules {
 

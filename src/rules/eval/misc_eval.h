@@ -45,8 +45,8 @@
 #include <vector>
 
 #include "mime/message.h"
-#include "rules/eval/message_eval.h"
 #include "rules/cf/ruleset.h"
+#include "rules/eval/message_eval.h"
 
 namespace mailsift::rules {
 

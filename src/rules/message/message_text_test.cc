@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "mime/message.h"
-#include "rules/eval/eval_table.h"
 #include "rules/cf/ruleset.h"
+#include "rules/eval/eval_table.h"
 
 namespace mailsift::rules {
 namespace {
