@@ -129,8 +129,8 @@ struct Spam {
   // (amavisd's @local_domains_acl, same forms as above without a local part: "example.com",
   // ".example.com"); empty = every recipient (the default).
   std::vector<std::string> local_domains;
-  // The vectorscan prefilter (rules/multi_prefilter.h): "background" builds its databases in a
-  // short-lived process of their own when the cache has none for these rules (every rule runs
+  // The vectorscan prefilter (rules/prefilter/multi_prefilter.h): "background" builds its databases
+  // in a short-lived process of their own when the cache has none for these rules (every rule runs
   // until they are ready), "off" runs every rule always. MAILSIFT_PREFILTER overrides it.
   Prefilter prefilter = Prefilter::kBackground;
   // Where the databases are cached, one file per ruleset; created when missing. "" = the

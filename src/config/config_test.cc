@@ -245,7 +245,7 @@ TEST(Config, PrefilterKeys) {
   EXPECT_EQ(defaults->spam.prefilter_cache_dir, "");  // the environment's (XDG, HOME)
 
   // A directory that does not exist, and could not be created, is no config error: it only
-  // means no cache (rules/multi_prefilter.h).
+  // means no cache (rules/prefilter/multi_prefilter.h).
   auto set = ParseConfig(R"(
 [spam]
 prefilter = "off"

@@ -1,8 +1,8 @@
-// generation/prefilter.h — the vectorscan prefilter's settings (rules/multi_prefilter.h) for the
-// rulesets this program compiles: the [spam] keys, and this program as the builder process that
-// `mailsift prefilter-build` (rules::RunPrefilterBuilder) runs. The generation uses them, and so
-// do the offline verbs (check-config, scan) that compile the same rules.
-// Thread-safety: pure functions; a generation's report callback only logs.
+// generation/prefilter.h — the vectorscan prefilter's settings (rules/prefilter/multi_prefilter.h)
+// for the rulesets this program compiles: the [spam] keys, and this program as the builder process
+// that `mailsift prefilter-build` (rules::RunPrefilterBuilder) runs. The generation uses them, and
+// so do the offline verbs (check-config, scan) that compile the same rules. Thread-safety: pure
+// functions; a generation's report callback only logs.
 #pragma once
 
 #include <future>

@@ -1,4 +1,4 @@
-// rules/cf_condition.cc — see cf_condition.h.
+// rules/cf/cf_condition.cc — see cf_condition.h.
 #include "rules/cf/cf_condition.h"
 
 #include <cctype>

@@ -1,4 +1,4 @@
-// rules/cf_condition.h — evaluates the condition of an `if` / `ifplugin` line of a .cf file.
+// rules/cf/cf_condition.h — evaluates the condition of an `if` / `ifplugin` line of a .cf file.
 //
 // SpamAssassin (Conf/Parser.pm handle_conditional) turns the condition into Perl and evals it:
 // `version` (4.000001), `perl_version`, `local_tests_only`, `plugin(Pkg)`, `can(Pkg::fn)`,

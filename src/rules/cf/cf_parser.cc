@@ -1,4 +1,4 @@
-// rules/cf_parser.cc — see cf_parser.h. References are to SpamAssassin 4.0.1's Perl sources
+// rules/cf/cf_parser.cc — see cf_parser.h. References are to SpamAssassin 4.0.1's Perl sources
 // (Mail/SpamAssassin/Conf/Parser.pm, Conf.pm, Util.pm, Plugin/ReplaceTags.pm).
 #include "rules/cf/cf_parser.h"
 

@@ -1,4 +1,5 @@
-// rules/cf_parser.h — reads SpamAssassin 4.0.1 configuration (.pre and .cf files) into a Ruleset.
+// rules/cf/cf_parser.h — reads SpamAssassin 4.0.1 configuration (.pre and .cf files) into a
+// Ruleset.
 //
 // The line language follows Mail::SpamAssassin::Conf::Parser: `#` starts a comment unless
 // written `\#`; leading and trailing whitespace is removed; there are no line continuations (SA

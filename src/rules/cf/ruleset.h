@@ -1,4 +1,4 @@
-// rules/ruleset.h — the parsed form of a SpamAssassin rule set (the .cf language of SA 4.0.1).
+// rules/cf/ruleset.h — the parsed form of a SpamAssassin rule set (the .cf language of SA 4.0.1).
 //
 // A Ruleset is what cf_parser.h produces after reading the .pre and .cf files, evaluating
 // if/ifplugin blocks, applying redefinitions, default scores, tflags/priority fix-ups and

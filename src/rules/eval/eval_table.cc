@@ -1,4 +1,4 @@
-// rules/eval_table.cc — see eval_table.h.
+// rules/eval/eval_table.cc — see eval_table.h.
 #include "rules/eval/eval_table.h"
 
 #include <algorithm>
@@ -52,7 +52,6 @@ bool IsNetworkOrBayes(std::string_view name) {
                                                    "check_pyzor",
                                                    "check_hashbl",
                                                    "check_askdns",
-                                                   "check_uri_host_listed",
                                                    "check_senders_reputation",
                                                    "check_fuz",
                                                    "check_phishing",

@@ -1,4 +1,4 @@
-// rules/eval_table.h — SpamAssassin eval functions by name, for the evaluator.
+// rules/eval/eval_table.h — SpamAssassin eval functions by name, for the evaluator.
 //
 // Each entry adapts one native implementation (relay_eval.h, header_eval.h, message_eval.h) to
 // the evaluator's calling convention: the message's texts and the ruleset, the rule's

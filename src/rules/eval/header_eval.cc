@@ -1,4 +1,4 @@
-// rules/header_eval.cc — see header_eval.h. Each function names the SpamAssassin 4.0.1 routine
+// rules/eval/header_eval.cc — see header_eval.h. Each function names the SpamAssassin 4.0.1 routine
 // whose behaviour it reproduces (Plugin/HeaderEval.pm, Plugin/FreeMail.pm, Plugin/WLBLEval.pm,
 // PerMsgStatus.pm, Message/Node.pm, Util.pm, RegistryBoundaries.pm).
 #include "rules/eval/header_eval.h"

@@ -1,4 +1,4 @@
-// rules/header_eval.h — SpamAssassin 4.0.1's header eval functions, natively.
+// rules/eval/header_eval.h — SpamAssassin 4.0.1's header eval functions, natively.
 //
 // Implements the `eval:` functions of the HeaderEval, FreeMail and WLBLEval plugins that the
 // Debian rule set calls from `header` rules, with SpamAssassin's semantics (results, not

@@ -1,5 +1,5 @@
-// rules/header_eval_test.cc — SpamAssassin's header evals on hand-made header sets: a hit and a
-// miss per function. Dates and addresses were cross-checked with SA 4.0.1's
+// rules/eval/header_eval_test.cc — SpamAssassin's header evals on hand-made header sets: a hit and
+// a miss per function. Dates and addresses were cross-checked with SA 4.0.1's
 // Util::parse_rfc822_date / parse_header_addresses; the LOCALPART_IN_SUBJECT, SORTED_RECIPS,
 // UNRESOLVED_TEMPLATE, FROM_ILLEGAL_CHARS and DATE_IN_PAST_06_12 cases with `spamassassin -L -t`.
 #include "rules/eval/header_eval.h"

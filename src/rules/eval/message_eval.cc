@@ -1,4 +1,4 @@
-// rules/message_eval.cc — see message_eval.h.
+// rules/eval/message_eval.cc — see message_eval.h.
 #include "rules/eval/message_eval.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8

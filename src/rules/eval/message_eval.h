@@ -1,4 +1,4 @@
-// rules/message_eval.h — SpamAssassin 4.0.1's HTMLEval, MIMEEval and BodyEval eval functions,
+// rules/eval/message_eval.h — SpamAssassin 4.0.1's HTMLEval, MIMEEval and BodyEval eval functions,
 // natively.
 //
 // SpamAssassin computes these over its own view of the message (Mail::SpamAssassin::Message):

@@ -1,4 +1,4 @@
-// rules/misc_eval.cc — see misc_eval.h. Written from the behaviour of SpamAssassin 4.0.1's
+// rules/eval/misc_eval.cc — see misc_eval.h. Written from the behaviour of SpamAssassin 4.0.1's
 // Plugin/ImageInfo.pm, URIEval.pm, HTTPSMismatch.pm, VBounce.pm, WLBLEval.pm,
 // WelcomeListSubject.pm, RegistryBoundaries.pm and Util.pm (base64_decode).
 #include "rules/eval/misc_eval.h"

@@ -1,4 +1,4 @@
-// rules/misc_eval.h — the remaining SpamAssassin 4.0.1 eval functions of the Debian rule set:
+// rules/eval/misc_eval.h — the remaining SpamAssassin 4.0.1 eval functions of the Debian rule set:
 // ImageInfo, URIEval, HTTPSMismatch, VBounce, the URI-host part of WLBLEval and
 // WelcomeListSubject, natively.
 //

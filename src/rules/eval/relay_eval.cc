@@ -1,4 +1,4 @@
-// rules/relay_eval.cc — see relay_eval.h. Ported from SpamAssassin 4.0.1's
+// rules/eval/relay_eval.cc — see relay_eval.h. Ported from SpamAssassin 4.0.1's
 // Plugin/RelayEval.pm and Plugin/HeaderEval.pm; the patterns are SA's, in PCRE2 syntax.
 #include "rules/eval/relay_eval.h"
 

@@ -1,4 +1,4 @@
-// rules/relay_eval.h — SpamAssassin 4.0.1's eval functions over the relay path and the
+// rules/eval/relay_eval.h — SpamAssassin 4.0.1's eval functions over the relay path and the
 // Received headers, as the Debian ruleset calls them.
 //
 // From Plugin/RelayEval.pm: check_all_trusted, check_no_relays, check_relays_unparseable,
@@ -13,7 +13,7 @@
 // Each function returns whether the rule hits, computed exactly as SA does (including its
 // quirks: check_for_no_rdns_dotcom_helo looks only at the last public untrusted relay;
 // check_for_forged_juno_received_headers always hits a juno.com sender without
-// X-Originating-IP). Header texts are read as SA's $pms->get does (rules/received.h
+// X-Originating-IP). Header texts are read as SA's $pms->get does (rules/message/received.h
 // SaGetHeader). None of these functions take arguments in the ruleset; RunRelayEval ignores
 // extra arguments as SA does.
 //

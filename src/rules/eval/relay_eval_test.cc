@@ -1,5 +1,5 @@
-// Tests for rules/relay_eval.h: one hit and one miss per eval function. (The functions agree with
-// SpamAssassin 4.0.1 on all 6,046 messages of the SpamAssassin public corpus.)
+// Tests for rules/eval/relay_eval.h: one hit and one miss per eval function. (The functions agree
+// with SpamAssassin 4.0.1 on all 6,046 messages of the SpamAssassin public corpus.)
 #include "rules/eval/relay_eval.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// rules/message_text.cc — see message_text.h.
+// rules/message/message_text.cc — see message_text.h.
 #include "rules/message/message_text.h"
 
 #include <algorithm>

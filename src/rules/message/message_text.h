@@ -1,4 +1,4 @@
-// rules/message_text.h — one message as SpamAssassin 4.0.1's rules see it.
+// rules/message/message_text.h — one message as SpamAssassin 4.0.1's rules see it.
 //
 // MessageText derives, from a parsed message, every text a rule type matches against, with
 // SpamAssassin's semantics (Mail::SpamAssassin::PerMsgStatus, Message, Message::Node):
@@ -50,7 +50,7 @@ struct TextContext {
   const RegistryBoundaries* boundaries = nullptr;  // for :domain; none: two labels
 };
 
-// Relay facts computed by the Received parser (rules/received.h), as strings and indexes.
+// Relay facts computed by the Received parser (rules/message/received.h), as strings and indexes.
 struct RelayStrings {
   std::string trusted, untrusted, internal, external;
   int last_trusted_relay_index = -1;

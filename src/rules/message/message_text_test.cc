@@ -1,5 +1,5 @@
-// rules/message_text_test.cc — the texts rules match, on hand-written messages: get() with its
-// modifiers and pseudo-headers, the rendered body lines, rawbody chunks, full, URIs.
+// rules/message/message_text_test.cc — the texts rules match, on hand-written messages: get() with
+// its modifiers and pseudo-headers, the rendered body lines, rawbody chunks, full, URIs.
 //
 // Header values were checked with SpamAssassin 4.0.1 (`spamassassin -L -t` with header rules
 // anchored on the exact expected value, e.g. `header T Subject:raw =~ /^ =\?utf-8…\?=\n\z/`),

@@ -1,4 +1,4 @@
-// rules/received.cc — see received.h. The per-MTA formats follow SpamAssassin 4.0.1's
+// rules/message/received.cc — see received.h. The per-MTA formats follow SpamAssassin 4.0.1's
 // Message/Metadata/Received.pm in the same order, since the first format that matches wins and
 // a partial match may leave fields set for later ones (as in SA).
 #include "rules/message/received.h"

@@ -1,4 +1,4 @@
-// rules/received.h — SpamAssassin 4.0.1's Received-header parser and trust path.
+// rules/message/received.h — SpamAssassin 4.0.1's Received-header parser and trust path.
 //
 // AnalyzeReceivedHeaders reads a message's Received header fields (newest first, as they appear)
 // and, like SA's Message::Metadata::Received (parse_received_headers / parse_received_line):

@@ -1,5 +1,5 @@
-// Tests for rules/received.h. Expected relay strings were produced by SpamAssassin 4.0.1 (Debian
-// 12 package) on the same header text.
+// Tests for rules/message/received.h. Expected relay strings were produced by SpamAssassin 4.0.1
+// (Debian 12 package) on the same header text.
 #include "rules/message/received.h"
 
 #include <gtest/gtest.h>

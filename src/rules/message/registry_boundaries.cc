@@ -1,4 +1,4 @@
-// rules/registry_boundaries.cc — see registry_boundaries.h.
+// rules/message/registry_boundaries.cc — see registry_boundaries.h.
 #include "rules/message/registry_boundaries.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// rules/registry_boundaries.h — SpamAssassin's RegistryBoundaries: where a host name's
+// rules/message/registry_boundaries.h — SpamAssassin's RegistryBoundaries: where a host name's
 // registrable domain starts, and whether a domain ends in a known top-level domain.
 //
 // Built from the util_rb_tld, util_rb_2tld and util_rb_3tld lists of the rule files (compared

@@ -1,4 +1,4 @@
-// rules/hs_expression.cc — see hs_expression.h.
+// rules/prefilter/hs_expression.cc — see hs_expression.h.
 #include "rules/prefilter/hs_expression.h"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
-// rules/hs_expression.h — a rule regex as Hyperscan (vectorscan) expressions that match a superset.
+// rules/prefilter/hs_expression.h — a rule regex as Hyperscan (vectorscan) expressions that match a
+// superset.
 //
 // The multi-pattern prefilter (multi_prefilter.h) scans a message's texts once with all rules
 // compiled into one Hyperscan database, and runs PCRE2 only for the rules it flags. That is only

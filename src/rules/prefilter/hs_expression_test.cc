@@ -1,6 +1,6 @@
-// rules/hs_expression_test.cc — the translation of rule regexes to Hyperscan expressions: what is
-// written for each piece of PCRE2 syntax, what is refused, and the property the prefilter rests
-// on: wherever PCRE2 finds a match in a text, Hyperscan finds one of the expressions in that
+// rules/prefilter/hs_expression_test.cc — the translation of rule regexes to Hyperscan expressions:
+// what is written for each piece of PCRE2 syntax, what is refused, and the property the prefilter
+// rests on: wherever PCRE2 finds a match in a text, Hyperscan finds one of the expressions in that
 // text joined among others with "\n" (checked on crafted texts and on random ones).
 #include "rules/prefilter/hs_expression.h"
 

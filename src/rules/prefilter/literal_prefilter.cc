@@ -1,4 +1,4 @@
-// rules/literal_prefilter.cc — see literal_prefilter.h.
+// rules/prefilter/literal_prefilter.cc — see literal_prefilter.h.
 #include "rules/prefilter/literal_prefilter.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
-// rules/literal_prefilter.h — skipping regexes that cannot match, by what every match contains.
+// rules/prefilter/literal_prefilter.h — skipping regexes that cannot match, by what every match
+// contains.
 //
 // Most SpamAssassin rules need some literal text to match (/\bfree money\b/i needs "free
 // money"). RequiredLiterals() reads a pattern and returns a set of strings of which at least one

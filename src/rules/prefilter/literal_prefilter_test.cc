@@ -1,5 +1,5 @@
-// rules/literal_prefilter_test.cc — required literals of typical SpamAssassin patterns, the
-// exactness of TextIndex, and the property the evaluator relies on: over the real ruleset and
+// rules/prefilter/literal_prefilter_test.cc — required literals of typical SpamAssassin patterns,
+// the exactness of TextIndex, and the property the evaluator relies on: over the real ruleset and
 // real messages, a pattern never matches a text in which none of its literals occurs.
 #include "rules/prefilter/literal_prefilter.h"
 

@@ -1,4 +1,4 @@
-// rules/multi_prefilter.cc — see multi_prefilter.h.
+// rules/prefilter/multi_prefilter.cc — see multi_prefilter.h.
 #include "rules/prefilter/multi_prefilter.h"
 
 #include <fcntl.h>

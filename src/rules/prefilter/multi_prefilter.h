@@ -1,5 +1,5 @@
-// rules/multi_prefilter.h — one Hyperscan (vectorscan) scan per text that names the rules that
-// may match, so that PCRE2 runs only for those.
+// rules/prefilter/multi_prefilter.h — one Hyperscan (vectorscan) scan per text that names the rules
+// that may match, so that PCRE2 runs only for those.
 //
 // The evaluator groups its regex rules by the text they match (the body lines, the rawbody
 // chunks, the value of one header request). For each group, PrefilterDatabases holds one

@@ -1,5 +1,5 @@
-// rules/multi_prefilter_builder_test.cc — the prefilter's databases built in a process of their
-// own (PrefilterOptions::builder). This test program is that builder too (main() below, as
+// rules/prefilter/multi_prefilter_builder_test.cc — the prefilter's databases built in a process of
+// their own (PrefilterOptions::builder). This test program is that builder too (main() below, as
 // `mailsift prefilter-build` is for the filter), started through /proc/self/exe as the filter
 // starts itself; real programs stand in for builders that fail (/bin/false) or write nonsense
 // (/bin/echo). What the builder builds scans as what is built in-process and is a valid cache

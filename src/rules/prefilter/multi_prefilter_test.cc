@@ -1,6 +1,6 @@
-// rules/multi_prefilter_test.cc — the vectorscan databases: which rules they hold and flag, the
-// candidate texts of repeated-group rules, the cache file (written, read back, refused when
-// damaged or foreign, a directory that cannot be written), and the background build (off until
+// rules/prefilter/multi_prefilter_test.cc — the vectorscan databases: which rules they hold and
+// flag, the candidate texts of repeated-group rules, the cache file (written, read back, refused
+// when damaged or foreign, a directory that cannot be written), and the background build (off until
 // ready, then published).
 #include "rules/prefilter/multi_prefilter.h"
 

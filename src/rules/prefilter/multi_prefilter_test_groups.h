@@ -1,4 +1,4 @@
-// rules/multi_prefilter_test_groups.h — the rule groups the prefilter's tests build from.
+// rules/prefilter/multi_prefilter_test_groups.h — the rule groups the prefilter's tests build from.
 #pragma once
 
 #include <vector>

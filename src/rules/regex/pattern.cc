@@ -1,4 +1,4 @@
-// rules/pattern.cc — see pattern.h.
+// rules/regex/pattern.cc — see pattern.h.
 #include "rules/regex/pattern.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 0

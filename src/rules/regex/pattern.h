@@ -1,4 +1,4 @@
-// rules/pattern.h — one SpamAssassin rule regex compiled with PCRE2, matched under limits.
+// rules/regex/pattern.h — one SpamAssassin rule regex compiled with PCRE2, matched under limits.
 //
 // SpamAssassin compiles every rule as Perl `qr/(?flags)pattern/aa` and matches octets: \d \w \s
 // \b and case folding are ASCII-only, bytes ≥ 0x80 match themselves. PCRE2 in 8-bit mode without

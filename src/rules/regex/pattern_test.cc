@@ -1,4 +1,4 @@
-// rules/pattern_test.cc — SpamAssassin regexes under PCRE2: flags, Perl's `(?aa)`, octet
+// rules/regex/pattern_test.cc — SpamAssassin regexes under PCRE2: flags, Perl's `(?aa)`, octet
 // semantics, the 32-bit fallback for patterns too large for link size 2, and the match limits.
 #include "rules/regex/pattern.h"
 

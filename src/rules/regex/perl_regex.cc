@@ -1,4 +1,4 @@
-// rules/perl_regex.cc — see perl_regex.h.
+// rules/regex/perl_regex.cc — see perl_regex.h.
 #include "rules/regex/perl_regex.h"
 
 #include <algorithm>

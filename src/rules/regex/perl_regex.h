@@ -1,5 +1,5 @@
-// rules/perl_regex.h — a PCRE2 regex for the eval functions' own patterns (the Perl regexes of
-// SpamAssassin's plugins), matched on bytes with ASCII classes as Perl matches SA's byte
+// rules/regex/perl_regex.h — a PCRE2 regex for the eval functions' own patterns (the Perl regexes
+// of SpamAssassin's plugins), matched on bytes with ASCII classes as Perl matches SA's byte
 // strings, under a match and depth limit.
 //
 // A pattern that does not compile (possible only for patterns built from message text) never

@@ -1,5 +1,5 @@
-// rules/perl_text.h — small pieces of Perl's text semantics that SpamAssassin's code relies on,
-// shared by the eval functions and the Received parser: Perl's \s on bytes, trimming by it, and
+// rules/regex/perl_text.h — small pieces of Perl's text semantics that SpamAssassin's code relies
+// on, shared by the eval functions and the Received parser: Perl's \s on bytes, trimming by it, and
 // the wildcard match behind SpamAssassin's address and subject globs. Pure functions,
 // header-only; thread-safe.
 #pragma once
