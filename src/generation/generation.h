@@ -8,8 +8,11 @@
 // binds them itself, drops privileges (supervisor.user, .group, .chroot), checks that it can
 // write its spool directory as the user it now is, and serves (filter::Server). On the control
 // channel (MAILSIFT_CONTROL_FD) it reports RULES and READY, or FAILED with the reason and its
-// exit code; then it answers STATUS, drains on DRAIN and says STOPPED_ACCEPTING once it no
-// longer holds a listening socket. EOF on the channel (the supervisor is gone) drains it too.
+// exit code; then it answers STATUS, drains on DRAIN and says STOPPED_ACCEPTING once none of
+// its threads accepts any more (each has closed its copy of the listening sockets; the fds it
+// was passed stay open, never accepted on, until Run() returns, so the kernel still queues
+// connections for whoever else holds the socket). EOF on the channel (the supervisor is gone)
+// drains it too.
 // Standalone (no channel, nothing passed) SIGTERM stops it. SIGTERM, SIGINT, SIGHUP and SIGUSR2
 // are the supervisor's business, not the generation's: they stay blocked, and only SIGTERM,
 // taken by a thread of its own, stops the server.

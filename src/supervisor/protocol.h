@@ -11,8 +11,9 @@
 //                             "FAILED <reason>"    it cannot serve; it exits
 //                             "STATUS k=v k=v ..." its counters (smtp::StatusFields), when asked
 //                                                  and once more as it exits
-//                             "STOPPED_ACCEPTING"  after DRAIN, once it has closed every copy of
-//                                                  the listening sockets
+//                             "STOPPED_ACCEPTING"  after DRAIN, once no thread of it accepts
+//                                                  any more (each closed its copy of the
+//                                                  listening sockets)
 //   supervisor → generation:  "DRAIN"              stop accepting, finish, exit
 //                             "STATUS"             asks for a STATUS line
 // A generation that sees EOF on the channel (the supervisor is gone) drains and exits.

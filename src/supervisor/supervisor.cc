@@ -28,6 +28,7 @@
 #include "log/log.h"
 #include "net/endpoint.h"
 #include "supervisor/control.h"
+#include "supervisor/deadlines.h"
 #include "supervisor/handoff.h"
 #include "supervisor/metrics.h"
 #include "supervisor/metrics_listener.h"
@@ -41,10 +42,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using HandoffKind = Handoff::Kind;
-
-Clock::time_point After(config::Seconds seconds) {
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
-}
 
 // Says `type` to a generation on its channel; false when it is gone (or has no channel).
 bool Tell(int channel, MessageType type) {
@@ -70,7 +67,6 @@ struct Generation {
   std::map<std::string, long long> last_status;
   long long status_replies = 0;  // STATUS lines received, so a request sees its answer arrive
   Clock::time_point started = Clock::now();
-  Clock::time_point deadline = Clock::time_point::max();  // READY, or end of drain
   bool exited = false;
   bool stopped_accepting = false;  // said STOPPED_ACCEPTING after DRAIN
 };
@@ -152,13 +148,11 @@ class Supervisor {
   Handoff handoff_;
   ReloadAnswers reload_answers_;
 
-  // Crash restarts.
-  int recent_crashes_ = 0;
-  Clock::time_point restart_at_ = Clock::time_point::max();
+  // Each generation's READY or drain deadline, the crash restart, the stop's deadline.
+  Deadlines deadlines_;
 
   // Stop.
   bool stopping_ = false;
-  Clock::time_point stop_deadline_ = Clock::time_point::max();
   std::vector<int> stop_clients_;
 
   // Counters since the supervisor started.
@@ -338,7 +332,7 @@ int Supervisor::Spawn(const config::Config& config, std::string& error) {
   generation->pid = pid;
   generation->channel = pair[0];
   generation->digest = config.digest;
-  generation->deadline = After(config.supervisor.ready_timeout);
+  deadlines_.AwaitReady(number, Clock::now(), config.supervisor.ready_timeout);
   log::Info("starting generation {} (pid {}) with config {}", number, pid, config.digest);
   generations_.push_back(std::move(generation));
   return number;
@@ -421,14 +415,14 @@ void Supervisor::OnChannel(Generation& generation) {
 void Supervisor::OnReady(Generation& generation) {
   if (handoff_.idle() || generation.number != handoff_.generation()) return;
   generation.state = Generation::State::kServing;
-  generation.deadline = Clock::time_point::max();
+  deadlines_.Clear(generation.number);
   // Promote: every older serving generation drains now. Until this moment it kept accepting,
   // and the new one has been accepting since before it said READY: no gap.
   for (auto& older : generations_) {
     if (older.get() == &generation || older->exited) continue;
     if (older->state == Generation::State::kServing) {
       older->state = Generation::State::kDraining;
-      older->deadline = After(config_.supervisor.drain_timeout + config::Seconds(5));
+      deadlines_.AwaitExit(older->number, Clock::now(), config_.supervisor.drain_timeout);
       if (!Tell(older->channel, MessageType::kDrain)) ::kill(older->pid, SIGTERM);
       log::Info("generation {} (pid {}) draining", older->number, older->pid);
     }
@@ -441,7 +435,7 @@ void Supervisor::OnReady(Generation& generation) {
     // are still answered).
     ServeMetrics(*held.metrics);
   }
-  recent_crashes_ = 0;
+  deadlines_.Served();
   std::string message =
       fmt::format("generation {} (pid {}) serving, config {}, rules {}", generation.number,
                   generation.pid, generation.digest, generation.rules);
@@ -511,8 +505,7 @@ void Supervisor::FailHandoff(Generation& generation, const std::string& reason) 
   Notify("READY=1\nSTATUS=" + message);
   if (!serving && !stopping_) {
     // Nothing serves (the serving one crashed meanwhile): keep trying, with backoff.
-    restart_at_ = After(config::Seconds(std::min(30, 1 << std::min(recent_crashes_, 5))));
-    ++recent_crashes_;
+    deadlines_.RestartAfterFailedStart(Clock::now());
   }
   if (serving) RunQueuedReloads();
 }
@@ -540,15 +533,12 @@ void Supervisor::Reap() {
       ++crashes_;
       log::Error("generation {} (pid {}) crashed ({}); the listening sockets stay open", g.number,
                  g.pid, how);
-      if (!stopping_ && handoff_.idle()) {
-        auto delay = config::Seconds(recent_crashes_ == 0 ? 0 : std::min(30, 1 << recent_crashes_));
-        ++recent_crashes_;
-        restart_at_ = After(delay);
-      }
+      if (!stopping_ && handoff_.idle()) deadlines_.RestartAfterCrash(Clock::now());
     } else {
       log::Info("generation {} (pid {}) exited ({})", g.number, g.pid, how);
     }
     if (g.channel >= 0) ::close(g.channel);
+    deadlines_.Clear(g.number);
     generations_.erase(it);
   }
   CloseUnusedListeners();
@@ -589,7 +579,7 @@ void Supervisor::CloseUnusedListeners() {
 void Supervisor::CheckDeadlines() {
   auto now = Clock::now();
   for (auto& g : generations_) {
-    if (g->exited || now < g->deadline) continue;
+    if (g->exited || !deadlines_.GenerationDue(g->number, now)) continue;
     if (g->number == handoff_.generation()) {
       const auto& held = handoff_.held();
       const config::Config& config = held.config ? *held.config : config_;
@@ -599,11 +589,10 @@ void Supervisor::CheckDeadlines() {
       log::Warn("generation {} (pid {}) still busy at the drain deadline: killed", g->number,
                 g->pid);
       ::kill(g->pid, SIGKILL);
-      g->deadline = Clock::time_point::max();
+      deadlines_.Clear(g->number);
     }
   }
-  if (now >= restart_at_) {
-    restart_at_ = Clock::time_point::max();
+  if (deadlines_.TakeRestart(now)) {
     if (!Serving() && handoff_.idle() && !stopping_) {
       std::string error;
       log::Info("starting a replacement generation");
@@ -611,15 +600,14 @@ void Supervisor::CheckDeadlines() {
         handoff_.Begin(number, Handoff::Held(HandoffKind::kReplacement));
       } else {
         log::Error("cannot start a generation: {}", error);
-        restart_at_ = After(config::Seconds(5));
+        deadlines_.RetryRestart(Clock::now());
       }
     }
   }
-  if (stopping_ && now >= stop_deadline_) {
+  if (stopping_ && deadlines_.TakeStop(now)) {
     for (auto& g : generations_) {
       if (!g->exited) ::kill(g->pid, SIGKILL);
     }
-    stop_deadline_ = Clock::time_point::max();
   }
 }
 
@@ -795,8 +783,7 @@ void Supervisor::BeginStop(bool fast, int client) {
   stopping_ = true;
   Notify("STOPPING=1");
   log::Info("stopping{}", fast ? " now" : ": draining every generation");
-  stop_deadline_ =
-      fast ? Clock::now() : After(config_.supervisor.drain_timeout + config::Seconds(5));
+  deadlines_.Stop(Clock::now(), fast, config_.supervisor.drain_timeout);
   for (auto& g : generations_) {
     if (g->exited) continue;
     if (fast || g->state == Generation::State::kStarting) {
@@ -896,7 +883,7 @@ bool Supervisor::Adopt() {
     g->state = static_cast<Generation::State>(adopted.state);
     g->digest = adopted.digest;
     if (g->state == Generation::State::kDraining) {
-      g->deadline = After(config_.supervisor.drain_timeout + config::Seconds(5));
+      deadlines_.AwaitExit(g->number, Clock::now(), config_.supervisor.drain_timeout);
     }
     if (g->channel >= 0) {
       SetCloseOnExec(g->channel, true);
@@ -907,6 +894,7 @@ bool Supervisor::Adopt() {
       log::Warn("upgrade: generation {} (pid {}) is not a child of this supervisor: dropped",
                 g->number, g->pid);
       if (g->channel >= 0) ::close(g->channel);
+      deadlines_.Clear(g->number);
       continue;
     }
     generations_.push_back(std::move(g));
@@ -916,7 +904,7 @@ bool Supervisor::Adopt() {
   // pending (the signals stayed blocked across the exec), but reap it now, before anything
   // reports it.
   Reap();
-  if (!Serving() && handoff_.idle() && !stopping_) restart_at_ = Clock::now();
+  if (!Serving() && handoff_.idle() && !stopping_) deadlines_.RestartNow(Clock::now());
   log::Info("upgraded in place: pid {}, {} listener(s), {} generation(s) adopted", ::getpid(),
             listeners_.size(), generations_.size());
   Notify(fmt::format("MAINPID={}\nREADY=1\nSTATUS=upgraded in place", ::getpid()));
@@ -1061,15 +1049,9 @@ int Supervisor::Run() {
     }
     size_t metrics_begin = fds.size();
     metrics_.AddPollFds(fds);
-    auto next = std::min({restart_at_, metrics_.NextDeadline(), rule_watch_.Due()});
-    for (auto& g : generations_) next = std::min(next, g->deadline);
-    next = std::min(next, stop_deadline_);
-    int timeout = 1000;
-    next = std::min(next, reload_answers_.Due());
-    if (next != Clock::time_point::max()) {
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
-      timeout = static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
-    }
+    auto next = std::min(
+        {deadlines_.Next(), metrics_.NextDeadline(), rule_watch_.Due(), reload_answers_.Due()});
+    int timeout = PollTimeout(next, Clock::now());
     int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) {
       log::Error("poll: {}", std::strerror(errno));
