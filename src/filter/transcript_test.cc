@@ -25,6 +25,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/test_socket.h"
 #include "config/config.h"
 #include "filter/server.h"
 
@@ -32,6 +33,8 @@ extern char** environ;
 
 namespace mailsift::filter {
 namespace {
+
+using mailsift::testing::ReadLine;
 
 namespace fs = std::filesystem;
 
@@ -125,22 +128,6 @@ std::string Unescape(std::string_view text) {
 }
 
 // Reads one line (up to LF) from fd; false on EOF/timeout.
-bool ReadLine(int fd, std::string& buffer, std::string& line) {
-  while (true) {
-    size_t newline = buffer.find('\n');
-    if (newline != std::string::npos) {
-      line = buffer.substr(0, newline);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      buffer.erase(0, newline + 1);
-      return true;
-    }
-    char chunk[4096];
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer.append(chunk, static_cast<size_t>(n));
-  }
-}
-
 void SendAll(int fd, const std::string& data) {
   size_t sent = 0;
   while (sent < data.size()) {

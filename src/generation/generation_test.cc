@@ -32,10 +32,13 @@
 #include <string>
 #include <vector>
 
+#include "base/test_socket.h"
 #include "supervisor/protocol.h"
 
 namespace mailsift::generation {
 namespace {
+
+using mailsift::testing::ReadLine;
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -108,22 +111,6 @@ void SendAll(int fd, std::string_view data) {
     ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n <= 0) return;
     data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-// One line up to LF, without CR LF; false on EOF, error or the receive timeout.
-bool ReadLine(int fd, std::string& buffer, std::string& line) {
-  while (true) {
-    if (size_t newline = buffer.find('\n'); newline != std::string::npos) {
-      line = buffer.substr(0, newline);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      buffer.erase(0, newline + 1);
-      return true;
-    }
-    char chunk[4096];
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer.append(chunk, static_cast<size_t>(n));
   }
 }
 
