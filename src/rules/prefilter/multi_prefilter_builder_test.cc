@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -227,7 +228,7 @@ TEST_F(PrefilterBuilderTest, CancelKillsAndReapsTheBuilderWhichHasNoOtherDescrip
   for (int i = 0; i < 1000 && pid == 0; ++i) {
     std::ifstream in(pid_file);
     std::string line;
-    if (std::getline(in, line) && in.good()) pid = std::stoi(line);  // a whole line: written
+    if (std::getline(in, line) && in.good()) pid = std::stoi(line);
     if (pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   close(leak[0]);
@@ -332,7 +333,11 @@ int main(int argc, char** argv) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       alarm(60);
       if (const char* path = std::getenv(mailsift::rules::kPidFile)) {
-        std::ofstream(path) << getpid() << "\n";
+        // Written aside and renamed: once the test can read the pid, this file is closed
+        // again, so the test sees only the descriptors the builder was started with.
+        const std::string written = std::string(path) + ".tmp";
+        std::ofstream(written) << getpid() << "\n";
+        std::rename(written.c_str(), path);
       }
       while (true) pause();
     }
