@@ -4,8 +4,9 @@
 // The multi-pattern prefilter (multi_prefilter.h) scans a message's texts once with all rules
 // compiled into one Hyperscan database, and runs PCRE2 only for the rules it flags. That is only
 // sound if Hyperscan flags every rule PCRE2 would match, so a rule is not handed to Hyperscan as
-// written: SupersetExpressions() parses the pattern with PCRE2's syntax (8-bit, no UTF; the Perl
-// flags i m s x, inline flag groups, \Q…\E, classes, POSIX classes, escapes) into a small tree of
+// written: SupersetExpressions() reads the pattern into the syntax tree of
+// rules/regex/regex_syntax.h (PCRE2's syntax, 8-bit, no UTF; the Perl flags i m s x, inline flag
+// groups, \Q…\E, classes, POSIX classes, escapes), turns that into a small tree of
 // byte classes, and writes that tree back in a syntax whose meaning leaves no room for doubt:
 //   - every character becomes an explicit byte class; case-insensitivity is applied here, ASCII
 //     only, as PCRE2's default tables do, so Hyperscan needs no flag but MULTILINE;
@@ -19,9 +20,9 @@
 //     runs of their bytes (the ASCII letters stay), and a pattern that is still too long is
 //     split at an alternation into several expressions whose union matches more.
 // Each step only ever widens the set of matched strings, so for every text PCRE2 matches, some
-// expression matches the same text joined among others. Syntax that is not understood
-// (conditionals, recursion, verbs, \p, \X, ambiguous octal/backreference numbers) gives no
-// expressions: the rule then always runs.
+// expression matches the same text joined among others. Syntax the tree marks unsupported
+// (conditionals, recursion, verbs, \p, \X, ambiguous octal/backreference numbers) or cannot read
+// gives no expressions: the rule then always runs.
 //
 // Thread-safety: pure functions.
 #pragma once
