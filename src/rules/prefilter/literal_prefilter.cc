@@ -5,11 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <cstdlib>
 #include <optional>
 
 #include "base/strings.h"
+#include "rules/regex/regex_syntax.h"
 
 namespace mailsift::rules {
 namespace {
@@ -33,317 +32,169 @@ void KeepBest(std::vector<std::string>& best, std::vector<std::string> candidate
   if (best.empty() || MinLength(candidate) > MinLength(best)) best = std::move(candidate);
 }
 
-class Reader {
- public:
-  explicit Reader(std::string_view p) : p_(p) {}
+using regex::Node;
+using Kind = Node::Kind;
 
-  // Parses an alternation up to ')' or the end. Returns nullopt when the syntax is not understood.
-  std::optional<Facts> Alternation() {
-    std::vector<Facts> branches;
-    while (true) {
-      auto seq = Sequence();
-      if (!seq) return std::nullopt;
-      branches.push_back(std::move(*seq));
-      if (pos_ < p_.size() && p_[pos_] == '|') {
-        ++pos_;
+// Whether inline flag letters are all `allowed` ones (x, which changes the syntax, never is).
+bool PlainFlagLetters(std::string_view letters, std::string_view allowed) {
+  for (char f : letters) {
+    if (allowed.find(f) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kLiteralFlags = "imsaduln-";
+
+// Facts of `n` as one item of a sequence; sets `zero_width` for what consumes nothing. False on
+// what the walk does not analyse: the pattern then has no required literals.
+bool ItemFacts(const Node& n, Facts& facts, bool& zero_width);
+
+// Facts of a sequence, or of an alternation of them.
+std::optional<Facts> NodeFacts(const Node& n);
+
+std::optional<Facts> AlternationFacts(const Node& n) {
+  std::vector<Facts> branches;
+  for (const Node& c : n.children) {
+    auto f = NodeFacts(c);
+    if (!f) return std::nullopt;
+    branches.push_back(std::move(*f));
+  }
+  Facts out;
+  for (const Facts& b : branches) {
+    if (b.exact) {
+      if (b.exact->empty()) return Facts{};  // an empty branch: nothing is required
+      out.any.push_back(*b.exact);
+    } else if (!b.any.empty()) {
+      out.any.insert(out.any.end(), b.any.begin(), b.any.end());
+    } else {
+      return Facts{};
+    }
+  }
+  return out;
+}
+
+std::optional<Facts> SequenceFacts(const Node& n) {
+  std::string run;
+  std::vector<std::string> best;
+  bool exact = true;  // every item so far was an exact literal
+  auto flush = [&]() {
+    if (!run.empty()) KeepBest(best, {run});
+    run.clear();
+  };
+  for (const Node& item : n.children) {
+    const bool quantified = item.kind == Kind::kRepeat;
+    const Node& atom_node = quantified ? item.children[0] : item;
+    Facts atom;
+    bool zero_width = false;
+    if (!ItemFacts(atom_node, atom, zero_width)) return std::nullopt;
+    if (quantified) {
+      const int min = item.min;
+      exact = false;
+      if (min >= 1 && atom.exact && !atom.exact->empty() && !zero_width) {
+        // x+ / x{m,n}: the first copy ends the run so far, the last one starts the next
+        // ("ad+res" needs "ad" and "dres").
+        run += *atom.exact;
+        flush();
+        run = *atom.exact;
         continue;
       }
-      break;
+      flush();
+      if (min >= 1) KeepBest(best, atom.any);
+      continue;
     }
-    if (branches.size() == 1) return branches[0];
-    Facts out;
-    bool all_exact = true;
-    for (const Facts& b : branches) {
-      if (!b.exact) all_exact = false;
-    }
-    for (const Facts& b : branches) {
-      if (b.exact) {
-        if (b.exact->empty()) return Facts{};  // an empty branch: nothing is required
-        out.any.push_back(*b.exact);
-      } else if (!b.any.empty()) {
-        out.any.insert(out.any.end(), b.any.begin(), b.any.end());
-      } else {
-        return Facts{};
+    if (atom.exact) {
+      if (!zero_width || atom.exact->empty()) {
+        run += *atom.exact;
+        continue;
       }
     }
-    (void)all_exact;
+    if (zero_width) {
+      // Anchors and lookarounds: the literal run continues only across an empty assertion
+      // like (?i); across others the run ends but nothing is lost.
+      exact = false;
+      flush();
+      continue;
+    }
+    exact = false;
+    flush();
+    KeepBest(best, atom.any);
+  }
+  Facts out;
+  if (exact) {
+    out.exact = run;
     return out;
   }
+  flush();
+  out.any = std::move(best);
+  return out;
+}
 
-  size_t pos() const { return pos_; }
+std::optional<Facts> NodeFacts(const Node& n) {
+  if (n.kind == Kind::kAlternation) return AlternationFacts(n);
+  if (n.kind == Kind::kSequence) return SequenceFacts(n);
+  Facts f;
+  bool zero_width = false;
+  if (!ItemFacts(n, f, zero_width)) return std::nullopt;
+  return f;
+}
 
- private:
-  // Reads one atom; sets `facts`. Returns false on syntax not understood.
-  bool Atom(Facts& facts, bool& zero_width) {
-    zero_width = false;
-    char c = p_[pos_];
-    if (c == '(') {
-      ++pos_;
-      if (pos_ < p_.size() && p_[pos_] == '?') {
-        ++pos_;
-        if (pos_ >= p_.size()) return false;
-        char k = p_[pos_];
-        if (k == '#') {  // comment
-          size_t close = p_.find(')', pos_);
-          if (close == std::string_view::npos) return false;
-          pos_ = close + 1;
-          facts = Facts{std::string(), {}};
-          zero_width = true;
-          return true;
-        }
-        if (k == '=' || k == '!' || k == '<') {
-          // Lookaround, or a named group (?<name>…).
-          if (k == '<' && pos_ + 1 < p_.size() && p_[pos_ + 1] != '=' && p_[pos_ + 1] != '!') {
-            size_t close = p_.find('>', pos_);
-            if (close == std::string_view::npos) return false;
-            pos_ = close + 1;
-          } else {
-            pos_ += (k == '<') ? 2 : 1;
-            auto inner = Alternation();
-            if (!inner || pos_ >= p_.size() || p_[pos_] != ')') return false;
-            ++pos_;
-            facts = Facts{};
-            zero_width = true;
-            return true;
+bool ItemFacts(const Node& n, Facts& facts, bool& zero_width) {
+  zero_width = false;
+  facts = Facts{};
+  switch (n.kind) {
+    case Kind::kFlags:
+      if (!PlainFlagLetters(n.text, kLiteralFlags)) return false;
+      [[fallthrough]];
+    case Kind::kEmpty:
+      facts.exact = std::string();
+      zero_width = true;
+      return true;
+    case Kind::kAssertion:
+    case Kind::kLookaround:
+      zero_width = true;
+      return true;
+    case Kind::kBytes:
+      // A literal character (in either case, the text is lower-cased); classes claim nothing.
+      if (n.source == Node::Source::kLiteral || n.source == Node::Source::kQuoted) {
+        for (int c = 0; c < 256; ++c) {
+          if (n.bytes.test(c)) {
+            facts.exact = std::string(1, ToLowerAscii(static_cast<char>(c)));
+            break;
           }
-        } else if (k == ':' || k == '>') {
-          ++pos_;
-        } else if (k == 'P' || k == '\'') {
-          return false;
-        } else {
-          // Inline flags: (?i) (?-i) (?i:…) (?x…) is refused.
-          size_t start = pos_;
-          while (pos_ < p_.size() && p_[pos_] != ')' && p_[pos_] != ':') ++pos_;
-          if (pos_ >= p_.size()) return false;
-          std::string_view flags = p_.substr(start, pos_ - start);
-          if (flags.find('x') != std::string_view::npos) return false;
-          for (char f : flags) {
-            if (f != 'i' && f != 'm' && f != 's' && f != '-' && f != 'a' && f != 'u' && f != 'l' &&
-                f != 'd' && f != 'n') {
-              return false;
-            }
-          }
-          if (p_[pos_] == ')') {
-            ++pos_;
-            facts = Facts{std::string(), {}};
-            zero_width = true;
-            return true;
-          }
-          ++pos_;  // ':'
         }
       }
-      auto inner = Alternation();
-      if (!inner || pos_ >= p_.size() || p_[pos_] != ')') return false;
-      ++pos_;
+      return true;
+    case Kind::kGroup: {
+      if (n.group == Node::Group::kNamedPython) return false;
+      if (n.group == Node::Group::kScopedFlags && !PlainFlagLetters(n.text, kLiteralFlags)) {
+        return false;
+      }
+      auto inner = NodeFacts(n.children[0]);
+      if (!inner) return false;
       facts = std::move(*inner);
       return true;
     }
-    if (c == '[') {
-      // Skip a character class: "[]…]" and "[^]…]" start with a literal ']'.
-      ++pos_;
-      if (pos_ < p_.size() && p_[pos_] == '^') ++pos_;
-      if (pos_ < p_.size() && p_[pos_] == ']') ++pos_;
-      while (pos_ < p_.size() && p_[pos_] != ']') {
-        if (p_[pos_] == '\\')
-          ++pos_;
-        else if (p_[pos_] == '[' && pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
-          size_t close = p_.find(":]", pos_ + 2);
-          if (close == std::string_view::npos) return false;
-          pos_ = close + 1;
-        }
-        ++pos_;
-      }
-      if (pos_ >= p_.size()) return false;
-      ++pos_;
-      facts = Facts{};
+    case Kind::kSequence:
+    case Kind::kAlternation:  // \R
+    case Kind::kBackreference:
       return true;
-    }
-    if (c == '.') {
-      ++pos_;
-      facts = Facts{};
-      return true;
-    }
-    if (c == '^' || c == '$') {
-      ++pos_;
-      facts = Facts{};
-      zero_width = true;
-      return true;
-    }
-    if (c == '\\') {
-      if (pos_ + 1 >= p_.size()) return false;
-      char e = p_[pos_ + 1];
-      pos_ += 2;
-      auto literal = [&](char ch) {
-        facts = Facts{std::string(1, ToLowerAscii(ch)), {}};
-        return true;
-      };
-      switch (e) {
-        case 'n':
-          return literal('\n');
-        case 't':
-          return literal('\t');
-        case 'r':
-          return literal('\r');
-        case 'f':
-          return literal('\f');
-        case 'e':
-          return literal('\x1b');
-        case 'a':
-          return literal('\a');
-        case 'b':
-        case 'B':
-        case 'A':
-        case 'z':
-        case 'Z':
-        case 'G':
-        case 'K':
-          facts = Facts{};
-          zero_width = true;
-          return true;
-        case 'd':
-        case 'D':
-        case 'w':
-        case 'W':
-        case 's':
-        case 'S':
-        case 'h':
-        case 'H':
-        case 'v':
-        case 'V':
-        case 'R':
-        case 'N':
-        case 'X':
-          facts = Facts{};
-          return true;
-        case 'x': {
-          if (pos_ < p_.size() && p_[pos_] == '{') return false;
-          int value = 0, digits = 0;
-          while (digits < 2 && pos_ < p_.size() &&
-                 std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-            char h = ToLowerAscii(p_[pos_++]);
-            value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
-            ++digits;
-          }
-          return literal(static_cast<char>(value));
-        }
-        case '0': {
-          int value = 0, digits = 0;
-          while (digits < 2 && pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '7') {
-            value = value * 8 + (p_[pos_++] - '0');
-            ++digits;
-          }
-          return literal(static_cast<char>(value));
-        }
-        default:
-          if (e >= '1' && e <= '9') {
-            // A backreference, or an octal escape like \015: either way nothing literal is
-            // claimed.
-            while (pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '9') ++pos_;
-            facts = Facts{};
-            return true;
-          }
-          if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) return false;  // \p, \c, \g …
-          return literal(e);
-      }
-    }
-    if (c == '*' || c == '+' || c == '?' || c == '{' || c == ')' || c == '|') return false;
-    ++pos_;
-    facts = Facts{std::string(1, ToLowerAscii(c)), {}};
-    return true;
+    case Kind::kRepeat:
+      return false;  // not an item (the tree holds none: a quantifier takes an item)
+    case Kind::kUnsupported:
+      // A number that is a backreference or an octal byte matches something at its place.
+      return n.unsupported == Node::Unsupported::kAmbiguousNumber;
   }
-
-  // Reads a quantifier after an atom. Sets min; returns false when absent.
-  bool Quantifier(int& min) {
-    if (pos_ >= p_.size()) return false;
-    char c = p_[pos_];
-    if (c == '*' || c == '?') {
-      min = 0;
-    } else if (c == '+') {
-      min = 1;
-    } else if (c == '{') {
-      size_t close = p_.find('}', pos_);
-      if (close == std::string_view::npos) return false;
-      std::string_view body = p_.substr(pos_ + 1, close - pos_ - 1);
-      if (body.empty() || !(body[0] >= '0' && body[0] <= '9')) return false;  // literal '{'
-      for (char d : body) {
-        if (!(d >= '0' && d <= '9') && d != ',') return false;
-      }
-      min = std::atoi(std::string(body).c_str());
-      pos_ = close;
-    } else {
-      return false;
-    }
-    ++pos_;
-    if (pos_ < p_.size() && (p_[pos_] == '?' || p_[pos_] == '+')) ++pos_;  // lazy, possessive
-    return true;
-  }
-
-  std::optional<Facts> Sequence() {
-    std::string run;
-    std::vector<std::string> best;
-    bool exact = true;  // every atom so far was an exact literal
-    auto flush = [&]() {
-      if (!run.empty()) KeepBest(best, {run});
-      run.clear();
-    };
-    while (pos_ < p_.size() && p_[pos_] != '|' && p_[pos_] != ')') {
-      Facts atom;
-      bool zero_width = false;
-      if (!Atom(atom, zero_width)) return std::nullopt;
-      int min = 1;
-      bool quantified = Quantifier(min);
-      if (quantified) {
-        exact = false;
-        if (min >= 1 && atom.exact && !atom.exact->empty() && !zero_width) {
-          // x+ / x{m,n}: the first copy ends the run so far, the last one starts the next
-          // ("ad+res" needs "ad" and "dres").
-          run += *atom.exact;
-          flush();
-          run = *atom.exact;
-          continue;
-        }
-        flush();
-        if (min >= 1) KeepBest(best, atom.any);
-        continue;
-      }
-      if (atom.exact) {
-        if (!zero_width || atom.exact->empty()) {
-          run += *atom.exact;
-          continue;
-        }
-      }
-      if (zero_width) {
-        // Anchors and lookarounds: the literal run continues only across an empty assertion
-        // like (?i); across others the run ends but nothing is lost.
-        exact = false;
-        flush();
-        continue;
-      }
-      exact = false;
-      flush();
-      KeepBest(best, atom.any);
-    }
-    Facts out;
-    if (exact) {
-      out.exact = run;
-      return out;
-    }
-    flush();
-    out.any = std::move(best);
-    return out;
-  }
-
-  std::string_view p_;
-  size_t pos_ = 0;
-};
+  return false;
+}
 
 }  // namespace
 
 std::vector<std::string> RequiredLiterals(std::string_view pattern, std::string_view flags) {
   if (flags.find('x') != std::string_view::npos) return {};
-  Reader reader(pattern);
-  auto facts = reader.Alternation();
-  if (!facts || reader.pos() != pattern.size()) return {};
+  auto tree = regex::ParseRegex(pattern, flags);
+  if (!tree) return {};
+  auto facts = NodeFacts(*tree);
+  if (!facts) return {};
   std::vector<std::string> out;
   if (facts->exact) {
     out.push_back(*facts->exact);
@@ -371,57 +222,23 @@ std::vector<std::string> RequiredLiterals(std::string_view pattern, std::string_
 
 int RequiredRepeats(std::string_view pattern, std::string_view flags) {
   if (flags.find('x') != std::string_view::npos) return 0;
-  size_t i = 0;
-  // Inline flags: (?i) (?aa) …
-  while (pattern.compare(i, 2, "(?") == 0) {
-    size_t j = i + 2;
-    while (j < pattern.size() &&
-           std::string_view("imsnUJaudl").find(pattern[j]) != std::string_view::npos) {
-      ++j;
-    }
-    if (j == i + 2 || j >= pattern.size() || pattern[j] != ')') break;
-    i = j + 1;
-  }
-  if (pattern.compare(i, 3, "(?:") != 0) return 0;
-  // The group's closing parenthesis: skip escapes and classes.
-  int depth = 0;
-  size_t k = i;
-  for (; k < pattern.size(); ++k) {
-    char c = pattern[k];
-    if (c == '\\') {
-      ++k;
-    } else if (c == '[') {
-      ++k;
-      if (k < pattern.size() && pattern[k] == '^') ++k;
-      if (k < pattern.size() && pattern[k] == ']') ++k;
-      while (k < pattern.size() && pattern[k] != ']') {
-        if (pattern[k] == '\\')
-          ++k;
-        else if (pattern[k] == '[' && k + 1 < pattern.size() && pattern[k + 1] == ':')
-          return 0;
-        ++k;
-      }
-    } else if (c == '(') {
-      ++depth;
-    } else if (c == ')') {
-      if (--depth == 0) break;
+  auto tree = regex::ParseRegex(pattern, flags);
+  if (!tree || tree->kind != Kind::kSequence || tree->children.empty()) return 0;
+  // Inline flags like (?i) (?aa), then one non-capturing group repeated greedily, at the end.
+  const std::vector<Node>& items = tree->children;
+  for (size_t i = 0; i + 1 < items.size(); ++i) {
+    if (items[i].kind != Kind::kFlags || items[i].text.empty() ||
+        !PlainFlagLetters(items[i].text, "imsnUJaudl")) {
+      return 0;
     }
   }
-  if (k >= pattern.size()) return 0;
-  std::string_view rest = pattern.substr(k + 1);
-  if (rest.size() < 3 || rest[0] != '{' || rest.back() != '}') return 0;
-  std::string_view body = rest.substr(1, rest.size() - 2);
-  int n = 0;
-  size_t d = 0;
-  for (; d < body.size() && body[d] >= '0' && body[d] <= '9'; ++d) n = n * 10 + (body[d] - '0');
-  if (d == 0 || n > 1000) return 0;
-  if (d < body.size()) {
-    if (body[d] != ',') return 0;
-    for (++d; d < body.size(); ++d) {
-      if (body[d] < '0' || body[d] > '9') return 0;
-    }
+  const Node& repeat = items.back();
+  if (repeat.kind != Kind::kRepeat || repeat.greed != Node::Greed::kGreedy ||
+      repeat.children[0].kind != Kind::kGroup ||
+      repeat.children[0].group != Node::Group::kNonCapture || repeat.min > 1000) {
+    return 0;
   }
-  return n >= 2 ? n : 0;
+  return repeat.min >= 2 ? repeat.min : 0;
 }
 
 size_t TextIndex::Hash(const char* p) {
@@ -658,481 +475,151 @@ Runs ToRuns(const Shape& s) {
   return out;
 }
 
-Bytes ClassEscape(char e, bool* known) {
-  Bytes b;
-  *known = true;
-  auto range = [&](int lo, int hi) {
-    for (int c = lo; c <= hi; ++c) b.set(c);
-  };
-  switch (e) {
-    case 'd':
-      range('0', '9');
-      break;
-    case 'w':
-      range('0', '9');
-      range('a', 'z');
-      range('A', 'Z');
-      b.set('_');
-      break;
-    case 's':
-      for (char c : std::string_view(" \t\n\r\f\v")) b.set(static_cast<unsigned char>(c));
-      break;
-    case 'h':
-      b.set(' ');
-      b.set('\t');
-      b.set(0xa0);
-      break;
-    case 'v':
-      range(0x0a, 0x0d);
-      b.set(0x85);
-      break;
-    case 'D':
-    case 'W':
-    case 'S':
-    case 'H':
-    case 'V': {
-      b = ClassEscape(static_cast<char>(e + 32), known);
-      b.flip();
-      break;
+// What a node gives a class window: the shape of everything it matches (nullopt: unknown), and
+// the most selective window found inside (only that one is ever used).
+struct ShapeFacts {
+  std::optional<Shape> set;
+  std::optional<Runs> best;
+  double best_chance = 1;
+
+  void Offer(Runs window) {
+    if (window.empty()) return;
+    const double chance = Chance(window);
+    if (!best || chance < best_chance) {
+      best = std::move(window);
+      best_chance = chance;
     }
-    default:
-      *known = false;
   }
-  return b;
+};
+
+Shape RepeatShape(const Shape& s, int min, int max) {
+  // Beyond kClassWindow repeats nothing new fits: each repeat adds a byte or nothing.
+  const int limit = static_cast<int>(kClassWindow);
+  int lo = std::min(min, limit);
+  int hi = max < 0 ? limit : std::min(max, limit);
+  Shape power = Shape::Empty();
+  Shape out;
+  for (int n = 0; n <= hi; ++n) {
+    if (n >= lo) out = Union(out, power);
+    if (n == hi) break;
+    power = Concat(power, s);
+  }
+  return out;
 }
 
-class ShapeReader {
- public:
-  explicit ShapeReader(std::string_view p) : p_(p) {}
+constexpr std::string_view kShapeFlags = "imsnUJaudl-";
 
-  struct Facts {
-    std::optional<Shape> set;  // the shape of everything the node matches; nullopt: unknown
-    // The most selective necessary window found inside (only that one is ever used).
-    std::optional<Runs> best;
-    double best_chance = 1;
+// The facts of `n`; false on what the walk does not analyse (no window then).
+bool WalkShape(const Node& n, ShapeFacts& out);
 
-    void Offer(Runs window) {
-      if (window.empty()) return;
-      const double chance = Chance(window);
-      if (!best || chance < best_chance) {
-        best = std::move(window);
-        best_chance = chance;
-      }
-    }
-  };
-
-  // An alternation up to ')' or the end; false when the syntax is not understood.
-  bool Alternation(Facts& out) {
-    std::vector<Facts> branches;
-    while (true) {
-      Facts seq;
-      if (!Sequence(seq)) return false;
-      branches.push_back(std::move(seq));
-      if (pos_ < p_.size() && p_[pos_] == '|') {
-        ++pos_;
-        continue;
-      }
+bool AlternationShape(const Node& n, ShapeFacts& out) {
+  std::vector<ShapeFacts> branches;
+  for (const Node& c : n.children) {
+    ShapeFacts b;
+    if (!WalkShape(c, b)) return false;
+    branches.push_back(std::move(b));
+  }
+  // A window of the alternation: each branch's best window, one of which occurs.
+  out = ShapeFacts{};
+  Runs any;
+  for (ShapeFacts& b : branches) {
+    if (b.set) b.Offer(ToRuns(*b.set));
+    if (!b.best) {
+      any.clear();
       break;
     }
-    if (branches.size() == 1) {
-      out = std::move(branches[0]);
-      return true;
-    }
-    // A window of the alternation: each branch's best window, one of which occurs.
-    out = Facts{};
-    Runs any;
-    for (Facts& b : branches) {
-      if (b.set) b.Offer(ToRuns(*b.set));
-      if (!b.best) {
-        any.clear();
-        break;
-      }
-      any.insert(any.end(), b.best->begin(), b.best->end());
-    }
-    out.Offer(std::move(any));
-    Shape all;
-    for (const Facts& b : branches) {
-      if (!b.set) return true;
-      all = Union(all, *b.set);
-    }
-    out.set = all;
-    return true;
+    any.insert(any.end(), b.best->begin(), b.best->end());
   }
-
-  size_t pos() const { return pos_; }
-
- private:
-  bool Sequence(Facts& out) {
-    std::vector<std::optional<Shape>> nodes;
-    while (pos_ < p_.size() && p_[pos_] != '|' && p_[pos_] != ')') {
-      Facts atom;
-      if (!Atom(atom)) return false;
-      int min = 1, max = 1;
-      if (!Quantifier(min, max)) return false;
-      if (min >= 1) {
-        if (atom.best) out.Offer(std::move(*atom.best));
-      }
-      if (atom.set && !(min == 1 && max == 1)) atom.set = Repeat(*atom.set, min, max);
-      nodes.push_back(std::move(atom.set));
-    }
-    // Windows: from each known node, the following known ones appended up to kClassWindow bytes.
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (!nodes[i]) continue;
-      Shape w = *nodes[i];
-      for (size_t j = i + 1; j < nodes.size() && w.Open() && nodes[j]; ++j) {
-        w = Concat(w, *nodes[j]);
-      }
-      out.Offer(ToRuns(w));
-    }
-    std::optional<Shape> all = Shape::Empty();
-    for (const auto& n : nodes) {
-      if (!n) {
-        all.reset();
-        break;
-      }
-      all = Concat(*all, *n);
-    }
-    out.set = all;
-    return true;
+  out.Offer(std::move(any));
+  Shape all;
+  for (const ShapeFacts& b : branches) {
+    if (!b.set) return true;
+    all = Union(all, *b.set);
   }
+  out.set = all;
+  return true;
+}
 
-  static Shape Repeat(const Shape& s, int min, int max) {
-    // Beyond kClassWindow repeats nothing new fits: each repeat adds a byte or nothing.
-    const int limit = static_cast<int>(kClassWindow);
-    int lo = std::min(min, limit);
-    int hi = max < 0 ? limit : std::min(max, limit);
-    Shape power = Shape::Empty();
-    Shape out;
-    for (int n = 0; n <= hi; ++n) {
-      if (n >= lo) out = Union(out, power);
-      if (n == hi) break;
-      power = Concat(power, s);
+bool SequenceShape(const Node& n, ShapeFacts& out) {
+  out = ShapeFacts{};
+  std::vector<std::optional<Shape>> nodes;
+  for (const Node& item : n.children) {
+    const bool quantified = item.kind == Kind::kRepeat;
+    ShapeFacts atom;
+    if (!WalkShape(quantified ? item.children[0] : item, atom)) return false;
+    const int min = quantified ? item.min : 1, max = quantified ? item.max : 1;
+    if (min >= 1) {
+      if (atom.best) out.Offer(std::move(*atom.best));
     }
-    return out;
+    if (atom.set && !(min == 1 && max == 1)) atom.set = RepeatShape(*atom.set, min, max);
+    nodes.push_back(std::move(atom.set));
   }
-
-  bool Quantifier(int& min, int& max) {
-    min = max = 1;
-    if (pos_ >= p_.size()) return true;
-    char c = p_[pos_];
-    if (c == '*') {
-      min = 0, max = -1;
-    } else if (c == '+') {
-      min = 1, max = -1;
-    } else if (c == '?') {
-      min = 0, max = 1;
-    } else if (c == '{') {
-      size_t close = p_.find('}', pos_);
-      if (close == std::string_view::npos) return true;  // a literal '{': Atom refuses it
-      std::string_view body = p_.substr(pos_ + 1, close - pos_ - 1);
-      if (body.empty() || !(body[0] >= '0' && body[0] <= '9')) return true;
-      for (char d : body) {
-        if (!(d >= '0' && d <= '9') && d != ',') return true;
-      }
-      size_t comma = body.find(',');
-      min = std::atoi(std::string(body.substr(0, comma)).c_str());
-      if (comma == std::string_view::npos) {
-        max = min;
-      } else {
-        std::string_view hi = body.substr(comma + 1);
-        max = hi.empty() ? -1 : std::atoi(std::string(hi).c_str());
-      }
-      pos_ = close;
-    } else {
-      return true;
+  // Windows: from each known node, the following known ones appended up to kClassWindow bytes.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i]) continue;
+    Shape w = *nodes[i];
+    for (size_t j = i + 1; j < nodes.size() && w.Open() && nodes[j]; ++j) {
+      w = Concat(w, *nodes[j]);
     }
-    ++pos_;
-    if (pos_ < p_.size() && (p_[pos_] == '?' || p_[pos_] == '+')) ++pos_;
-    return true;
+    out.Offer(ToRuns(w));
   }
-
-  bool Atom(Facts& facts) {
-    facts = Facts{};
-    char c = p_[pos_];
-    if (c == '(') {
-      ++pos_;
-      bool zero_width = false;
-      if (pos_ < p_.size() && p_[pos_] == '?') {
-        ++pos_;
-        if (pos_ >= p_.size()) return false;
-        char k = p_[pos_];
-        if (k == '#') {
-          size_t close = p_.find(')', pos_);
-          if (close == std::string_view::npos) return false;
-          pos_ = close + 1;
-          facts.set = Shape::Empty();
-          return true;
-        }
-        if (k == '=' || k == '!') {
-          ++pos_;
-          zero_width = true;
-        } else if (k == '<' && pos_ + 1 < p_.size() &&
-                   (p_[pos_ + 1] == '=' || p_[pos_ + 1] == '!')) {
-          pos_ += 2;
-          zero_width = true;
-        } else if (k == '<' || (k == 'P' && pos_ + 1 < p_.size() && p_[pos_ + 1] == '<')) {
-          size_t close = p_.find('>', pos_);
-          if (close == std::string_view::npos) return false;
-          pos_ = close + 1;
-        } else if (k == ':' || k == '>' || k == '|') {
-          if (k == '|') return false;
-          ++pos_;
-        } else {
-          size_t start = pos_;
-          while (pos_ < p_.size() && p_[pos_] != ')' && p_[pos_] != ':') ++pos_;
-          if (pos_ >= p_.size()) return false;
-          // Inline flags only ((?R) recursion and the like consume text); /x changes syntax.
-          if (start == pos_) return false;
-          for (char f : p_.substr(start, pos_ - start)) {
-            if (std::string_view("imsnUJaudl-").find(f) == std::string_view::npos) return false;
-          }
-          if (p_[pos_] == ')') {
-            ++pos_;
-            facts.set = Shape::Empty();
-            return true;
-          }
-          ++pos_;
-        }
-      }
-      Facts inner;
-      if (!Alternation(inner) || pos_ >= p_.size() || p_[pos_] != ')') return false;
-      ++pos_;
-      if (zero_width) {
-        facts.set = Shape::Empty();  // an assertion consumes nothing
-      } else {
-        facts = std::move(inner);
-      }
-      return true;
+  std::optional<Shape> all = Shape::Empty();
+  for (const auto& s : nodes) {
+    if (!s) {
+      all.reset();
+      break;
     }
-    if (c == '[') return Class(facts);
-    if (c == '.') {
-      ++pos_;
-      facts.set = Shape::Byte(Bytes().set());
-      return true;
-    }
-    if (c == '^' || c == '$') {
-      ++pos_;
-      facts.set = Shape::Empty();
-      return true;
-    }
-    if (c == '\\') {
-      if (pos_ + 1 >= p_.size()) return false;
-      char e = p_[pos_ + 1];
-      pos_ += 2;
-      int literal = -1;
-      switch (e) {
-        case 'n':
-          literal = '\n';
-          break;
-        case 't':
-          literal = '\t';
-          break;
-        case 'r':
-          literal = '\r';
-          break;
-        case 'f':
-          literal = '\f';
-          break;
-        case 'e':
-          literal = 0x1b;
-          break;
-        case 'a':
-          literal = 0x07;
-          break;
-        case 'b':
-        case 'B':
-        case 'A':
-        case 'z':
-        case 'Z':
-        case 'G':
-        case 'K':
-          facts.set = Shape::Empty();
-          return true;
-        case 'x': {
-          if (pos_ < p_.size() && p_[pos_] == '{') return false;
-          int value = 0, digits = 0;
-          while (digits < 2 && pos_ < p_.size() &&
-                 std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-            char h = ToLowerAscii(p_[pos_++]);
-            value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
-            ++digits;
-          }
-          literal = value;
-          break;
-        }
-        case '0': {
-          int value = 0, digits = 0;
-          while (digits < 2 && pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '7') {
-            value = value * 8 + (p_[pos_++] - '0');
-            ++digits;
-          }
-          literal = value;
-          break;
-        }
-        default: {
-          bool known = false;
-          Bytes b = ClassEscape(e, &known);
-          if (known) {
-            facts.set = Shape::Byte(b);
-            return true;
-          }
-          if (e >= '1' && e <= '9') {  // a backreference or an octal escape: unknown
-            while (pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '9') ++pos_;
-            return true;
-          }
-          if (std::isalnum(static_cast<unsigned char>(e))) return false;  // \p \Q \g \k \c …
-          literal = static_cast<unsigned char>(e);
-        }
-      }
-      facts.set = Shape::Byte(Bytes().set(static_cast<unsigned char>(literal)));
-      return true;
-    }
-    if (c == '*' || c == '+' || c == '?' || c == ')' || c == '|') return false;
-    if (c == '{') return false;
-    ++pos_;
-    facts.set = Shape::Byte(Bytes().set(static_cast<unsigned char>(c)));
-    return true;
+    all = Concat(*all, *s);
   }
+  out.set = all;
+  return true;
+}
 
-  // A character class; anything not understood makes it match every byte.
-  bool Class(Facts& facts) {
-    ++pos_;
-    bool negated = false;
-    if (pos_ < p_.size() && p_[pos_] == '^') {
-      negated = true;
-      ++pos_;
-    }
-    Bytes b;
-    bool unsure = false;
-    bool first = true;
-    while (pos_ < p_.size() && (p_[pos_] != ']' || first)) {
-      first = false;
-      int single = -1;
-      char c = p_[pos_];
-      if (c == '[' && pos_ + 1 < p_.size() &&
-          (p_[pos_ + 1] == ':' || p_[pos_ + 1] == '=' || p_[pos_ + 1] == '.')) {
-        size_t close = p_.find(']', pos_ + 2);
-        if (close == std::string_view::npos) return false;
-        pos_ = close + 1;
-        unsure = true;
-        continue;
+bool WalkShape(const Node& n, ShapeFacts& out) {
+  out = ShapeFacts{};
+  switch (n.kind) {
+    case Kind::kSequence:
+      return SequenceShape(n, out);
+    case Kind::kAlternation:
+      return AlternationShape(n, out);
+    case Kind::kFlags:
+      if (n.text.empty() || !PlainFlagLetters(n.text, kShapeFlags)) return false;
+      out.set = Shape::Empty();
+      return true;
+    case Kind::kEmpty:
+    case Kind::kAssertion:
+    case Kind::kLookaround:  // an assertion consumes nothing
+      out.set = Shape::Empty();
+      return true;
+    case Kind::kBytes:
+      // '.' as any byte whatever the flags (the window has always read it so).
+      out.set = Shape::Byte(n.source == Node::Source::kDot ? Bytes().set() : n.bytes);
+      return true;
+    case Kind::kGroup:
+      if (n.group == Node::Group::kScopedFlags && !PlainFlagLetters(n.text, kShapeFlags)) {
+        return false;
       }
-      if (c == '\\' && pos_ + 1 < p_.size()) {
-        char e = p_[pos_ + 1];
-        pos_ += 2;
-        bool known = false;
-        Bytes esc = ClassEscape(e, &known);
-        if (known) {
-          b |= esc;
-          continue;
-        }
-        switch (e) {
-          case 'n':
-            single = '\n';
-            break;
-          case 't':
-            single = '\t';
-            break;
-          case 'r':
-            single = '\r';
-            break;
-          case 'f':
-            single = '\f';
-            break;
-          case 'e':
-            single = 0x1b;
-            break;
-          case 'a':
-            single = 0x07;
-            break;
-          case 'b':
-            single = 0x08;
-            break;
-          case 'x': {
-            if (pos_ < p_.size() && p_[pos_] == '{') return false;
-            int value = 0, digits = 0;
-            while (digits < 2 && pos_ < p_.size() &&
-                   std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-              char h = ToLowerAscii(p_[pos_++]);
-              value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
-              ++digits;
-            }
-            single = value;
-            break;
-          }
-          default:
-            if (std::isalnum(static_cast<unsigned char>(e))) {
-              unsure = true;  // octal, \p …: assume anything
-              while (pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '7') ++pos_;
-              continue;
-            }
-            single = static_cast<unsigned char>(e);
-        }
-      } else {
-        single = static_cast<unsigned char>(c);
-        ++pos_;
-      }
-      // A range "a-z": the '-' is followed by something other than ']'.
-      if (pos_ + 1 < p_.size() && p_[pos_] == '-' && p_[pos_ + 1] != ']') {
-        ++pos_;
-        int hi = -1;
-        char h = p_[pos_];
-        if (h == '\\' && pos_ + 1 < p_.size()) {
-          char e = p_[pos_ + 1];
-          pos_ += 2;
-          if (e == 'x' && pos_ < p_.size() && p_[pos_] != '{') {
-            int value = 0, digits = 0;
-            while (digits < 2 && pos_ < p_.size() &&
-                   std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-              char x = ToLowerAscii(p_[pos_++]);
-              value = value * 16 + (x <= '9' ? x - '0' : x - 'a' + 10);
-              ++digits;
-            }
-            hi = value;
-          } else if (!std::isalnum(static_cast<unsigned char>(e))) {
-            hi = static_cast<unsigned char>(e);
-          } else {
-            unsure = true;
-          }
-        } else if (h == '[') {
-          unsure = true;
-          ++pos_;
-        } else {
-          hi = static_cast<unsigned char>(h);
-          ++pos_;
-        }
-        if (hi >= 0) {
-          for (int x = single; x <= hi; ++x) b.set(x);
-        }
-        continue;
-      }
-      b.set(single);
-    }
-    if (pos_ >= p_.size()) return false;
-    ++pos_;  // ']'
-    if (negated) b.flip();
-    if (unsure) b.set();
-    // The text is lower-cased: a letter in either case stands for both (this over-approximates
-    // caseless negated classes, which is safe).
-    for (int c = 'A'; c <= 'Z'; ++c) {
-      if (b.test(c) || b.test(c + 32)) b.set(c).set(c + 32);
-    }
-    facts.set = Shape::Byte(b);
-    return true;
+      return WalkShape(n.children[0], out);
+    case Kind::kBackreference:
+      return true;  // unknown
+    case Kind::kRepeat:
+      return false;  // not an item (the tree holds none: a quantifier takes an item)
+    case Kind::kUnsupported:
+      // A number that is a backreference or an octal byte: unknown.
+      return n.unsupported == Node::Unsupported::kAmbiguousNumber;
   }
-
-  std::string_view p_;
-  size_t pos_ = 0;
-};
+  return false;
+}
 
 }  // namespace
 
 std::optional<ClassWindow> ClassWindow::ForPattern(std::string_view pattern,
                                                    std::string_view flags) {
   if (flags.find('x') != std::string_view::npos) return std::nullopt;
-  ShapeReader reader(pattern);
-  ShapeReader::Facts facts;
-  if (!reader.Alternation(facts) || reader.pos() != pattern.size()) return std::nullopt;
+  auto tree = regex::ParseRegex(pattern, flags);
+  if (!tree) return std::nullopt;
+  ShapeFacts facts;
+  if (!WalkShape(*tree, facts)) return std::nullopt;
   if (facts.set) facts.Offer(ToRuns(*facts.set));
   if (!facts.best || facts.best_chance > kMaxChance) return std::nullopt;
   // Fit the runs into kMaxWords words of 64 state bits, a run never across two words: merge

@@ -7,7 +7,10 @@
 // optional parts, /x, unusual syntax, literals shorter than kMinLiteral) it returns an empty set
 // and the rule always runs. RequiredRepeats() adds how many such occurrences a repeated group
 // needs. For patterns without literals (ReplaceTags' obfuscation classes), ClassWindow finds a
-// short run of byte classes every match contains.
+// short run of byte classes every match contains. All three are walks over the syntax tree of
+// rules/regex/regex_syntax.h (the one reading of the pattern, shared with hs_expression.h); they
+// give up where that tree has unsupported nodes, and where the walks never looked (/x, (?x),
+// (?P<name>…) for the literals).
 //
 // TextIndex holds one lower-cased text, or a list of texts joined (a message's body lines, its
 // URIs, …), with bigram and trigram bitmaps, so "may this literal occur?" costs a few bit tests
