@@ -75,6 +75,19 @@ TEST(RequiredLiterals, Escapes) {
   EXPECT_EQ(RequiredLiterals("(a)bc\\1", ""), Set{"abc"});  // the group is exact
 }
 
+TEST(RequiredLiterals, ReadAsPcre2ReadsThem) {
+  // A '{' that starts no quantifier is a literal (PCRE2), as in SpamAssassin's %{…} templates.
+  EXPECT_EQ(RequiredLiterals("#%{gb_to_addr}", "i"), Set{"#%{gb_to_addr}"});
+  EXPECT_EQ(RequiredLiterals("\\Qa.b\\E+c", ""), Set{"a.b"});
+  EXPECT_EQ(RequiredLiterals("ab\\x{63}", ""), Set{"abc"});
+}
+
+TEST(ClassWindow, PosixAndOctalClassesAreExact) {
+  // [[:xdigit:]] is its PCRE2 byte set (it used to stand for any byte: no window).
+  EXPECT_TRUE(ClassWindow::ForPattern("^[[:xdigit:]]{8}$", "m"));
+  EXPECT_FALSE(ClassWindow::ForPattern("^[[:^xdigit:]]{8}-", "m"));  // the complement: too wide
+}
+
 TEST(RequiredLiterals, ExtendedSyntaxIsNotAnalysed) {
   EXPECT_EQ(RequiredLiterals("free money", "x"), Set{});
   EXPECT_EQ(RequiredLiterals("(?x) free money", ""), Set{});
