@@ -1,36 +1,85 @@
 #!/usr/bin/env bash
-# Builds mailsift and runs every test, as CI does:
+# Builds mailsift and runs every test, as CI does (each stage's header gives the seconds the
+# previous stage took):
 #   0. every C++ file formatted as .clang-format says (scripts/check-format.sh)
-#   1. release build: unit tests and integration tests (real smtp-source, smtp-sink, Postfix)
+#   1. release build: unit tests (in parallel), then integration tests one at a time (real
+#      smtp-source, smtp-sink, Postfix; they measure latency)
 #   2. asan-ubsan build: the unit tests under AddressSanitizer and UBSan
-#   3. fuzz build (clang, libFuzzer): each fuzz target for a short while from its seed corpus
+#   3. tsan build: under ThreadSanitizer the unit tests of the multi-threaded serving code (see
+#      tsan_tests below; TSAN_TESTS=all for every unit test), with the suppressions of
+#      scripts/tsan-suppressions.txt (third-party false positives only)
+#   4. fuzz build (clang, libFuzzer): each fuzz target for a short while from its seed corpus
 #      (stages 1 and 2 replay every seed corpus already: ctest's unit.fuzz_replay.<target>)
-# The release build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR).
-# Prereqs: scripts/install-deps.sh. Environment: FUZZ_SECONDS (default 10), JOBS (default nproc).
+# Every build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR).
+# Prereqs: scripts/install-deps.sh. Environment: FUZZ_SECONDS (default 10), JOBS (default nproc),
+# TSAN_TESTS (default: the list below; "all").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-10}
 
-echo "== format"
+# stage NAME: prints the header of stage NAME with the seconds the previous stage took.
+stage_name=""
+stage_start=$SECONDS
+stage() {
+  if [[ -n $stage_name ]]; then
+    echo "== $1   (previous stage, $stage_name: $((SECONDS - stage_start)) s)"
+  else
+    echo "== $1"
+  fi
+  stage_name=$1
+  stage_start=$SECONDS
+}
+
+stage "format"
 scripts/check-format.sh
 
-echo "== corpus"
+stage "corpus"
 MAILSIFT_CORPUS=$(scripts/fetch-corpus.sh)
 export MAILSIFT_CORPUS
 
-echo "== release build and tests"
+stage "release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
-ctest --preset release -j 1
 
-echo "== asan-ubsan build and unit tests"
+stage "release unit tests"
+ctest --preset release -L unit -j "$jobs"
+
+stage "release integration tests"
+# One at a time: they measure latency.
+ctest --preset release -L integration -j 1
+
+stage "asan-ubsan build"
 cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan -j "$jobs" --target unit_tests
+
+stage "asan-ubsan unit tests"
 ctest --preset asan-ubsan -j "$jobs"
 
-echo "== fuzzers (${fuzz_seconds}s each)"
+# TSan: by default the unit tests of the code that serves connections on several threads (the
+# SMTP session on its io_context, the connector, the logger, the supervisor's control and metrics
+# listeners): what fits CI's 30 minutes. TSAN_TESTS=all builds and runs every unit test.
+tsan_tests=${TSAN_TESTS:-"server_session_test net_test log_test supervisor_control_test
+  supervisor_metrics_test"}
+stage "tsan build"
+cmake --preset tsan >/dev/null
+if [[ $tsan_tests == all ]]; then
+  cmake --build --preset tsan -j "$jobs" --target unit_tests
+else
+  # shellcheck disable=SC2086  # one word per target
+  cmake --build --preset tsan -j "$jobs" --target $tsan_tests
+fi
+
+stage "tsan unit tests"
+if [[ $tsan_tests == all ]]; then
+  ctest --preset tsan -j "$jobs"
+else
+  # shellcheck disable=SC2086  # one word per target
+  ctest --preset tsan -j "$jobs" -R "^unit\.($(echo $tsan_tests | tr ' ' '|'))\$"
+fi
+
+stage "fuzz build"
 # target:max_len, the longest input each is given: past the limits of what it parses
 # (metrics_http: the 8192-byte request head; html, scan: SpamAssassin's 8192-byte URIs and
 # header values; uri: 64 KiB URIs; checks: the 10 KiB tar seed; received: two cut values;
@@ -41,6 +90,8 @@ fuzz_targets="command:4096 data_framer:4096 header_meter:4096 mime:4096 cf:4096 
 cmake --preset fuzz >/dev/null
 # shellcheck disable=SC2046  # one word per target
 cmake --build --preset fuzz -j "$jobs" --target $(for t in $fuzz_targets; do echo "${t%%:*}_fuzz"; done)
+
+stage "fuzzers (${fuzz_seconds} s each)"
 for entry in $fuzz_targets; do
   target=${entry%%:*}
   work=$(mktemp -d)
@@ -49,4 +100,5 @@ for entry in $fuzz_targets; do
     -print_final_stats=1 "$work" 2>&1 | tail -n 12
   rm -rf "$work"
 done
-echo "all test stages passed"
+stage "done"
+echo "all test stages passed in $SECONDS s"

@@ -997,7 +997,7 @@ void Session::OnRset() {
 }  // namespace
 
 asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment,
-                                 const sockaddr_storage& peer) {
+                                 sockaddr_storage peer) {
   Session session(std::move(socket), environment, peer);
   co_await session.Run();
 }

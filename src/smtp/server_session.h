@@ -84,8 +84,9 @@ struct SessionEnvironment {
 };
 
 // Runs the session to its end; closes the socket. Never throws.
-// `peer`: the client's address as accept() gave it.
+// `peer`: the client's address as accept() gave it; taken by value, as the coroutine may first
+// run after the caller's copy is gone (co_spawn from another thread posts it).
 asio::awaitable<void> RunSession(net::Socket socket, SessionEnvironment environment,
-                                 const sockaddr_storage& peer);
+                                 sockaddr_storage peer);
 
 }  // namespace mailsift::smtp
