@@ -5,14 +5,10 @@
 #   1. release build: unit tests (in parallel), then integration tests one at a time (real
 #      smtp-source, smtp-sink, Postfix; they measure latency)
 #   2. asan-ubsan build: the unit tests under AddressSanitizer and UBSan
-#   3. tsan build: under ThreadSanitizer the unit tests of the multi-threaded serving code (see
-#      tsan_tests below; TSAN_TESTS=all for every unit test), with the suppressions of
-#      scripts/tsan-suppressions.txt (third-party false positives only)
-#   4. fuzz build (clang, libFuzzer): each fuzz target for a short while from its seed corpus
+#   3. fuzz build (clang, libFuzzer): each fuzz target for a short while from its seed corpus
 #      (stages 1 and 2 replay every seed corpus already: ctest's unit.fuzz_replay.<target>)
-# Every build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR).
-# Prereqs: scripts/install-deps.sh. Environment: FUZZ_SECONDS (default 10), JOBS (default nproc),
-# TSAN_TESTS (default: the list below; "all").
+# The release build treats a compiler warning as an error (CMAKE_COMPILE_WARNING_AS_ERROR).
+# Prereqs: scripts/install-deps.sh. Environment: FUZZ_SECONDS (default 10), JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,28 +52,6 @@ cmake --build --preset asan-ubsan -j "$jobs" --target unit_tests
 
 stage "asan-ubsan unit tests"
 ctest --preset asan-ubsan -j "$jobs"
-
-# TSan: by default the unit tests of the code that serves connections on several threads (the
-# SMTP session on its io_context, the connector, the logger, the supervisor's control and metrics
-# listeners): what fits CI's 30 minutes. TSAN_TESTS=all builds and runs every unit test.
-tsan_tests=${TSAN_TESTS:-"server_session_test net_test log_test supervisor_control_test
-  supervisor_metrics_test"}
-stage "tsan build"
-cmake --preset tsan >/dev/null
-if [[ $tsan_tests == all ]]; then
-  cmake --build --preset tsan -j "$jobs" --target unit_tests
-else
-  # shellcheck disable=SC2086  # one word per target
-  cmake --build --preset tsan -j "$jobs" --target $tsan_tests
-fi
-
-stage "tsan unit tests"
-if [[ $tsan_tests == all ]]; then
-  ctest --preset tsan -j "$jobs"
-else
-  # shellcheck disable=SC2086  # one word per target
-  ctest --preset tsan -j "$jobs" -R "^unit\.($(echo $tsan_tests | tr ' ' '|'))\$"
-fi
 
 stage "fuzz build"
 # target:max_len, the longest input each is given: past the limits of what it parses
