@@ -16,6 +16,7 @@
 #include "mime/charset.h"
 #include "mime/codec.h"
 #include "mime/header.h"
+#include "rules/message/message_text.h"
 #include "rules/regex/perl_regex.h"
 #include "rules/regex/perl_text.h"
 
@@ -1449,18 +1450,7 @@ std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
                         ? *subject + "\n"
                         : std::string("\n");
   all += out;
-  std::vector<std::string> result;
-  for (const std::string& line : SplitLines(all)) {
-    std::string_view rest = line;
-    while (rest.size() > kMaxBodyLineLength) {
-      size_t sp = rest.rfind(' ', kMaxBodyLineLength);
-      size_t len = sp == std::string_view::npos ? kMaxBodyLineLength : sp + 1;
-      result.emplace_back(rest.substr(0, len));
-      rest.remove_prefix(len);
-    }
-    result.emplace_back(rest);
-  }
-  return result;
+  return SplitIntoShortLines(all);
 }
 
 // --- HTMLEval ---------------------------------------------------------------------------------
