@@ -176,13 +176,13 @@ bool ItemFacts(const Node& n, Facts& facts, bool& zero_width) {
     }
     case Kind::kSequence:
     case Kind::kAlternation:  // \R
-    case Kind::kBackreference:
       return true;
-    case Kind::kRepeat:
-      return false;  // not an item (the tree holds none: a quantifier takes an item)
+    case Kind::kBackreference:
     case Kind::kUnsupported:
-      // A number that is a backreference or an octal byte matches something at its place.
-      return n.unsupported == Node::Unsupported::kAmbiguousNumber;
+      // Matches something at its place (a backreference, an octal byte), or gives up.
+      return regex::MatchesUnknownText(n);
+    case Kind::kRepeat:
+      break;  // not an item (the tree holds none: a quantifier takes an item)
   }
   return false;
 }
@@ -601,12 +601,10 @@ bool WalkShape(const Node& n, ShapeFacts& out) {
       }
       return WalkShape(n.children[0], out);
     case Kind::kBackreference:
-      return true;  // unknown
-    case Kind::kRepeat:
-      return false;  // not an item (the tree holds none: a quantifier takes an item)
     case Kind::kUnsupported:
-      // A number that is a backreference or an octal byte: unknown.
-      return n.unsupported == Node::Unsupported::kAmbiguousNumber;
+      return regex::MatchesUnknownText(n);  // an unknown shape, or give up
+    case Kind::kRepeat:
+      break;  // not an item (the tree holds none: a quantifier takes an item)
   }
   return false;
 }

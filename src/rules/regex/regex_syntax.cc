@@ -854,6 +854,12 @@ bool Contains(const Node& tree, Node::Kind kind) {
   return false;
 }
 
+bool MatchesUnknownText(const Node& n) {
+  return n.kind == Node::Kind::kBackreference ||
+         (n.kind == Node::Kind::kUnsupported &&
+          n.unsupported == Node::Unsupported::kAmbiguousNumber);
+}
+
 std::string Dump(const Node& tree) {
   std::string out;
   DumpInto(tree, 0, &out);

@@ -108,6 +108,11 @@ std::optional<Node> ParseRegex(std::string_view pattern, std::string_view flags)
 // Whether the tree holds a node of `kind` anywhere.
 bool Contains(const Node& tree, Node::Kind kind);
 
+// Whether a walk that cannot see into `n` may read it as "matches some text here, nothing known
+// of it": true for a backreference and for a number that is a backreference or an octal byte
+// (\12…); false for every other node, and so for the unsupported syntax a walk must give up on.
+bool MatchesUnknownText(const Node& n);
+
 // An indented dump of the tree, one node a line (for tests and debugging).
 std::string Dump(const Node& tree);
 

@@ -131,5 +131,17 @@ TEST(RegexSyntax, UnsupportedSyntaxIsMarked) {
   EXPECT_FALSE(Contains(*ParseRegex("a", ""), Node::Kind::kUnsupported));
 }
 
+TEST(RegexSyntax, WhatAWalkMayReadAsUnknownText) {
+  // The items of (a)\1\12(*SKIP)\pL(?1)b: group, backreference, ambiguous number, verb,
+  // property, recursion, literal.
+  auto tree = ParseRegex("(a)\\1\\12(*SKIP)\\pL(?1)b", "");
+  ASSERT_TRUE(tree);
+  ASSERT_EQ(tree->children.size(), 7u);
+  const bool expected[] = {false, true, true, false, false, false, false};
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(MatchesUnknownText(tree->children[i]), expected[i]) << Dump(tree->children[i]);
+  }
+}
+
 }  // namespace
 }  // namespace mailsift::rules::regex
