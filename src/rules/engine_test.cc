@@ -43,10 +43,15 @@ CompileOptions PrefilterSync() {
 }
 
 // Each ruleset CompileCf returns (compiled without the prefilter) and its twin with the
-// prefilter ready; Scan() runs both.
+// prefilter ready; Scan() runs both. An entry holds the ruleset weakly: once it is gone another
+// one may get its address, and must not be taken for it.
+struct Twin {
+  std::weak_ptr<const CompiledRuleset> compiled;
+  std::shared_ptr<const CompiledRuleset> with_prefilter;
+};
 std::mutex twins_mutex;
-std::map<const CompiledRuleset*, std::shared_ptr<const CompiledRuleset>>& Twins() {
-  static auto* twins = new std::map<const CompiledRuleset*, std::shared_ptr<const CompiledRuleset>>;
+std::map<const CompiledRuleset*, Twin>& Twins() {
+  static auto* twins = new std::map<const CompiledRuleset*, Twin>;
   return *twins;
 }
 
@@ -71,7 +76,7 @@ std::shared_ptr<const CompiledRuleset> CompileCf(std::string_view cf) {
   EXPECT_EQ((*with_prefilter)->prefilter().state(), PrefilterSlot::State::kReady)
       << (*with_prefilter)->prefilter().Describe();
   std::lock_guard<std::mutex> lock(twins_mutex);
-  Twins()[compiled->get()] = *with_prefilter;
+  Twins()[compiled->get()] = Twin{*compiled, *with_prefilter};
   return *compiled;
 }
 
@@ -116,7 +121,13 @@ Scanned Scan(const CompiledRuleset& rules, const std::string& raw, const Envelop
   {
     std::lock_guard<std::mutex> lock(twins_mutex);
     auto it = Twins().find(&rules);
-    if (it != Twins().end()) twin = it->second;
+    if (it != Twins().end()) {
+      if (it->second.compiled.lock().get() == &rules) {
+        twin = it->second.with_prefilter;
+      } else {
+        Twins().erase(it);  // its ruleset is gone: this one only has its address
+      }
+    }
   }
   if (twin) {
     ScanResult with_prefilter = twin->Scan(message, env);

@@ -946,7 +946,7 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
         std::filesystem::last_write_time(slot->cache_path_,
                                          std::filesystem::file_time_type::clock::now(), ec);
         const auto& db = **loaded;
-        slot->ready_.store(*loaded);
+        slot->ready_.Store(*loaded);
         slot->Finish(State::kReady,
                      fmt::format("prefilter: {} regex rules in {} Hyperscan {} databases "
                                  "({:.1f} MB), loaded from {} in {:.3f} s",
@@ -957,7 +957,7 @@ std::shared_ptr<PrefilterSlot> PrefilterSlot::Start(std::vector<PrefilterGroup> 
     }
   }
   slot->state_.store(State::kBuilding);
-  slot->description_.store(std::make_shared<const std::string>("prefilter: building"));
+  slot->description_.Store(std::make_shared<const std::string>("prefilter: building"));
   if (options.mode == PrefilterMode::kSync) {
     slot->Build(std::move(groups), rule_count, std::move(key), {});
     return slot;
@@ -1012,7 +1012,7 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
         return;
       }
       const auto& db = **loaded;
-      ready_.store(*loaded);
+      ready_.Store(*loaded);
       bool trouble = false;
       const std::string cache_note =
           WriteCache(bytes.view(), &trouble, [&](size_t end) { bytes.Release(end); });
@@ -1033,7 +1033,7 @@ void PrefilterSlot::Build(std::vector<PrefilterGroup> groups, size_t rule_count,
     return;
   }
   const auto& db = **built;
-  ready_.store(*built);
+  ready_.Store(*built);
   bool trouble = false;
   const std::string cache_note =
       cache_path_.empty() ? "no cache" : WriteCache(db.Serialize(key), &trouble);
@@ -1148,7 +1148,7 @@ void PrefilterSlot::Cancel() {
 }
 
 void PrefilterSlot::Finish(State state, std::string description) {
-  description_.store(std::make_shared<const std::string>(std::move(description)));
+  description_.Store(std::make_shared<const std::string>(std::move(description)));
   state_.store(state);
   done_.set_value();
 }
@@ -1162,7 +1162,7 @@ bool PrefilterSlot::BuildingForCache() const {
 }
 
 std::string PrefilterSlot::Describe() const {
-  auto d = description_.load();
+  auto d = description_.Load();
   return d ? *d : std::string();
 }
 

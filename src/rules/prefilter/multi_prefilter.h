@@ -51,6 +51,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/published.h"
 #include "rules/prefilter/hs_expression.h"
 
 namespace mailsift::rules {
@@ -182,7 +183,7 @@ class PrefilterSlot {
   ~PrefilterSlot();
 
   // The databases, or null when not (yet) available.
-  std::shared_ptr<const PrefilterDatabases> Get() const { return ready_.load(); }
+  std::shared_ptr<const PrefilterDatabases> Get() const { return ready_.Load(); }
   State state() const { return state_.load(); }
   PrefilterMode mode() const { return mode_; }
   // Waits until the build has finished (or failed, or was never started). False on timeout.
@@ -213,12 +214,12 @@ class PrefilterSlot {
   std::function<void(bool, const std::string&)> report_;
   std::mutex child_mutex_;  // guards child_pid_ against Cancel() killing a reaped pid
   int child_pid_ = 0;       // the running builder process, reaped once this is 0 again
-  std::atomic<std::shared_ptr<const PrefilterDatabases>> ready_;
+  Published<PrefilterDatabases> ready_;
   std::atomic<State> state_{State::kOff};
   std::atomic<bool> cancelled_{false};
   std::promise<void> done_;
   std::shared_future<void> done_future_;
-  mutable std::atomic<std::shared_ptr<const std::string>> description_;
+  Published<std::string> description_;
 };
 
 }  // namespace mailsift::rules
