@@ -514,10 +514,11 @@ TEST_F(GenerationTest, EndOfTheChannelDrainsIt) {
 
 TEST_F(GenerationTest, ABrokenRuleFileFailsNamingFileAndLineAndServesNothing) {
   dir_.Write("rules/20_bad.cf", "body GOOD /fine/\nbody BROKEN /unclosed(group/\n");
-  auto generation = Start(WriteConfig());
-  // Connected before it fails: the kernel queues the connection, and nobody ever greets it.
+  // Connected before the generation starts (it may fail before a later connect): the kernel
+  // queues the connection on the listener the generation is passed, and nobody ever greets it.
   SmtpClient early(listener_.port);
   ASSERT_TRUE(early.connected());
+  auto generation = Start(WriteConfig());
 
   auto failed = generation->Expect(MessageType::kFailed);
   ASSERT_TRUE(failed);
