@@ -43,10 +43,15 @@ CompileOptions PrefilterSync() {
 }
 
 // Each ruleset CompileCf returns (compiled without the prefilter) and its twin with the
-// prefilter ready; Scan() runs both.
+// prefilter ready; Scan() runs both. The entry keeps a weak reference to the ruleset it was made
+// for: a ruleset compiled later at the address of a freed one is not that one's twin.
+struct Twin {
+  std::weak_ptr<const CompiledRuleset> of;
+  std::shared_ptr<const CompiledRuleset> twin;
+};
 std::mutex twins_mutex;
-std::map<const CompiledRuleset*, std::shared_ptr<const CompiledRuleset>>& Twins() {
-  static auto* twins = new std::map<const CompiledRuleset*, std::shared_ptr<const CompiledRuleset>>;
+std::map<const CompiledRuleset*, Twin>& Twins() {
+  static auto* twins = new std::map<const CompiledRuleset*, Twin>;
   return *twins;
 }
 
@@ -71,7 +76,7 @@ std::shared_ptr<const CompiledRuleset> CompileCf(std::string_view cf) {
   EXPECT_EQ((*with_prefilter)->prefilter().state(), PrefilterSlot::State::kReady)
       << (*with_prefilter)->prefilter().Describe();
   std::lock_guard<std::mutex> lock(twins_mutex);
-  Twins()[compiled->get()] = *with_prefilter;
+  Twins()[compiled->get()] = Twin{*compiled, *with_prefilter};
   return *compiled;
 }
 
@@ -116,7 +121,7 @@ Scanned Scan(const CompiledRuleset& rules, const std::string& raw, const Envelop
   {
     std::lock_guard<std::mutex> lock(twins_mutex);
     auto it = Twins().find(&rules);
-    if (it != Twins().end()) twin = it->second;
+    if (it != Twins().end() && !it->second.of.expired()) twin = it->second.twin;
   }
   if (twin) {
     ScanResult with_prefilter = twin->Scan(message, env);

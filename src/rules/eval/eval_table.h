@@ -1,48 +1,33 @@
 // rules/eval/eval_table.h — SpamAssassin eval functions by name, for the evaluator.
 //
-// Each entry adapts one native implementation (relay_eval.h, header_eval.h, message_eval.h) to
-// the evaluator's calling convention: the message's texts and the ruleset, the rule's
-// arguments, and a hit count back (0 = no hit). Functions that need the network or Bayes are
-// listed as never hitting, as in SpamAssassin with local tests only.
+// Each native implementation (relay_eval.h, header_eval.h, message_eval.h, misc_eval.h) is an
+// EvalFunction over the message's EvalInput (eval_input.h) and the rule's arguments. Functions
+// that need the network or Bayes are listed as never hitting, as in SpamAssassin with local
+// tests only.
 //
-// Thread-safety: the table is immutable; an EvalEnv belongs to one scan.
+// Thread-safety: the tables are immutable.
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <string>
 #include <string_view>
 #include <vector>
 
-#include "rules/cf/ruleset.h"
-#include "rules/message/message_text.h"
+#include "rules/eval/eval_input.h"
 
 namespace mailsift::rules {
 
-struct EvalShared;  // per-ruleset data the evals read (lists from the .cf files), built once
-
-struct EvalEnv {
-  MessageText& text;
-  const Ruleset& ruleset;
-  const EvalShared& shared;
-  struct Cache;  // per-message facts shared by several evals
-  Cache* cache;
-  RuleType rule_type = RuleType::kBody;  // the type of the rule calling the eval
-};
-
-using EvalFn = std::function<int(EvalEnv& env, const std::vector<std::string>& args)>;
-
 enum class EvalKind { kNative, kNeverHits, kUnknown };
 
-// The function for `name` (empty when there is none); `kind` says which case applies.
-EvalFn FindEval(std::string_view name, EvalKind* kind);
+// The function for `name` (nullptr when there is none); `kind` says which case applies.
+EvalFunction FindEval(std::string_view name, EvalKind* kind);
 
-std::shared_ptr<const EvalShared> BuildEvalShared(const Ruleset& ruleset);
-
-// Per-message cache lifetime helpers (the cache type is private to eval_table.cc).
-std::unique_ptr<EvalEnv::Cache, void (*)(EvalEnv::Cache*)> NewEvalCache();
-
-// Relay strings for MessageText (the Received parser's output for the pseudo-headers).
-RelayStrings ComputeRelayStrings(EvalEnv& env);
+// Each module's functions by SpamAssassin name (nullptr when not one of the module's), and the
+// names each knows.
+const EvalFunction* FindHeaderEval(std::string_view name);
+std::vector<std::string_view> HeaderEvalNames();
+const EvalFunction* FindMessageEval(std::string_view name);
+const EvalFunction* FindMiscEval(std::string_view name);
+std::vector<std::string_view> MiscEvalNames();
+const EvalFunction* FindRelayEval(std::string_view name);
+const std::vector<std::string_view>& RelayEvalFunctionNames();
 
 }  // namespace mailsift::rules

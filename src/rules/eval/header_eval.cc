@@ -3,6 +3,8 @@
 // PerMsgStatus.pm, Message/Node.pm, Util.pm, RegistryBoundaries.pm).
 #include "rules/eval/header_eval.h"
 
+#include "rules/eval/eval_input.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -86,50 +88,13 @@ std::string_view Arg(const std::vector<std::string>& args, size_t i) {
   return i < args.size() ? std::string_view(args[i]) : std::string_view();
 }
 
-// ---------------------------------------------------------------------------------------------
-// RegistryBoundaries (split_domain / trim_domain / is_domain_valid) and FreeMail state.
-
-}  // namespace
-
-struct HeaderEvalConfig::Impl {
-  // FreeMail
-  std::unordered_set<std::string> freemail_domains;
-  std::vector<std::string> freemail_wildcards;  // lower-cased globs: * = [^.]*, ? = .
-  std::unordered_set<std::string> freemail_welcomelist;
-  bool freemail_available = false;
-  int freemail_max_body_emails = 5;
-  int freemail_max_body_freemails = 3;
-  bool freemail_skip_when_over_max = true;
-  bool freemail_skip_bulk_envfrom = true;
-  std::unique_ptr<Regex> email_regex;  // FreeMail's email_regex with valid_tlds_re
-  std::unique_ptr<Regex> strip_regex;  // _parse_body's address-with-label stripper
-  // WLBL
-  std::unordered_map<std::string, std::vector<std::string>> address_lists;  // lower-cased globs
-  std::vector<AddressWithRelay> welcomelist_from_rcvd;                      // lower-cased
-  std::vector<AddressWithRelay> def_welcomelist_from_rcvd;
-  std::vector<std::string> welcomelist_allows_relays;
-  std::vector<std::string> ok_locales;
-  RegistryBoundaries boundaries;
-
-  const std::vector<std::string>* List(std::string_view name) const {
-    auto it = address_lists.find(std::string(name));
-    return it == address_lists.end() ? nullptr : &it->second;
-  }
-};
-
-HeaderEvalConfig::HeaderEvalConfig() : impl_(std::make_unique<Impl>()) {}
-HeaderEvalConfig::~HeaderEvalConfig() = default;
-
-namespace {
-
 // RegistryBoundaries::split_domain; without a config, no multi-level suffixes are known.
-std::pair<std::string, std::string> SplitDomain(const HeaderEvalConfig::Impl* rb,
-                                                std::string_view fqdn) {
+std::pair<std::string, std::string> SplitDomain(const EvalConfig* rb, std::string_view fqdn) {
   static const RegistryBoundaries kNone;
   return (rb != nullptr ? rb->boundaries : kNone).SplitDomain(fqdn);
 }
 
-bool IsDomainValid(const HeaderEvalConfig::Impl* rb, std::string_view dom) {
+bool IsDomainValid(const EvalConfig* rb, std::string_view dom) {
   return rb != nullptr && rb->boundaries.IsDomainValid(dom);
 }
 
@@ -148,94 +113,6 @@ bool DomainGlobMatches(std::string_view glob, std::string_view text) {
 }
 
 }  // namespace
-
-std::shared_ptr<const HeaderEvalConfig> HeaderEvalConfig::Build(
-    const HeaderEvalSettings& settings) {
-  std::shared_ptr<HeaderEvalConfig> config(new HeaderEvalConfig());
-  Impl& impl = *config->impl_;
-  // FreeMail::parse_config: entries with characters outside [a-zA-Z0-9.*?-] are refused.
-  for (const std::string& word : settings.freemail_domains) {
-    if (word.empty()) continue;
-    bool ok = std::all_of(word.begin(), word.end(), [](char c) {
-      unsigned char u = static_cast<unsigned char>(c);
-      return (u < 0x80 && std::isalnum(u)) || c == '.' || c == '*' || c == '?' || c == '-';
-    });
-    if (!ok) continue;
-    std::string value = ToLowerAscii(word);
-    if (value.find_first_of("*?") != std::string::npos) {
-      if (std::find(impl.freemail_wildcards.begin(), impl.freemail_wildcards.end(), value) ==
-          impl.freemail_wildcards.end()) {
-        impl.freemail_wildcards.push_back(value);
-      }
-    } else {
-      impl.freemail_domains.insert(value);
-    }
-  }
-  static const Regex kWelcomeOk("\\w[.@]\\w", 0);
-  for (const std::string& word : settings.freemail_welcomelist) {
-    std::string value = ToLowerAscii(word);
-    if (kWelcomeOk.Matches(value)) impl.freemail_welcomelist.insert(value);
-  }
-  impl.freemail_available = !impl.freemail_domains.empty() || !impl.freemail_wildcards.empty();
-  impl.freemail_max_body_emails = settings.freemail_max_body_emails;
-  impl.freemail_max_body_freemails = settings.freemail_max_body_freemails;
-  impl.freemail_skip_when_over_max = settings.freemail_skip_when_over_max;
-  impl.freemail_skip_bulk_envfrom = settings.freemail_skip_bulk_envfrom;
-
-  impl.boundaries = RegistryBoundaries(settings.valid_tlds, settings.two_level_domains,
-                                       settings.three_level_domains);
-  // RegistryBoundaries' valid_tlds_re, inside FreeMail's email_regex.
-  std::vector<std::string> tlds;
-  for (const std::string& t : impl.boundaries.valid_tlds()) {
-    bool plain = !t.empty() && std::all_of(t.begin(), t.end(), [](char c) {
-      unsigned char u = static_cast<unsigned char>(c);
-      return (u < 0x80 && std::isalnum(u)) || c == '-';
-    });
-    if (plain) tlds.push_back(t);
-  }
-  std::sort(tlds.begin(), tlds.end(), [](const std::string& a, const std::string& b) {
-    return a.size() != b.size() ? a.size() > b.size() : a < b;
-  });
-  std::string tld_re = "no_tlds_defined";
-  if (!tlds.empty()) {
-    tld_re = "(?<![a-zA-Z0-9-])(?:";
-    for (size_t i = 0; i < tlds.size(); ++i) {
-      if (i > 0) tld_re += '|';
-      tld_re += tlds[i];
-    }
-    tld_re += ")(?!(?:[a-zA-Z0-9-]|\\.[a-zA-Z0-9]))";
-  }
-  std::string email_re =
-      "(?=.{0,64}\\@)"
-      "(?<![a-z0-9!#\\$%&'*+\\/=?^_`{|}~-])"
-      "("
-      "[a-z0-9!#\\$%&'*+\\/=?^_`{|}~-]+"
-      "(?:\\.[a-z0-9!#\\$%&'*+\\/=?^_`{|}~-]+)*"
-      "\\@"
-      "(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\\.){1,4}" +
-      tld_re + ")";
-  impl.email_regex = std::make_unique<Regex>(email_re, kI);
-  impl.strip_regex = std::make_unique<Regex>(
-      "<?(?<!mailto:)" + email_re +
-          "(?:>|\\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)",
-      kI);
-
-  for (const auto& [name, globs] : settings.address_lists) {
-    std::vector<std::string>& list = impl.address_lists[name];
-    for (const std::string& g : globs) list.push_back(ToLowerAscii(g));
-  }
-  for (const AddressWithRelay& e : settings.welcomelist_from_rcvd) {
-    impl.welcomelist_from_rcvd.push_back({ToLowerAscii(e.address), ToLowerAscii(e.domain)});
-  }
-  for (const AddressWithRelay& e : settings.def_welcomelist_from_rcvd) {
-    impl.def_welcomelist_from_rcvd.push_back({ToLowerAscii(e.address), ToLowerAscii(e.domain)});
-  }
-  for (const std::string& g : settings.welcomelist_allows_relays) {
-    impl.welcomelist_allows_relays.push_back(ToLowerAscii(g));
-  }
-  impl.ok_locales = settings.ok_locales;
-  return config;
-}
 
 // ---------------------------------------------------------------------------------------------
 // PerMsgStatus::get building blocks
@@ -591,10 +468,11 @@ std::vector<std::string> HeaderAddresses(const mime::Headers& headers, std::stri
   return out;
 }
 
-std::vector<std::string> EnvelopeFromAddresses(const HeaderEvalInput& input) {
+std::vector<std::string> EnvelopeFromAddresses(EvalInput& input) {
   std::vector<std::string> out;
-  if (!input.envelope_from) return out;
-  for (ParsedAddress& a : ParseHeaderAddresses(*input.envelope_from)) {
+  const std::optional<std::string>& envelope_from = input.envelope_from();
+  if (!envelope_from) return out;
+  for (ParsedAddress& a : ParseHeaderAddresses(*envelope_from)) {
     if (a.address) out.push_back(std::move(*a.address));
   }
   return out;
@@ -649,8 +527,8 @@ std::optional<std::string> GuessEnvelopeFrom(const mime::Headers& headers,
   return std::nullopt;
 }
 
-std::vector<std::string> AllFromAddresses(const HeaderEvalInput& input) {
-  const mime::Headers& h = *input.headers;
+std::vector<std::string> AllFromAddresses(EvalInput& input) {
+  const mime::Headers& h = input.headers();
   std::vector<std::string> addrs = HeaderAddresses(h, "Resent-From", Instance::kFirst);
   if (addrs.empty()) {
     for (std::string_view name : {"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From"}) {
@@ -677,8 +555,8 @@ std::vector<std::string> AllFromAddresses(const HeaderEvalInput& input) {
   return out;
 }
 
-std::vector<std::string> AllToAddresses(const HeaderEvalInput& input) {
-  const mime::Headers& h = *input.headers;
+std::vector<std::string> AllToAddresses(EvalInput& input) {
+  const mime::Headers& h = input.headers();
   std::vector<std::string> addrs = HeaderAddresses(h, "Resent-To", Instance::kFirst);
   for (std::string& a : HeaderAddresses(h, "Resent-Cc", Instance::kFirst)) {
     addrs.push_back(std::move(a));
@@ -914,9 +792,7 @@ bool AddressGlobMatches(std::string_view glob, std::string_view address) {
 
 namespace {
 
-const HeaderEvalConfig::Impl* Cfg(const HeaderEvalInput& in) {
-  return in.config != nullptr ? &in.config->impl() : nullptr;
-}
+const EvalConfig* Cfg(EvalInput& in) { return &in.config(); }
 
 // ---- HeaderEval: dates
 
@@ -975,16 +851,16 @@ int64_t DateDiff(const mime::Headers& h) {
   return diffs.front();
 }
 
-bool CheckForShiftedDate(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  if (!in.date_diff) in.date_diff = DateDiff(*in.headers);
-  double diff = static_cast<double>(*in.date_diff);
+bool CheckForShiftedDate(EvalInput& in, const std::vector<std::string>& args) {
+  if (!in.memo().date_diff) in.memo().date_diff = DateDiff(in.headers());
+  double diff = static_cast<double>(*in.memo().date_diff);
   std::string_view min = Arg(args, 0), max = Arg(args, 1);
   return (min == "undef" || diff >= 3600 * PerlNumber(min)) &&
          (max == "undef" || diff < 3600 * PerlNumber(max));
 }
 
-bool CheckOutlookMessageId(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string id = GetHeader(*in.headers, "MESSAGEID");
+bool CheckOutlookMessageId(EvalInput& in, const std::vector<std::string>&) {
+  std::string id = GetHeader(in.headers(), "MESSAGEID");
   static const Regex kId(R"(^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}\@)", 0);
   std::vector<Span> g;
   if (!kId.Search(id, 0, &g)) return false;
@@ -997,16 +873,16 @@ bool CheckOutlookMessageId(const HeaderEvalInput& in, const std::vector<std::str
     double t = static_cast<double>(ParseRfc822Date(text).value_or(0));
     return std::trunc(t * kX + kY);
   };
-  if (std::fabs(timetoken - expected_for(GetHeader(*in.headers, "Date"))) < kFudge) {
+  if (std::fabs(timetoken - expected_for(GetHeader(in.headers(), "Date"))) < kFudge) {
     return false;
   }
   // SA matches a date in the last Received line but then parses all Received text.
-  return std::fabs(timetoken - expected_for(GetHeader(*in.headers, "Received"))) >= kFudge;
+  return std::fabs(timetoken - expected_for(GetHeader(in.headers(), "Received"))) >= kFudge;
 }
 
 // ---- HeaderEval: addresses and recipients
 
-bool CheckEqualFromDomains(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckEqualFromDomains(EvalInput& in, const std::vector<std::string>&) {
   auto second_level = [](const std::string& addr) {
     static const Regex kAt(R"(\@([^@]*)\z)", 0);
     static const Regex kTrim(R"(^.+\.([^\.]+\.[^\.]+)$)", 0);
@@ -1018,16 +894,16 @@ bool CheckEqualFromDomains(const HeaderEvalInput& in, const std::vector<std::str
     }
     return dom;
   };
-  std::string from = second_level(First(HeaderAddresses(*in.headers, "From")));
+  std::string from = second_level(First(HeaderAddresses(in.headers(), "From")));
   if (from.empty()) return false;
   std::string env = second_level(First(EnvelopeFromAddresses(in)));
   if (env.empty()) return false;
   return ToLowerAscii(from) != ToLowerAscii(env);
 }
 
-bool CheckForMatchingEnvAndHdrFrom(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckForMatchingEnvAndHdrFrom(EvalInput& in, const std::vector<std::string>&) {
   return ToLowerAscii(First(EnvelopeFromAddresses(in))) ==
-         ToLowerAscii(First(HeaderAddresses(*in.headers, "From")));
+         ToLowerAscii(First(HeaderAddresses(in.headers(), "From")));
 }
 
 struct RecipientStats {
@@ -1089,26 +965,26 @@ RecipientStats CheckRecipients(const mime::Headers& h) {
   return out;
 }
 
-bool SortedRecipients(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return CheckRecipients(*in.headers).sorted;
+bool SortedRecipients(EvalInput& in, const std::vector<std::string>&) {
+  return CheckRecipients(in.headers()).sorted;
 }
 
-bool SimilarRecipients(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  double similar = CheckRecipients(*in.headers).similar;
+bool SimilarRecipients(EvalInput& in, const std::vector<std::string>& args) {
+  double similar = CheckRecipients(in.headers()).similar;
   std::string_view min = Arg(args, 0), max = Arg(args, 1);
   return (min == "undef" || similar >= PerlNumber(min)) &&
          (max == "undef" || similar < PerlNumber(max));
 }
 
-bool CheckForMissingToHeader(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  if (!GetHeader(*in.headers, "To").empty()) return false;
-  return GetHeader(*in.headers, "Apparently-To").empty();
+bool CheckForMissingToHeader(EvalInput& in, const std::vector<std::string>&) {
+  if (!GetHeader(in.headers(), "To").empty()) return false;
+  return GetHeader(in.headers(), "Apparently-To").empty();
 }
 
-bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  std::string full_to = First(HeaderAddresses(*in.headers, "To"));
+bool CheckForToInSubject(EvalInput& in, const std::vector<std::string>& args) {
+  std::string full_to = First(HeaderAddresses(in.headers(), "To"));
   if (full_to.empty()) return false;
-  std::string subject = GetHeader(*in.headers, "Subject");
+  std::string subject = GetHeader(in.headers(), "Subject");
   std::string_view test = Arg(args, 0);
   // The patterns below are built per message and used once (the interpreter: JIT compiling
   // would cost more); each of their branches holds the address (or user) literally, so a
@@ -1149,8 +1025,8 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
   return false;
 }
 
-bool SubjectIsAllCaps(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string subject(TrimPerlSpace(GetHeader(*in.headers, "Subject")));
+bool SubjectIsAllCaps(EvalInput& in, const std::vector<std::string>&) {
+  std::string subject(TrimPerlSpace(GetHeader(in.headers(), "Subject")));
   static const Regex kPrefix(R"(^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+)", kI);
   std::vector<Span> g;
   if (kPrefix.Search(subject, 0, &g)) subject.erase(0, g[0].end);
@@ -1163,7 +1039,7 @@ bool SubjectIsAllCaps(const HeaderEvalInput& in, const std::vector<std::string>&
   static const Regex kCharset(
       R"(=\?[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*\?)",
       kI);
-  if (kCharset.Matches(GetHeader(*in.headers, "Subject:raw"))) return false;
+  if (kCharset.Matches(GetHeader(in.headers(), "Subject:raw"))) return false;
   return !letters.empty() && letters == ToUpperAscii(letters);
 }
 
@@ -1200,12 +1076,12 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-bool CheckIllegalChars(const HeaderEvalInput& in, const std::vector<std::string>& args) {
+bool CheckIllegalChars(EvalInput& in, const std::vector<std::string>& args) {
   std::string header(Arg(args, 0));
   if (header.size() < 4 || header.compare(header.size() - 4, 4, ":raw") != 0) header += ":raw";
   double ratio = PerlNumber(Arg(args, 1));
   double count = PerlNumber(Arg(args, 2));
-  std::string str = GetHeader(*in.headers, header);
+  std::string str = GetHeader(in.headers(), header);
   if (!HasNonSpace(str)) return false;
   auto is_control = [](unsigned char c) {
     return c <= 0x08 || c == 0x0B || c == 0x0C || (c >= 0x0E && c <= 0x1F);
@@ -1228,8 +1104,8 @@ bool CheckIllegalChars(const HeaderEvalInput& in, const std::vector<std::string>
   return illegal / static_cast<double>(str.size()) >= ratio && illegal >= count;
 }
 
-bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckForFarawayCharsetInHeaders(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* cfg = Cfg(in);
   std::vector<std::string> locales;
   if (cfg != nullptr) {
     for (const std::string& l : cfg->ok_locales) {
@@ -1286,7 +1162,7 @@ bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vecto
   };
   static const Regex kWord(R"(=\?(.+?)\?.\?.*?\?=)", 0);
   for (std::string_view h : {"From", "Subject"}) {
-    for (const std::string& raw : RawHeaderValues(*in.headers, h)) {
+    for (const std::string& raw : RawHeaderValues(in.headers(), h)) {
       size_t pos = 0;
       std::vector<Span> g;
       while (pos <= raw.size() && kWord.Search(raw, pos, &g)) {
@@ -1300,19 +1176,19 @@ bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vecto
 
 // ---- HeaderEval: counts, templates, ratware
 
-bool CheckHeaderCountRange(const HeaderEvalInput& in, const std::vector<std::string>& args) {
+bool CheckHeaderCountRange(EvalInput& in, const std::vector<std::string>& args) {
   std::set<std::string> uniq;
-  for (std::string& v : HeaderValues(*in.headers, Arg(args, 0))) uniq.insert(std::move(v));
+  for (std::string& v : HeaderValues(in.headers(), Arg(args, 0))) uniq.insert(std::move(v));
   double n = static_cast<double>(uniq.size());
   return n >= PerlNumber(Arg(args, 1)) && n <= PerlNumber(Arg(args, 2));
 }
 
-bool CheckUnresolvedTemplate(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckUnresolvedTemplate(EvalInput& in, const std::vector<std::string>&) {
   static const Regex kTemplate(R"(%[A-Z][A-Z_-])", 0);
   static const Regex kExempt(
       R"(^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):)",
       kI);
-  std::string all = GetHeader(*in.headers, "ALL");
+  std::string all = GetHeader(in.headers(), "ALL");
   size_t pos = 0;
   while (pos < all.size()) {
     size_t nl = all.find('\n', pos);
@@ -1324,18 +1200,18 @@ bool CheckUnresolvedTemplate(const HeaderEvalInput& in, const std::vector<std::s
   return false;
 }
 
-bool CheckRatwareNameId(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string mid = GetHeader(*in.headers, "MESSAGEID");
+bool CheckRatwareNameId(EvalInput& in, const std::vector<std::string>&) {
+  std::string mid = GetHeader(in.headers(), "MESSAGEID");
   static const Regex kMid(R"(<[A-Z]{28}\.([^>]+?)>)", 0);
   std::vector<Span> g;
   if (!kMid.Search(mid, 0, &g)) return false;
   Regex from_re("\"[^\"]+\"\\s*<" + QuoteMeta(Group(mid, g, 1)) + ">", 0, kOnceMatchLimit,
                 /*jit=*/false);
-  return from_re.Matches(GetHeader(*in.headers, "From"));
+  return from_re.Matches(GetHeader(in.headers(), "From"));
 }
 
-bool CheckRatwareEnvelopeFrom(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string to = First(HeaderAddresses(*in.headers, "To"));
+bool CheckRatwareEnvelopeFrom(EvalInput& in, const std::vector<std::string>&) {
+  std::string to = First(HeaderAddresses(in.headers(), "To"));
   std::string from = First(EnvelopeFromAddresses(in));
   if (from.empty() || to.empty()) return false;
   static const Regex kSrs(R"(^SRS\d[=+-])", kI);
@@ -1353,7 +1229,7 @@ bool CheckRatwareEnvelopeFrom(const HeaderEvalInput& in, const std::vector<std::
 
 // ---- FreeMail
 
-bool IsFreemail(const HeaderEvalConfig::Impl& cfg, const std::string& email) {
+bool IsFreemail(const EvalConfig& cfg, const std::string& email) {
   if (email.empty()) return false;
   if (cfg.freemail_welcomelist.count(email)) return false;
   std::string domain = email;
@@ -1400,13 +1276,13 @@ std::vector<std::string> LowerAll(std::vector<std::string> v) {
 
 // FreeMail::_parse_body: the freemail addresses found in the body, or nullopt when the body
 // had too many addresses (freemail_skip_when_over_max).
-std::optional<std::vector<std::string>> FreemailBodyAddresses(const HeaderEvalInput& in,
-                                                              const HeaderEvalConfig::Impl& cfg) {
+std::optional<std::vector<std::string>> FreemailBodyAddresses(EvalInput& in,
+                                                              const EvalConfig& cfg) {
   std::vector<std::string> body_emails;
   std::set<std::string> seen;
   const Regex& email_re = *cfg.email_regex;
   static const Regex kMailto(R"(^(?i:mailto):)", 0);
-  for (const std::string& uri : in.anchor_uris) {
+  for (const std::string& uri : in.anchor_uris()) {
     std::vector<Span> g;
     if (!kMailto.Search(uri, 0, &g)) continue;
     std::vector<Span> e;
@@ -1419,7 +1295,7 @@ std::optional<std::vector<std::string>> FreemailBodyAddresses(const HeaderEvalIn
   }
   static const Regex kUrlWithAt(R"(<?https?://\S{0,255}(?:\@|%40)\S{0,255})", kI);
   bool done = false;
-  for (const std::string& line : in.body_text) {
+  for (const std::string& line : in.body_lines()) {
     if (done) break;
     // Every address holds an "@", and the replacements below only take text out.
     if (line.find('@') == std::string::npos) continue;
@@ -1454,8 +1330,8 @@ std::optional<std::vector<std::string>> FreemailBodyAddresses(const HeaderEvalIn
   return found;
 }
 
-bool CheckFreemailHeader(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckFreemailHeader(EvalInput& in, const std::vector<std::string>& args) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr || !cfg->freemail_available || args.empty()) return false;
   std::optional<Regex> re;
   if (args.size() > 1) {
@@ -1470,7 +1346,7 @@ bool CheckFreemailHeader(const HeaderEvalInput& in, const std::vector<std::strin
   }
   std::vector<std::string> emails = EqualsIgnoreCase(name, "EnvelopeFrom")
                                         ? EnvelopeFromAddresses(in)
-                                        : HeaderAddresses(*in.headers, name);
+                                        : HeaderAddresses(in.headers(), name);
   for (const std::string& email : LowerAll(emails)) {
     if (!IsFreemail(*cfg, email)) continue;
     if (re && !re->Matches(email)) continue;
@@ -1479,8 +1355,8 @@ bool CheckFreemailHeader(const HeaderEvalInput& in, const std::vector<std::strin
   return false;
 }
 
-bool CheckFreemailFrom(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckFreemailFrom(EvalInput& in, const std::vector<std::string>& args) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr || !cfg->freemail_available) return false;
   std::optional<Regex> re;
   if (!args.empty()) {
@@ -1495,20 +1371,20 @@ bool CheckFreemailFrom(const HeaderEvalInput& in, const std::vector<std::string>
   return false;
 }
 
-bool CheckFreemailReplyto(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckFreemailReplyto(EvalInput& in, const std::vector<std::string>& args) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr || !cfg->freemail_available) return false;
   std::string what = args.empty() ? "replyto" : args[0];
   if (what != "replyto" && what != "reply") return false;
-  if (cfg->freemail_skip_bulk_envfrom && in.envelope_from) {
+  if (cfg->freemail_skip_bulk_envfrom && in.envelope_from()) {
     static const Regex kSkip(
         R"((?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+)"
         R"(|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)\@)",
         kI);
-    if (kSkip.Matches(*in.envelope_from)) return false;
+    if (kSkip.Matches(*in.envelope_from())) return false;
   }
-  std::vector<std::string> from = LowerAll(HeaderAddresses(*in.headers, "From"));
-  std::vector<std::string> replyto = LowerAll(HeaderAddresses(*in.headers, "Reply-To"));
+  std::vector<std::string> from = LowerAll(HeaderAddresses(in.headers(), "From"));
+  std::vector<std::string> replyto = LowerAll(HeaderAddresses(in.headers(), "Reply-To"));
   bool from_is_fm = std::any_of(from.begin(), from.end(),
                                 [&](const std::string& e) { return IsFreemail(*cfg, e); });
   bool replyto_is_fm = std::any_of(replyto.begin(), replyto.end(),
@@ -1524,8 +1400,8 @@ bool CheckFreemailReplyto(const HeaderEvalInput& in, const std::vector<std::stri
     if (!replyto.empty() && !replyto_is_fm) return false;
     if (!from_is_fm) return false;
   }
-  if (!in.freemail_body) in.freemail_body = FreemailBodyAddresses(in, *cfg);
-  const std::optional<std::vector<std::string>>& body = *in.freemail_body;
+  if (!in.memo().freemail_body) in.memo().freemail_body = FreemailBodyAddresses(in, *cfg);
+  const std::optional<std::vector<std::string>>& body = *in.memo().freemail_body;
   if (!body || body->empty()) return false;
   const std::vector<std::string>& reply_addrs =
       what == "replyto" ? replyto : (replyto_is_fm ? replyto : from);
@@ -1547,20 +1423,20 @@ bool InList(const std::vector<std::string>& list, const std::string& addr) {
   return false;
 }
 
-const std::vector<std::string>& CachedAllFromAddresses(const HeaderEvalInput& in) {
-  if (!in.all_from) in.all_from = AllFromAddresses(in);
-  return *in.all_from;
+const std::vector<std::string>& CachedAllFromAddresses(EvalInput& in) {
+  if (!in.memo().all_from) in.memo().all_from = AllFromAddresses(in);
+  return *in.memo().all_from;
 }
 
-const std::vector<std::string>& CachedAllToAddresses(const HeaderEvalInput& in) {
-  if (!in.all_to) in.all_to = AllToAddresses(in);
-  return *in.all_to;
+const std::vector<std::string>& CachedAllToAddresses(EvalInput& in) {
+  if (!in.memo().all_to) in.memo().all_to = AllToAddresses(in);
+  return *in.memo().all_to;
 }
 
-bool FromInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool FromInNamedList(EvalInput& in, std::string_view list_name) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List(list_name);
+  const std::vector<std::string>* list = cfg->AddressList(list_name);
   if (list == nullptr) return false;
   for (const std::string& a : CachedAllFromAddresses(in)) {
     if (InList(*list, a)) return true;
@@ -1568,10 +1444,10 @@ bool FromInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
   return false;
 }
 
-bool ToInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool ToInNamedList(EvalInput& in, std::string_view list_name) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List(list_name);
+  const std::vector<std::string>* list = cfg->AddressList(list_name);
   if (list == nullptr) return false;
   for (const std::string& a : CachedAllToAddresses(in)) {
     if (InList(*list, a)) return true;
@@ -1579,33 +1455,33 @@ bool ToInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
   return false;
 }
 
-bool CheckFromInList(const HeaderEvalInput& in, const std::vector<std::string>& args) {
+bool CheckFromInList(EvalInput& in, const std::vector<std::string>& args) {
   return FromInNamedList(in, Arg(args, 0));
 }
-bool CheckToInList(const HeaderEvalInput& in, const std::vector<std::string>& args) {
+bool CheckToInList(EvalInput& in, const std::vector<std::string>& args) {
   return ToInNamedList(in, Arg(args, 0));
 }
-bool CheckReplytoInList(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckReplytoInList(EvalInput& in, const std::vector<std::string>& args) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List(Arg(args, 0));
+  const std::vector<std::string>* list = cfg->AddressList(Arg(args, 0));
   if (list == nullptr) return false;
-  std::string replyto = First(HeaderAddresses(*in.headers, "Reply-To"));
+  std::string replyto = First(HeaderAddresses(in.headers(), "Reply-To"));
   return !replyto.empty() && InList(*list, replyto);
 }
-bool CheckFromInBlocklist(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckFromInBlocklist(EvalInput& in, const std::vector<std::string>&) {
   return FromInNamedList(in, "blocklist_from");
 }
-bool CheckToInBlocklist(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckToInBlocklist(EvalInput& in, const std::vector<std::string>&) {
   return ToInNamedList(in, "blocklist_to");
 }
-bool CheckToInWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckToInWelcomelist(EvalInput& in, const std::vector<std::string>&) {
   return ToInNamedList(in, "welcomelist_to");
 }
-bool CheckToInMoreSpam(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckToInMoreSpam(EvalInput& in, const std::vector<std::string>&) {
   return ToInNamedList(in, "more_spam_to");
 }
-bool CheckToInAllSpam(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckToInAllSpam(EvalInput& in, const std::vector<std::string>&) {
   return ToInNamedList(in, "all_spam_to");
 }
 
@@ -1629,19 +1505,18 @@ std::optional<uint32_t> ParseIpv4(std::string_view s) {
 }
 
 // The relays SA's WLBLEval consults: the last untrusted one, or else all trusted ones.
-std::vector<const Relay*> WlblRelays(const HeaderEvalInput& in) {
+std::vector<const Relay*> WlblRelays(EvalInput& in) {
   std::vector<const Relay*> relays;
-  if (in.relays == nullptr) return relays;
-  if (!in.relays->untrusted.empty()) {
-    relays.push_back(&in.relays->untrusted.front());
+  if (!in.relays().untrusted.empty()) {
+    relays.push_back(&in.relays().untrusted.front());
   } else {
-    for (const Relay& r : in.relays->trusted) relays.push_back(&r);
+    for (const Relay& r : in.relays().trusted) relays.push_back(&r);
   }
   return relays;
 }
 
 // _check_welcomelist_rcvd: 1 match, -1 address matched but relay did not, 0 no address match.
-int CheckWelcomelistRcvd(const HeaderEvalInput& in, const std::vector<AddressWithRelay>& list,
+int CheckWelcomelistRcvd(EvalInput& in, const std::vector<AddressWithRelay>& list,
                          const std::string& addr_in) {
   std::vector<const Relay*> relays = WlblRelays(in);
   if (relays.empty()) return 0;
@@ -1700,10 +1575,10 @@ int CheckWelcomelistRcvd(const HeaderEvalInput& in, const std::vector<AddressWit
   return found_forged;
 }
 
-bool CheckFromInWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckFromInWelcomelist(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List("welcomelist_from");
+  const std::vector<std::string>* list = cfg->AddressList("welcomelist_from");
   for (const std::string& a : CachedAllFromAddresses(in)) {
     if (list != nullptr && InList(*list, a)) return true;
     if (CheckWelcomelistRcvd(in, cfg->welcomelist_from_rcvd, a) == 1) return true;
@@ -1711,8 +1586,8 @@ bool CheckFromInWelcomelist(const HeaderEvalInput& in, const std::vector<std::st
   return false;
 }
 
-bool CheckFromInDefaultWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckFromInDefaultWelcomelist(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* cfg = Cfg(in);
   if (cfg == nullptr) return false;
   for (const std::string& a : CachedAllFromAddresses(in)) {
     if (CheckWelcomelistRcvd(in, cfg->def_welcomelist_from_rcvd, a) == 1) return true;
@@ -1720,7 +1595,7 @@ bool CheckFromInDefaultWelcomelist(const HeaderEvalInput& in, const std::vector<
   return false;
 }
 
-bool CheckMailfromMatchesRcvd(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckMailfromMatchesRcvd(EvalInput& in, const std::vector<std::string>&) {
   std::string sender = First(EnvelopeFromAddresses(in));
   if (sender.empty()) return false;
   static const Regex kDomain(R"( \@ ( [^\@]+ \. [^\@]+ ) \z)", kX);
@@ -1740,7 +1615,7 @@ bool CheckMailfromMatchesRcvd(const HeaderEvalInput& in, const std::vector<std::
 
 struct Entry {
   std::string_view name;
-  HeaderEvalFunction function;
+  EvalFunction function;
 };
 
 constexpr Entry kEvals[] = {
@@ -1782,7 +1657,7 @@ constexpr Entry kEvals[] = {
 
 }  // namespace
 
-const HeaderEvalFunction* FindHeaderEval(std::string_view name) {
+const EvalFunction* FindHeaderEval(std::string_view name) {
   for (const Entry& e : kEvals) {
     if (e.name == name) return &e.function;
   }

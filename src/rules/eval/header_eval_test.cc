@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_test_message.h"
 
 namespace mailsift::rules {
 namespace {
@@ -15,7 +19,7 @@ namespace {
 class HeaderEvalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    HeaderEvalSettings s;
+    EvalSettings s;
     s.freemail_domains = {"gmail.com", "yahoo.com", "hotmail.*", "mail.??"};
     s.valid_tlds = {"com", "net", "org", "uk", "de", "ru", "ms", "us"};
     s.two_level_domains = {"co.uk"};
@@ -25,27 +29,28 @@ class HeaderEvalTest : public ::testing::Test {
                        {"welcomelist_to", {"me@example.net"}}};
     s.welcomelist_from_rcvd = {{"*@bank.com", "bank.com"}, {"*@ipbank.com", "[10.1.2.3]"}};
     s.def_welcomelist_from_rcvd = {{"news@paypal.com", "paypal.com"}};
-    config_ = HeaderEvalConfig::Build(s);
+    config_ = BuildEvalConfig(s);
   }
 
   // Runs eval `name` on a message whose header section is `head`.
   bool Eval(std::string_view name, const std::string& head, std::vector<std::string> args = {},
             std::optional<std::string> envfrom = std::nullopt, std::vector<Relay> untrusted = {}) {
-    section_ = mime::ParseHeaderSection(head + "\n");
-    HeaderEvalInput in;
-    in.headers = &section_.headers;
-    in.config = config_.get();
-    in.envelope_from = envfrom;
+    message_.emplace(head + "\n", *config_);
+    EvalInput& in = message_->input;
+    in.known().envelope_from = envfrom;
     relays_.untrusted = std::move(untrusted);
-    in.relays = &relays_;
-    const HeaderEvalFunction* f = FindHeaderEval(name);
+    in.known().relays = relays_;
+    in.known().body_lines = &no_lines_;
+    in.known().anchor_uris.emplace();
+    const EvalFunction* f = FindHeaderEval(name);
     EXPECT_NE(f, nullptr) << name;
     return f != nullptr && (*f)(in, args);
   }
 
-  std::shared_ptr<const HeaderEvalConfig> config_;
-  mime::HeaderSection section_;
+  std::shared_ptr<const EvalConfig> config_;
+  std::optional<EvalTestMessage> message_;
   RelayPath relays_;
+  const std::vector<std::string> no_lines_;
 };
 
 Relay MakeRelay(std::string ip, std::string rdns, std::string envfrom = "") {
@@ -219,16 +224,15 @@ TEST_F(HeaderEvalTest, FarawayCharsetNeverHitsWithAllLocales) {
 }
 
 TEST_F(HeaderEvalTest, FarawayCharsetWithEnglishLocale) {
-  HeaderEvalSettings s;
+  EvalSettings s;
   s.ok_locales = {"en"};
-  auto cfg = HeaderEvalConfig::Build(s);
-  auto section = mime::ParseHeaderSection("Subject: =?koi8-r?B?8NLJ18XU?=\n\n");
-  HeaderEvalInput in;
-  in.headers = &section.headers;
-  in.config = cfg.get();
+  auto cfg = BuildEvalConfig(s);
+  std::optional<EvalTestMessage> message;
+  message.emplace("Subject: =?koi8-r?B?8NLJ18XU?=\n\n", *cfg);
+  EvalInput& in = message->input;
   EXPECT_TRUE((*FindHeaderEval("check_for_faraway_charset_in_headers"))(in, {}));
-  section = mime::ParseHeaderSection("Subject: =?utf-8?B?8NLJ18XU?=\n\n");
-  EXPECT_FALSE((*FindHeaderEval("check_for_faraway_charset_in_headers"))(in, {}));
+  message.emplace("Subject: =?utf-8?B?8NLJ18XU?=\n\n", *cfg);
+  EXPECT_FALSE((*FindHeaderEval("check_for_faraway_charset_in_headers"))(message->input, {}));
 }
 
 TEST_F(HeaderEvalTest, Freemail) {

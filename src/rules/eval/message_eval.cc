@@ -1,6 +1,8 @@
 // rules/eval/message_eval.cc — see message_eval.h.
 #include "rules/eval/message_eval.h"
 
+#include "rules/eval/eval_input.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -1286,16 +1288,15 @@ bool Pcre2Search(const pcre2_code* code, std::string_view text) {
   return rc >= 0;
 }
 
-bool HtmlTextMatchImpl(const MessageEvalInput& in, const std::vector<std::string>& args,
-                       bool negate) {
-  if (in.facts == nullptr || args.size() < 2) return false;
+bool HtmlTextMatchImpl(EvalInput& in, const std::vector<std::string>& args, bool negate) {
+  if (args.size() < 2) return false;
   Pcre2Code re;
   int err = 0;
   PCRE2_SIZE err_offset = 0;
   re.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(args[1].data()), args[1].size(),
                           PCRE2_UTF | PCRE2_UCP, &err, &err_offset, nullptr);
   if (re.code == nullptr) return false;
-  for (const auto& h : in.facts->html_all) {
+  for (const auto& h : in.facts().html_all) {
     const std::vector<std::string>* arr = HtmlArray(h, args[0]);
     if (arr == nullptr) continue;
     for (const auto& s : *arr) {
@@ -1455,31 +1456,28 @@ std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
 
 // --- HTMLEval ---------------------------------------------------------------------------------
 
-bool HtmlTest(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  for (size_t i = 0; i < in.facts->html_all.size(); ++i) {
-    if (HtmlTruthy(*in.facts, i, Arg(args, 0))) return true;
+bool HtmlTest(EvalInput& in, const std::vector<std::string>& args) {
+  for (size_t i = 0; i < in.facts().html_all.size(); ++i) {
+    if (HtmlTruthy(in.facts(), i, Arg(args, 0))) return true;
   }
   return false;
 }
 
-bool HtmlTagExists(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  for (const auto& h : in.facts->html_all) {
+bool HtmlTagExists(EvalInput& in, const std::vector<std::string>& args) {
+  for (const auto& h : in.facts().html_all) {
     if (h.inside.count(Arg(args, 0)) != 0) return true;
   }
   return false;
 }
 
-bool HtmlTagBalance(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool HtmlTagBalance(EvalInput& in, const std::vector<std::string>& args) {
   const std::string& tag = Arg(args, 0);
   if (tag.empty() || !std::all_of(tag.begin(), tag.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) != 0;
       })) {
     return false;
   }
-  for (const auto& h : in.facts->html_all) {
+  for (const auto& h : in.facts().html_all) {
     auto it = h.inside.find(tag);
     if (it == h.inside.end()) continue;
     auto r = EvalComparison(it->second, Arg(args, 1));
@@ -1488,21 +1486,21 @@ bool HtmlTagBalance(const MessageEvalInput& in, const std::vector<std::string>& 
   return false;
 }
 
-bool HtmlTextMatch(const MessageEvalInput& in, const std::vector<std::string>& args) {
+bool HtmlTextMatch(EvalInput& in, const std::vector<std::string>& args) {
   return HtmlTextMatchImpl(in, args, false);
 }
 
-bool HtmlTextNotMatch(const MessageEvalInput& in, const std::vector<std::string>& args) {
+bool HtmlTextNotMatch(EvalInput& in, const std::vector<std::string>& args) {
   return HtmlTextMatchImpl(in, args, true);
 }
 
-bool HtmlRange(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr || args.size() < 2) return false;
+bool HtmlRange(EvalInput& in, const std::vector<std::string>& args) {
+  if (args.size() < 2) return false;
   double min = PerlNum(args[1]);
   bool no_max = args.size() < 3 || args[2] == "inf";
   double max = no_max ? 0 : PerlNum(args[2]);
-  for (size_t i = 0; i < in.facts->html_all.size(); ++i) {
-    auto v = HtmlNumber(*in.facts, i, args[0]);
+  for (size_t i = 0; i < in.facts().html_all.size(); ++i) {
+    auto v = HtmlNumber(in.facts(), i, args[0]);
     if (!v) continue;
     if (no_max) {
       if (*v > min) return true;
@@ -1513,20 +1511,18 @@ bool HtmlRange(const MessageEvalInput& in, const std::vector<std::string>& args)
   return false;
 }
 
-bool HtmlImageOnly(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool HtmlImageOnly(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  for (const auto& h : in.facts->html_all) {
+  for (const auto& h : in.facts().html_all) {
     double len = static_cast<double>(h.length);
     if (h.inside.count("img") != 0 && len > min && len <= max) return true;
   }
   return false;
 }
 
-bool HtmlImageRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool HtmlImageRatio(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  for (const auto& h : in.facts->html_all) {
+  for (const auto& h : in.facts().html_all) {
     if (!(h.image_area > 0)) continue;
     double ratio = static_cast<double>(h.non_space_len) / h.image_area;
     if (ratio > min && ratio <= max) return true;
@@ -1534,10 +1530,9 @@ bool HtmlImageRatio(const MessageEvalInput& in, const std::vector<std::string>& 
   return false;
 }
 
-bool HtmlEval(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  for (size_t i = 0; i < in.facts->html_all.size(); ++i) {
-    auto v = HtmlNumber(*in.facts, i, Arg(args, 0));
+bool HtmlEval(EvalInput& in, const std::vector<std::string>& args) {
+  for (size_t i = 0; i < in.facts().html_all.size(); ++i) {
+    auto v = HtmlNumber(in.facts(), i, Arg(args, 0));
     if (!v) continue;
     auto r = EvalComparison(*v, Arg(args, 1));
     if (!r) return false;
@@ -1546,12 +1541,12 @@ bool HtmlEval(const MessageEvalInput& in, const std::vector<std::string>& args) 
   return false;
 }
 
-bool HtmlTitleSubjectRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr || in.facts->subject.empty()) return false;
+bool HtmlTitleSubjectRatio(EvalInput& in, const std::vector<std::string>& args) {
+  if (in.facts().subject.empty()) return false;
   double ratio = PerlNum(Arg(args, 0));
   // The subject (UTF-8 octets, with its "\n") against titles in characters.
-  double subject_len = static_cast<double>(in.facts->subject.size());
-  for (const auto& h : in.facts->html_all) {
+  double subject_len = static_cast<double>(in.facts().subject.size());
+  for (const auto& h : in.facts().html_all) {
     double max = 0;
     for (const auto& t : h.titles) {
       if (t.empty() || t == "0") continue;
@@ -1563,13 +1558,12 @@ bool HtmlTitleSubjectRatio(const MessageEvalInput& in, const std::vector<std::st
   return false;
 }
 
-bool HtmlCharsetFaraway(const MessageEvalInput&, const std::vector<std::string>&) {
+bool HtmlCharsetFaraway(EvalInput&, const std::vector<std::string>&) {
   return false;  // ok_locales "all"; SA's HTML results never carry `charsets` anyway
 }
 
-bool CheckIframeSrc(const MessageEvalInput& in, const std::vector<std::string>&) {
-  if (in.facts == nullptr) return false;
-  for (const auto& h : in.facts->html_all) {
+bool CheckIframeSrc(EvalInput& in, const std::vector<std::string>&) {
+  for (const auto& h : in.facts().html_all) {
     for (const auto& u : h.uris) {
       if (u.tag == "iframe" && !u.uri.empty()) return true;
     }
@@ -1579,43 +1573,39 @@ bool CheckIframeSrc(const MessageEvalInput& in, const std::vector<std::string>&)
 
 // --- MIMEEval ---------------------------------------------------------------------------------
 
-bool CheckForMime(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  auto v = in.facts->mime.Get(Arg(args, 0));
+bool CheckForMime(EvalInput& in, const std::vector<std::string>& args) {
+  auto v = in.facts().mime.Get(Arg(args, 0));
   return v && *v != 0;
 }
 
-bool CheckForMimeHtml(const MessageEvalInput& in, const std::vector<std::string>&) {
-  if (in.facts == nullptr) return false;
-  if (StartsWithIgnoreCase(in.facts->top_content_type, "text/html")) return true;
-  return in.facts->mime.body_html_count > 0;
+bool CheckForMimeHtml(EvalInput& in, const std::vector<std::string>&) {
+  if (StartsWithIgnoreCase(in.facts().top_content_type, "text/html")) return true;
+  return in.facts().mime.body_html_count > 0;
 }
 
-bool CheckForMimeHtmlOnly(const MessageEvalInput& in, const std::vector<std::string>&) {
-  if (in.facts == nullptr) return false;
-  if (StartsWithIgnoreCase(in.facts->top_content_type, "text/html")) return true;
-  return in.facts->mime.body_html_count > 0 && in.facts->mime.body_text_count == 0;
+bool CheckForMimeHtmlOnly(EvalInput& in, const std::vector<std::string>&) {
+  if (StartsWithIgnoreCase(in.facts().top_content_type, "text/html")) return true;
+  return in.facts().mime.body_html_count > 0 && in.facts().mime.body_text_count == 0;
 }
 
-bool CheckForAsciiTextIllegal(const MessageEvalInput& in, const std::vector<std::string>&) {
-  return in.facts != nullptr && in.facts->mime.ascii_text_illegal > 0;
+bool CheckForAsciiTextIllegal(EvalInput& in, const std::vector<std::string>&) {
+  return in.facts().mime.ascii_text_illegal > 0;
 }
 
-bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool CheckAbundantUnicodeRatio(EvalInput& in, const std::vector<std::string>& args) {
   static const PerlRegex kRatio("^\\d{0,3}\\.\\d{1,3}$", kEvalRegexOptions);
   const std::string& r = Arg(args, 0);
   if (!RegexSearch(r, kRatio)) return false;
-  return in.facts->mime.text_unicode_ratio >= PerlNum(r);
+  return in.facts().mime.text_unicode_ratio >= PerlNum(r);
 }
 
 // check_for_uppercase's percentage, or NaN when it cannot hit whatever the range.
-double UppercasePercent(const MessageEvalInput& in) {
+double UppercasePercent(EvalInput& in) {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   // body_charset_is_likely_to_fp
   std::vector<std::string> charsets;
   {
-    const std::string& ct = in.facts->top_content_type;
+    const std::string& ct = in.facts().top_content_type;
     if (!ct.empty()) {
       static const PerlRegex kDq("charset=\"([^\"]+)\"", kEvalRegexCaseless);
       static const PerlRegex kSq("charset='([^']+)'", kEvalRegexCaseless);
@@ -1626,7 +1616,7 @@ double UppercasePercent(const MessageEvalInput& in) {
         charsets.push_back(std::move(charset));
       }
     }
-    std::string_view hc = in.facts->mime.html_charsets;
+    std::string_view hc = in.facts().mime.html_charsets;
     size_t i = 0;
     while (i < hc.size()) {
       while (i < hc.size() && hc[i] == ' ') ++i;
@@ -1644,7 +1634,7 @@ double UppercasePercent(const MessageEvalInput& in) {
     if (RegexSearch(c, kFp)) return kNone;
   }
   double len = 0, lower = 0, upper = 0;
-  for (const std::string& line : *in.body_lines) {
+  for (const std::string& line : in.body_lines()) {
     if (!HasTwoWords(line)) continue;
     if (LooksLikeBase64Words(line)) continue;
     std::string l = line;
@@ -1664,24 +1654,21 @@ double UppercasePercent(const MessageEvalInput& in) {
   return upper + lower == 0 ? 0 : upper / (upper + lower) * 100;
 }
 
-bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr || in.body_lines == nullptr) return false;
+bool CheckForUppercase(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  if (!in.facts->uppercase_percent) in.facts->uppercase_percent = UppercasePercent(in);
-  const double pct = *in.facts->uppercase_percent;
+  if (!in.facts().uppercase_percent) in.facts().uppercase_percent = UppercasePercent(in);
+  const double pct = *in.facts().uppercase_percent;
   return !std::isnan(pct) && pct > min && pct <= max;
 }
 
-bool CheckBase64Length(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  double len = static_cast<double>(in.facts->base64_length);
+bool CheckBase64Length(EvalInput& in, const std::vector<std::string>& args) {
+  double len = static_cast<double>(in.facts().base64_length);
   if (args.size() >= 2 && len > PerlNum(args[1])) return false;
   return len >= PerlNum(Arg(args, 0));
 }
 
-bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>&) {
-  if (in.facts == nullptr) return false;
-  const MessageFacts& f = *in.facts;
+bool CheckMaNonText(EvalInput& in, const std::vector<std::string>&) {
+  const MessageFacts& f = in.facts();
   for (size_t i : f.dfs) {
     const SaMimeNode& map = f.nodes[i];
     if (map.type != "multipart/alternative" || map.leaf) continue;
@@ -1696,66 +1683,57 @@ bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>&)
   return false;
 }
 
-bool CheckMimeMultipartRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  double r = in.facts->mime.multipart_ratio;
+bool CheckMimeMultipartRatio(EvalInput& in, const std::vector<std::string>& args) {
+  double r = in.facts().mime.multipart_ratio;
   return r >= PerlNum(Arg(args, 0)) && r < PerlNum(Arg(args, 1));
 }
 
-bool CheckQpRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  return in.facts != nullptr && in.facts->mime.qp_ratio >= PerlNum(Arg(args, 0));
+bool CheckQpRatio(EvalInput& in, const std::vector<std::string>& args) {
+  return in.facts().mime.qp_ratio >= PerlNum(Arg(args, 0));
 }
 
-bool CheckMsgParseFlags(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  return in.facts->parse_flags.count(Arg(args, 0)) != 0;
+bool CheckMsgParseFlags(EvalInput& in, const std::vector<std::string>& args) {
+  return in.facts().parse_flags.count(Arg(args, 0)) != 0;
 }
 
-bool CheckForFarawayCharset(const MessageEvalInput&, const std::vector<std::string>&) {
+bool CheckForFarawayCharset(EvalInput&, const std::vector<std::string>&) {
   return false;  // ok_locales "all": SA returns 0 before looking at the message
 }
 
 // --- BodyEval ---------------------------------------------------------------------------------
 
-bool CheckBodyLength(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  return static_cast<double>(in.facts->pristine_body_length) <= PerlNum(Arg(args, 0));
+bool CheckBodyLength(EvalInput& in, const std::vector<std::string>& args) {
+  return static_cast<double>(in.facts().pristine_body_length) <= PerlNum(Arg(args, 0));
 }
 
-bool MultipartAlternativeDifference(const MessageEvalInput& in,
-                                    const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool MultipartAlternativeDifference(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0));
-  double d = in.facts->madiff;
+  double d = in.facts().madiff;
   return (min == 0 || d > min) && (Arg(args, 1) == "undef" || d <= PerlNum(Arg(args, 1)));
 }
 
-bool MultipartAlternativeDifferenceCount(const MessageEvalInput& in,
-                                         const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
-  const MessageFacts& f = *in.facts;
+bool MultipartAlternativeDifferenceCount(EvalInput& in, const std::vector<std::string>& args) {
+  const MessageFacts& f = in.facts();
   if (!(static_cast<double>(f.madiff_html) > PerlNum(Arg(args, 1)))) return false;
   return static_cast<double>(f.madiff_text) / static_cast<double>(f.madiff_html) >
          PerlNum(Arg(args, 0));
 }
 
-bool CheckBlankLineRatio(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool CheckBlankLineRatio(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
   double minlines = args.size() >= 3 ? PerlNum(args[2]) : 1;
   if (minlines < 1) minlines = 1;
-  double ratio = static_cast<double>(in.facts->decoded_body_lines) < minlines
+  double ratio = static_cast<double>(in.facts().decoded_body_lines) < minlines
                      ? -1
-                     : (in.facts->decoded_body_lines == 0 ? -1 : in.facts->blank_line_ratio_1);
+                     : (in.facts().decoded_body_lines == 0 ? -1 : in.facts().blank_line_ratio_1);
   return (min == 0 && ratio <= max) || (ratio > min && ratio <= max);
 }
 
-bool TvdVerticalWords(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.body_lines == nullptr) return false;
+bool TvdVerticalWords(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
   if (max >= 100) max = 101;
   long long value = -1;
-  for (const std::string& line : *in.body_lines) {
+  for (const std::string& line : in.body_lines()) {
     size_t l = line.size();
     if (l <= 5) continue;
     size_t spaces = static_cast<size_t>(std::count(line.begin(), line.end(), ' '));
@@ -1768,16 +1746,15 @@ bool TvdVerticalWords(const MessageEvalInput& in, const std::vector<std::string>
   return static_cast<double>(value) >= min && static_cast<double>(value) < max;
 }
 
-bool CheckStockInfo(const MessageEvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts == nullptr) return false;
+bool CheckStockInfo(EvalInput& in, const std::vector<std::string>& args) {
   double min = PerlNum(Arg(args, 0));
-  return min == 0 || static_cast<double>(in.facts->stock_info) >= min;
+  return min == 0 || static_cast<double>(in.facts().stock_info) >= min;
 }
 
 // ---------------------------------------------------------------------------------------------
 
-const MessageEvalFunction* FindMessageEval(std::string_view name) {
-  static const std::unordered_map<std::string_view, MessageEvalFunction> kTable = {
+const EvalFunction* FindMessageEval(std::string_view name) {
+  static const std::unordered_map<std::string_view, EvalFunction> kTable = {
       {"html_test", &HtmlTest},
       {"html_tag_exists", &HtmlTagExists},
       {"html_tag_balance", &HtmlTagBalance},

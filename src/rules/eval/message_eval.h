@@ -22,9 +22,8 @@
 // HTML.pm never even stores `charsets` in its results), normalize_charset on,
 // body_part_scan_size 50000, rawbody_part_scan_size 500000.
 //
-// Each eval is `bool (const MessageEvalInput&, const std::vector<std::string>& args)`, args as
-// the rule gives them (quotes removed). Bad or missing arguments make an eval return false;
-// nothing here throws or asserts on message content.
+// Each eval is an EvalFunction (eval_input.h), args as the rule gives them (quotes removed). Bad or
+// missing arguments make an eval return false; nothing here throws or asserts on message content.
 //
 // Thread-safety: all functions are reentrant; MessageFacts is immutable after construction and
 // may be shared between threads.
@@ -120,53 +119,40 @@ MessageFacts ComputeMessageFacts(const mime::Message& message,
 // 2048 bytes. Offered to the evaluator; body_part_scan_size is applied in bytes, not characters.
 std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts);
 
-struct MessageEvalInput {
-  const mime::Message* message = nullptr;
-  const MessageFacts* facts = nullptr;  // ComputeMessageFacts(*message), cached by the caller
-  // SA's rendered body array (get_decoded_stripped_body_text_array): Subject first, then the
-  // rendered paragraphs. Needed by check_for_uppercase and tvd_vertical_words only.
-  const std::vector<std::string>* body_lines = nullptr;
-};
-
-using MessageEvalFunction = bool (*)(const MessageEvalInput&, const std::vector<std::string>&);
-
-// SA's eval function name ("html_range", "check_for_mime", …) → implementation, or nullptr.
-const MessageEvalFunction* FindMessageEval(std::string_view name);
+class EvalInput;
 
 // HTMLEval.
-bool HtmlTest(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTagExists(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTagBalance(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTextMatch(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTextNotMatch(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlRange(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlImageOnly(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlImageRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlEval(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTitleSubjectRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlCharsetFaraway(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckIframeSrc(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool HtmlTest(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlTagExists(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlTagBalance(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlTextMatch(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlTextNotMatch(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlRange(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlImageOnly(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlImageRatio(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlEval(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlTitleSubjectRatio(EvalInput& in, const std::vector<std::string>& args);
+bool HtmlCharsetFaraway(EvalInput& in, const std::vector<std::string>& args);
+bool CheckIframeSrc(EvalInput& in, const std::vector<std::string>& args);
 // MIMEEval.
-bool CheckForMime(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForMimeHtml(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForMimeHtmlOnly(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForAsciiTextIllegal(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckBase64Length(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckMimeMultipartRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckQpRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckMsgParseFlags(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForFarawayCharset(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckForMime(EvalInput& in, const std::vector<std::string>& args);
+bool CheckForMimeHtml(EvalInput& in, const std::vector<std::string>& args);
+bool CheckForMimeHtmlOnly(EvalInput& in, const std::vector<std::string>& args);
+bool CheckForAsciiTextIllegal(EvalInput& in, const std::vector<std::string>& args);
+bool CheckForUppercase(EvalInput& in, const std::vector<std::string>& args);
+bool CheckAbundantUnicodeRatio(EvalInput& in, const std::vector<std::string>& args);
+bool CheckBase64Length(EvalInput& in, const std::vector<std::string>& args);
+bool CheckMaNonText(EvalInput& in, const std::vector<std::string>& args);
+bool CheckMimeMultipartRatio(EvalInput& in, const std::vector<std::string>& args);
+bool CheckQpRatio(EvalInput& in, const std::vector<std::string>& args);
+bool CheckMsgParseFlags(EvalInput& in, const std::vector<std::string>& args);
+bool CheckForFarawayCharset(EvalInput& in, const std::vector<std::string>& args);
 // BodyEval.
-bool CheckBodyLength(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool MultipartAlternativeDifference(const MessageEvalInput& in,
-                                    const std::vector<std::string>& args);
-bool MultipartAlternativeDifferenceCount(const MessageEvalInput& in,
-                                         const std::vector<std::string>& args);
-bool CheckBlankLineRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool TvdVerticalWords(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckStockInfo(const MessageEvalInput& in, const std::vector<std::string>& args);
+bool CheckBodyLength(EvalInput& in, const std::vector<std::string>& args);
+bool MultipartAlternativeDifference(EvalInput& in, const std::vector<std::string>& args);
+bool MultipartAlternativeDifferenceCount(EvalInput& in, const std::vector<std::string>& args);
+bool CheckBlankLineRatio(EvalInput& in, const std::vector<std::string>& args);
+bool TvdVerticalWords(EvalInput& in, const std::vector<std::string>& args);
+bool CheckStockInfo(EvalInput& in, const std::vector<std::string>& args);
 
 }  // namespace mailsift::rules

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_test_message.h"
+
 namespace mailsift::rules {
 namespace {
 
@@ -13,7 +16,6 @@ struct Evaluated {
   mime::Message message;
   MessageFacts facts;
   std::vector<std::string> lines;
-  MessageEvalInput input() const { return MessageEvalInput{&message, &facts, &lines}; }
 };
 
 Evaluated Eval(const std::string& raw, std::vector<std::string> lines = {}) {
@@ -23,10 +25,14 @@ Evaluated Eval(const std::string& raw, std::vector<std::string> lines = {}) {
 }
 
 bool Call(const Evaluated& e, std::string_view fn, std::vector<std::string> args = {}) {
-  const MessageEvalFunction* f = FindMessageEval(fn);
+  const EvalFunction* f = FindMessageEval(fn);
   EXPECT_NE(f, nullptr) << fn;
   if (f == nullptr) return false;
-  return (*f)(e.input(), args);
+  static const std::shared_ptr<const EvalConfig> kConfig = BuildEvalConfig({});
+  EvalTestMessage m(e.message.raw(), *kConfig);
+  m.input.known().facts = e.facts;
+  m.input.known().body_lines = &e.lines;
+  return (*f)(m.input, args);
 }
 
 const char kPlain[] = "Subject: hello\nFrom: a@example.com\n\nJust a plain body.\n";

@@ -17,6 +17,7 @@
 #include "base/strings.h"
 #include "mime/codec.h"
 #include "mime/uri.h"
+#include "rules/eval/eval_input.h"
 #include "rules/eval/header_eval.h"
 #include "rules/message/registry_boundaries.h"
 #include "rules/regex/perl_text.h"
@@ -276,142 +277,6 @@ ImageFacts ComputeImageFacts(const MessageFacts& facts) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Configuration
-
-struct MiscEvalConfig::Impl {
-  std::vector<std::string> welcomelist_subject;  // lower-cased globs
-  std::vector<std::string> blocklist_subject;
-  std::vector<std::string> bounce_relays;                                       // lower-cased globs
-  std::map<std::string, std::unordered_map<std::string, bool>> uri_host_lists;  // sorted names
-  RegistryBoundaries boundaries;
-};
-
-MiscEvalConfig::MiscEvalConfig() : impl_(std::make_unique<Impl>()) {}
-MiscEvalConfig::~MiscEvalConfig() = default;
-
-namespace {
-
-// Perl's split(/\s+/, $s) without empty fields.
-std::vector<std::string> PerlWords(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && IsPerlSpace(s[i])) ++i;
-    size_t start = i;
-    while (i < s.size() && !IsPerlSpace(s[i])) ++i;
-    if (i > start) out.emplace_back(s.substr(start, i - start));
-  }
-  return out;
-}
-
-// /^ \( (.+?) \) \s+ (.+) \z/sx: the list name and the rest, or nullopt.
-std::optional<std::pair<std::string, std::string>> ParseListPrefix(std::string_view line) {
-  if (line.size() < 2 || line[0] != '(') return std::nullopt;
-  for (size_t k = 2; k < line.size(); ++k) {
-    if (line[k] != ')') continue;
-    size_t ws = k + 1;
-    while (ws < line.size() && IsPerlSpace(line[ws])) ++ws;
-    if (ws == k + 1) continue;                       // \s+ needs one blank
-    if (ws == line.size()) ws--;                     // (.+) takes back the last blank
-    if (ws <= k + 1 || ws >= line.size()) continue;  // nothing left for (.+)
-    return std::pair{std::string(line.substr(1, k - 1)), std::string(line.substr(ws))};
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
-MiscEvalSettings MiscEvalSettingsFromRuleset(const Ruleset& ruleset) {
-  MiscEvalSettings s;
-  const auto& settings = ruleset.settings();
-  auto lines = [&](std::string_view key) -> const std::vector<std::string>& {
-    static const std::vector<std::string> kEmpty;
-    auto it = settings.find(key);
-    return it == settings.end() ? kEmpty : it->second;
-  };
-  auto words = [&](std::string_view key) {
-    std::vector<std::string> out;
-    for (const std::string& line : lines(key)) {
-      for (std::string& w : PerlWords(line)) out.push_back(std::move(w));
-    }
-    return out;
-  };
-  for (const char* key : {"welcomelist_subject", "whitelist_subject"}) {
-    for (const std::string& line : lines(key)) s.welcomelist_subject.push_back(line);
-  }
-  for (const char* key : {"blocklist_subject", "blacklist_subject"}) {
-    for (const std::string& line : lines(key)) s.blocklist_subject.push_back(line);
-  }
-  for (const char* key : {"welcomelist_bounce_relays", "whitelist_bounce_relays"}) {
-    for (std::string& w : words(key)) s.welcomelist_bounce_relays.push_back(std::move(w));
-  }
-  for (const std::string& line : lines("enlist_uri_host")) {
-    auto parsed = ParseListPrefix(line);
-    if (!parsed) continue;
-    s.uri_host_directives.push_back({false, parsed->first, PerlWords(parsed->second)});
-  }
-  for (auto [key, list] : {std::pair{"blocklist_uri_host", "BLOCK"},
-                           {"blacklist_uri_host", "BLOCK"},
-                           {"welcomelist_uri_host", "WELCOME"},
-                           {"whitelist_uri_host", "WELCOME"}}) {
-    for (const std::string& line : lines(key)) {
-      s.uri_host_directives.push_back({false, list, PerlWords(line)});
-    }
-  }
-  for (const std::string& line : lines("delist_uri_host")) {
-    if (auto parsed = ParseListPrefix(line)) {
-      s.uri_host_directives.push_back({true, parsed->first, PerlWords(parsed->second)});
-    } else {
-      s.uri_host_directives.push_back({true, "", PerlWords(line)});
-    }
-  }
-  s.valid_tlds = words("util_rb_tld");
-  s.two_level_domains = words("util_rb_2tld");
-  s.three_level_domains = words("util_rb_3tld");
-  return s;
-}
-
-std::shared_ptr<const MiscEvalConfig> MiscEvalConfig::Build(const MiscEvalSettings& settings) {
-  std::shared_ptr<MiscEvalConfig> config(new MiscEvalConfig());
-  Impl& c = *config->impl_;
-  for (const std::string& g : settings.welcomelist_subject) {
-    c.welcomelist_subject.push_back(ToLowerAscii(g));
-  }
-  for (const std::string& g : settings.blocklist_subject) {
-    c.blocklist_subject.push_back(ToLowerAscii(g));
-  }
-  for (const std::string& g : settings.welcomelist_bounce_relays) {
-    c.bounce_relays.push_back(ToLowerAscii(g));
-  }
-  for (const UriHostDirective& d : settings.uri_host_directives) {
-    if (!d.delist) {
-      auto& list = c.uri_host_lists[d.list];
-      for (const std::string& h : d.hosts) {
-        std::string host = ToLowerAscii(h);
-        bool listed = true;
-        if (!host.empty() && host[0] == '!') {
-          host.erase(0, 1);
-          listed = false;
-        }
-        list[host] = listed;
-      }
-      continue;
-    }
-    for (auto& [name, list] : c.uri_host_lists) {
-      if (!d.list.empty() && name != d.list) continue;
-      for (const std::string& h : d.hosts) {
-        std::string host = ToLowerAscii(h);
-        if (!host.empty() && host[0] == '!') host.erase(0, 1);
-        list.erase(host);
-      }
-    }
-  }
-  c.boundaries = RegistryBoundaries(settings.valid_tlds, settings.two_level_domains,
-                                    settings.three_level_domains);
-  return config;
-}
-
-// ---------------------------------------------------------------------------------------------
 // RegistryBoundaries
 
 namespace {
@@ -433,12 +298,12 @@ bool IsIpv4(std::string_view s) {
 
 }  // namespace
 
-std::string TrimDomain(const MiscEvalConfig& config, std::string_view domain) {
-  return config.impl().boundaries.TrimDomain(domain);
+std::string TrimDomain(const EvalConfig& config, std::string_view domain) {
+  return config.boundaries.TrimDomain(domain);
 }
 
-bool IsDomainValid(const MiscEvalConfig& config, std::string_view domain) {
-  return config.impl().boundaries.IsDomainValid(domain);
+bool IsDomainValid(const EvalConfig& config, std::string_view domain) {
+  return config.boundaries.IsDomainValid(domain);
 }
 
 bool IsIpAddress(std::string_view text) {
@@ -455,7 +320,7 @@ bool IsIpAddress(std::string_view text) {
   return inet_pton(AF_INET6, std::string(v6).c_str(), buf) == 1;
 }
 
-std::optional<std::pair<std::string, std::string>> UriToDomain(const MiscEvalConfig& config,
+std::optional<std::pair<std::string, std::string>> UriToDomain(const EvalConfig& config,
                                                                std::string_view uri_in) {
   std::string uri = ToLowerAscii(uri_in);
   for (std::string_view p : {"javascript:", "cid:", "file:"}) {
@@ -518,17 +383,12 @@ std::optional<std::pair<std::string, std::string>> UriToDomain(const MiscEvalCon
 
 namespace {
 
-const MiscEvalConfig::Impl* Cfg(const MiscEvalInput& in) {
-  return in.config != nullptr ? &in.config->impl() : nullptr;
-}
+const EvalConfig* Cfg(EvalInput& in) { return &in.config(); }
 
 // Runs `fn` with the message's ImageFacts (cached by the caller or computed now).
 template <typename Fn>
-bool WithImages(const MiscEvalInput& in, Fn fn) {
-  if (in.images != nullptr) return fn(*in.images);
-  if (in.facts == nullptr) return false;
-  ImageFacts images = ComputeImageFacts(*in.facts);
-  return fn(images);
+bool WithImages(EvalInput& in, Fn fn) {
+  return fn(in.images());
 }
 
 const ImageFacts::PerType* ImageType(const ImageFacts& images, const std::string* type) {
@@ -537,7 +397,7 @@ const ImageFacts::PerType* ImageType(const ImageFacts& images, const std::string
   return it == images.types.end() ? nullptr : &it->second;
 }
 
-bool ImageCount(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool ImageCount(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* type = Arg(args, 0);
   const std::string* min = Arg(args, 1);
   if (min == nullptr) return false;
@@ -548,7 +408,7 @@ bool ImageCount(const MiscEvalInput& in, const std::vector<std::string>& args) {
   });
 }
 
-bool PixelCoverage(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool PixelCoverage(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* type = Arg(args, 0);
   const std::string* min = Arg(args, 1);
   if (type == nullptr || min == nullptr) return false;
@@ -558,15 +418,13 @@ bool PixelCoverage(const MiscEvalInput& in, const std::vector<std::string>& args
   });
 }
 
-bool ImageToTextRatio(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool ImageToTextRatio(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* type = Arg(args, 0);
   const std::string* min = Arg(args, 1);
   const std::string* max = Arg(args, 2);
   if (type == nullptr || min == nullptr || max == nullptr) return false;
   size_t textlen = 0;
-  if (in.eval_text != nullptr) {
-    for (const std::string& s : *in.eval_text) textlen += s.size();
-  }
+  for (const std::string& s : in.eval_text()) textlen += s.size();
   if (textlen == 0) return false;
   return WithImages(in, [&](const ImageFacts& images) {
     const ImageFacts::PerType* per = ImageType(images, type);
@@ -575,7 +433,7 @@ bool ImageToTextRatio(const MiscEvalInput& in, const std::vector<std::string>& a
   });
 }
 
-bool ImageSizeExact(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool ImageSizeExact(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* type = Arg(args, 0);
   const std::string* height = Arg(args, 1);
   const std::string* width = Arg(args, 2);
@@ -586,7 +444,7 @@ bool ImageSizeExact(const MiscEvalInput& in, const std::vector<std::string>& arg
   });
 }
 
-bool ImageSizeRange(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool ImageSizeRange(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* type = Arg(args, 0);
   const std::string* minh = Arg(args, 1);
   const std::string* minw = Arg(args, 2);
@@ -608,7 +466,7 @@ bool ImageSizeRange(const MiscEvalInput& in, const std::vector<std::string>& arg
   });
 }
 
-bool ImageNamed(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool ImageNamed(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* name = Arg(args, 0);
   if (name == nullptr) return false;
   return WithImages(in, [&](const ImageFacts& images) { return images.names.count(*name) > 0; });
@@ -616,17 +474,13 @@ bool ImageNamed(const MiscEvalInput& in, const std::vector<std::string>& args) {
 
 // ---- URIEval / HTTPSMismatch
 
-bool CheckUriTruncated(const MiscEvalInput& in, const std::vector<std::string>&) {
-  if (in.facts != nullptr) {
-    for (const mime::HtmlResult& html : in.facts->html_all) {
-      if (html.uri_truncated) return true;
-    }
+bool CheckUriTruncated(EvalInput& in, const std::vector<std::string>&) {
+  for (const mime::HtmlResult& html : in.facts().html_all) {
+    if (html.uri_truncated) return true;
   }
-  if (in.cleaned_uri_truncated) return *in.cleaned_uri_truncated;
-  if (in.uris != nullptr) {
-    for (const std::string& u : *in.uris) {
-      if (u.size() >= mime::kMaxUriLength) return true;
-    }
+  if (in.known().cleaned_uri_truncated) return *in.known().cleaned_uri_truncated;
+  for (const std::string& u : in.uris()) {
+    if (u.size() >= mime::kMaxUriLength) return true;
   }
   return false;
 }
@@ -682,9 +536,8 @@ bool StartsWithHttpIp(std::string_view s, bool https_only) {
   return DottedQuadAfterScheme(s, pos);
 }
 
-bool CheckHttpsIpMismatch(const MiscEvalInput& in, const std::vector<std::string>&) {
-  if (in.html_anchors == nullptr) return false;
-  for (const std::vector<HtmlAnchor>& anchors : *in.html_anchors) {
+bool CheckHttpsIpMismatch(EvalInput& in, const std::vector<std::string>&) {
+  for (const std::vector<HtmlAnchor>& anchors : in.html_anchors()) {
     for (const auto& [uri, texts] : AnchorTextByUri(anchors)) {
       if (!StartsWithHttpIp(uri, false)) continue;
       for (std::string_view text : texts) {
@@ -696,14 +549,13 @@ bool CheckHttpsIpMismatch(const MiscEvalInput& in, const std::vector<std::string
   return false;
 }
 
-bool CheckHttpsHttpMismatch(const MiscEvalInput& in, const std::vector<std::string>& args) {
-  const MiscEvalConfig* config = in.config;
-  if (in.html_anchors == nullptr || config == nullptr) return false;
+bool CheckHttpsHttpMismatch(EvalInput& in, const std::vector<std::string>& args) {
+  const EvalConfig* config = &in.config();
   double min_anchors = args.size() > 0 ? PerlNum(args[0]) : 0;
   // `$minanchors ||= 1`: Perl's false values are "" and "0" (and undef).
   if (args.empty() || args[0].empty() || args[0] == "0") min_anchors = 1;
   const std::string* max_anchors = Arg(args, 1);
-  for (const std::vector<HtmlAnchor>& anchors : *in.html_anchors) {
+  for (const std::vector<HtmlAnchor>& anchors : in.html_anchors()) {
     bool hit = false;
     size_t count = 0;
     for (const auto& [key, texts] : AnchorTextByUri(anchors)) {
@@ -761,7 +613,7 @@ bool CheckHttpsHttpMismatch(const MiscEvalInput& in, const std::vector<std::stri
 
 // ---- VBounce
 
-bool RelayListed(const MiscEvalConfig::Impl& c, std::string_view relay) {
+bool RelayListed(const EvalConfig& c, std::string_view relay) {
   std::string lc = ToLowerAscii(relay);
   for (const std::string& glob : c.bounce_relays) {
     if (glob == lc || AddressGlobMatches(glob, lc)) return true;
@@ -802,25 +654,22 @@ bool IsReceivedLine(std::string_view line) {
   return StartsWithIgnoreCase(line.substr(i), "received:");
 }
 
-bool HaveAnyBounceRelays(const MiscEvalInput& in, const std::vector<std::string>&) {
-  const MiscEvalConfig::Impl* c = Cfg(in);
+bool HaveAnyBounceRelays(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* c = Cfg(in);
   return c != nullptr && !c->bounce_relays.empty();
 }
 
-bool CheckWelcomelistBounceRelays(const MiscEvalInput& in, const std::vector<std::string>&) {
-  const MiscEvalConfig::Impl* c = Cfg(in);
+bool CheckWelcomelistBounceRelays(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* c = Cfg(in);
   if (c == nullptr || c->bounce_relays.empty()) return false;
   auto listed = [&](std::string_view relay) { return RelayListed(*c, relay); };
-  if (in.body_lines != nullptr) {
-    for (const std::string& line : *in.body_lines) {
-      if (!IsReceivedLine(line)) continue;
-      if (ForEachDottedWord(line, true, listed)) return true;
-    }
+  for (const std::string& line : in.body_lines()) {
+    if (!IsReceivedLine(line)) continue;
+    if (ForEachDottedWord(line, true, listed)) return true;
   }
-  if (in.message == nullptr || in.facts == nullptr) return false;
-  std::string_view raw = in.message->raw();
+  std::string_view raw = in.message().raw();
   std::string_view pristine =
-      raw.substr(raw.size() - std::min(raw.size(), in.facts->pristine_body_length));
+      raw.substr(raw.size() - std::min(raw.size(), in.facts().pristine_body_length));
   if (!ContainsIgnoreCase(pristine, "received:")) return false;
   bool found_received = false;
   std::string fullhdr;
@@ -863,26 +712,25 @@ bool IsDottedQuad(std::string_view s) {
 }
 
 // The distinct hosts of the message's URIs (not mailto:), in their order.
-std::vector<std::string> UriHosts(const MiscEvalInput& in) {
+std::vector<std::string> UriHosts(EvalInput& in) {
   std::vector<std::string> hosts;
   std::unordered_set<std::string> seen;
-  for (const std::string& uri : *in.uris) {
+  for (const std::string& uri : in.uris()) {
     if (StartsWithIgnoreCase(uri, "mailto:")) continue;
-    std::optional<std::pair<std::string, std::string>> dom = UriToDomain(*in.config, uri);
+    std::optional<std::pair<std::string, std::string>> dom = UriToDomain(in.config(), uri);
     if (!dom || !seen.insert(dom->second).second) continue;
     hosts.push_back(std::move(dom->second));
   }
   return hosts;
 }
 
-bool CheckUriHostListedIn(const MiscEvalInput& in, std::string_view list_name) {
-  const MiscEvalConfig::Impl* c = Cfg(in);
-  if (c == nullptr || in.uris == nullptr) return false;
+bool CheckUriHostListedIn(EvalInput& in, std::string_view list_name) {
+  const EvalConfig* c = Cfg(in);
+  if (c == nullptr) return false;
   auto list_it = c->uri_host_lists.find(std::string(list_name));
   if (list_it == c->uri_host_lists.end() || list_it->second.empty()) return false;
   const auto& list = list_it->second;
-  std::optional<std::vector<std::string>> own;
-  std::optional<std::vector<std::string>>& hosts = in.uri_hosts != nullptr ? *in.uri_hosts : own;
+  std::optional<std::vector<std::string>>& hosts = in.memo().uri_hosts;
   if (!hosts) hosts = UriHosts(in);
   for (const std::string& host : *hosts) {
     std::vector<std::string> keys;
@@ -910,14 +758,14 @@ bool CheckUriHostListedIn(const MiscEvalInput& in, std::string_view list_name) {
   return false;
 }
 
-bool CheckUriHostListed(const MiscEvalInput& in, const std::vector<std::string>& args) {
+bool CheckUriHostListed(EvalInput& in, const std::vector<std::string>& args) {
   const std::string* name = Arg(args, 0);
   return name != nullptr && CheckUriHostListedIn(in, *name);
 }
-bool CheckUriHostInBlocklist(const MiscEvalInput& in, const std::vector<std::string>&) {
+bool CheckUriHostInBlocklist(EvalInput& in, const std::vector<std::string>&) {
   return CheckUriHostListedIn(in, "BLOCK");
 }
-bool CheckUriHostInWelcomelist(const MiscEvalInput& in, const std::vector<std::string>&) {
+bool CheckUriHostInWelcomelist(EvalInput& in, const std::vector<std::string>&) {
   return CheckUriHostListedIn(in, "WELCOME");
 }
 
@@ -930,9 +778,9 @@ bool GlobFoundIn(std::string_view glob, std::string_view line) {
   return WildcardMatches("*" + std::string(glob) + "*", line);
 }
 
-bool SubjectListed(const MiscEvalInput& in, const std::vector<std::string>& globs) {
-  if (in.subject == nullptr || in.subject->empty()) return false;
-  std::string subject = ToLowerAscii(*in.subject);
+bool SubjectListed(EvalInput& in, const std::vector<std::string>& globs) {
+  if (in.subject().empty()) return false;
+  std::string subject = ToLowerAscii(in.subject());
   for (const std::string& glob : globs) {
     if (glob == subject) return true;
     size_t pos = 0;
@@ -948,18 +796,18 @@ bool SubjectListed(const MiscEvalInput& in, const std::vector<std::string>& glob
   return false;
 }
 
-bool CheckSubjectInWelcomelist(const MiscEvalInput& in, const std::vector<std::string>&) {
-  const MiscEvalConfig::Impl* c = Cfg(in);
+bool CheckSubjectInWelcomelist(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* c = Cfg(in);
   return c != nullptr && SubjectListed(in, c->welcomelist_subject);
 }
-bool CheckSubjectInBlocklist(const MiscEvalInput& in, const std::vector<std::string>&) {
-  const MiscEvalConfig::Impl* c = Cfg(in);
+bool CheckSubjectInBlocklist(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig* c = Cfg(in);
   return c != nullptr && SubjectListed(in, c->blocklist_subject);
 }
 
 struct Entry {
   std::string_view name;
-  MiscEvalFunction fn;
+  EvalFunction fn;
 };
 
 const std::vector<Entry>& Table() {
@@ -1000,7 +848,7 @@ std::vector<HtmlAnchor> PairAnchors(const std::vector<std::string>& hrefs,
   return out;
 }
 
-const MiscEvalFunction* FindMiscEval(std::string_view name) {
+const EvalFunction* FindMiscEval(std::string_view name) {
   for (const Entry& e : Table()) {
     if (e.name == name) return &e.fn;
   }

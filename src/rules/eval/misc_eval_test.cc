@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_test_message.h"
 
 namespace mailsift::rules {
 namespace {
@@ -85,38 +89,41 @@ std::string MultipartWith(const std::vector<ImagePart>& images, std::string text
 struct Fixture {
   mime::Message message;
   MessageFacts facts;
-  std::shared_ptr<const MiscEvalConfig> config;
+  std::shared_ptr<const EvalConfig> config;
   std::vector<std::string> body_lines, eval_text, uris;
   std::vector<std::vector<HtmlAnchor>> anchors;
   std::string subject;
-  MiscEvalInput in;
+  std::optional<bool> cleaned_uri_truncated;
+  // Where the URI hosts are kept between calls when set (else each call looks them up).
+  std::optional<std::vector<std::string>>* uri_hosts = nullptr;
 
-  explicit Fixture(const std::string& raw, const MiscEvalSettings& settings = {})
+  explicit Fixture(const std::string& raw, const EvalSettings& settings = {})
       : message(mime::ParseMessage(raw)) {
     facts = ComputeMessageFacts(message);
-    config = MiscEvalConfig::Build(settings);
-    Refresh();
+    config = BuildEvalConfig(settings);
   }
-  void Refresh() {
-    in = MiscEvalInput{};
-    in.facts = &facts;
-    in.message = &message;
-    in.config = config.get();
-    in.subject = &subject;
-    in.uris = &uris;
-    in.html_anchors = &anchors;
-    in.body_lines = &body_lines;
-    in.eval_text = &eval_text;
-  }
-  bool Call(std::string_view fn, std::vector<std::string> args = {}) const {
-    const MiscEvalFunction* f = FindMiscEval(fn);
+  bool Call(std::string_view fn, std::vector<std::string> args = {}) {
+    const EvalFunction* f = FindMiscEval(fn);
     EXPECT_NE(f, nullptr) << fn;
-    return f != nullptr && (*f)(in, args);
+    if (f == nullptr) return false;
+    EvalTestMessage m(message.raw(), *config);
+    EvalInput::Known& known = m.input.known();
+    known.facts = facts;
+    known.subject = subject;
+    known.uris = &uris;
+    known.html_anchors = anchors;
+    known.body_lines = &body_lines;
+    known.eval_text = &eval_text;
+    known.cleaned_uri_truncated = cleaned_uri_truncated;
+    if (uri_hosts != nullptr) m.input.memo().uri_hosts = *uri_hosts;
+    bool hit = (*f)(m.input, args);
+    if (uri_hosts != nullptr) *uri_hosts = m.input.memo().uri_hosts;
+    return hit;
   }
 };
 
-MiscEvalSettings Tlds() {
-  MiscEvalSettings s;
+EvalSettings Tlds() {
+  EvalSettings s;
   s.valid_tlds = {"com", "net", "org", "uk", "top", "us"};
   s.two_level_domains = {"co.uk"};
   return s;
@@ -147,7 +154,7 @@ TEST(MiscEvalTest, ImageSizes) {
 }
 
 TEST(MiscEvalTest, RegistryBoundaries) {
-  auto config = MiscEvalConfig::Build(Tlds());
+  auto config = BuildEvalConfig(Tlds());
   EXPECT_EQ(TrimDomain(*config, "www.Example.co.uk"), "example.co.uk");
   EXPECT_EQ(TrimDomain(*config, "a.b.example.com"), "example.com");
   EXPECT_EQ(TrimDomain(*config, "x.city.ca.us"), "x.city.ca.us");
@@ -235,7 +242,7 @@ TEST(MiscEvalTest, UriTruncated) {
   EXPECT_FALSE(plain.Call("check_uri_truncated"));
   plain.uris = {"http://example.com/" + std::string(8192 - 19, 'a')};
   EXPECT_TRUE(plain.Call("check_uri_truncated"));
-  plain.in.cleaned_uri_truncated = false;  // exactly 8192 bytes, not cut
+  plain.cleaned_uri_truncated = false;  // exactly 8192 bytes, not cut
   EXPECT_FALSE(plain.Call("check_uri_truncated"));
 }
 
@@ -281,7 +288,7 @@ TEST(MiscEvalTest, BounceRelays) {
   EXPECT_FALSE(none.Call("have_any_bounce_relays"));
   EXPECT_FALSE(none.Call("check_welcomelist_bounce_relays"));
 
-  MiscEvalSettings s;
+  EvalSettings s;
   s.welcomelist_bounce_relays = {"relay*.MyDomain.com"};
   Fixture f(bounce, s);
   EXPECT_TRUE(f.Call("have_any_bounce_relays"));
@@ -300,7 +307,7 @@ TEST(MiscEvalTest, BounceRelays) {
 // ---- WLBLEval URI host lists
 
 TEST(MiscEvalTest, UriHostLists) {
-  MiscEvalSettings s = Tlds();
+  EvalSettings s = Tlds();
   s.uri_host_directives = {{false, "SUSP", {"top"}},
                            {false, "SUSP", {"!Good.top"}},
                            {false, "BLOCK", {"bad.com"}},
@@ -325,7 +332,7 @@ TEST(MiscEvalTest, UriHostLists) {
   // With a slot for the message, the hosts are looked up once (distinct, in order, no mailto:)
   // and the other lists read them from there.
   std::optional<std::vector<std::string>> hosts;
-  f.in.uri_hosts = &hosts;
+  f.uri_hosts = &hosts;
   f.uris = {"http://www.shop.top/x", "mailto:a@bad.com", "https://a.b.bad.com/",
             "http://www.shop.top/y"};
   EXPECT_TRUE(f.Call("check_uri_host_listed", {"SUSP"}));
@@ -338,7 +345,7 @@ TEST(MiscEvalTest, UriHostLists) {
 // ---- WelcomeListSubject
 
 TEST(MiscEvalTest, SubjectLists) {
-  MiscEvalSettings s;
+  EvalSettings s;
   s.welcomelist_subject = {"[Bug *]"};
   s.blocklist_subject = {"Make Money Fast", "v?agra"};
   Fixture f("Subject: x\n\nbody\n", s);
