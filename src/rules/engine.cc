@@ -13,7 +13,7 @@
 #include <unordered_set>
 
 #include "base/strings.h"
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/message/received.h"
 #include "rules/prefilter/literal_prefilter.h"
 #include "rules/regex/pattern.h"

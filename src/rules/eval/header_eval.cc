@@ -4,6 +4,7 @@
 #include "rules/eval/header_eval.h"
 
 #include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -1613,12 +1614,7 @@ bool CheckMailfromMatchesRcvd(EvalInput& in, const std::vector<std::string>&) {
   return false;
 }
 
-struct Entry {
-  std::string_view name;
-  EvalFunction function;
-};
-
-constexpr Entry kEvals[] = {
+constexpr EvalEntry kEvals[] = {
     {"check_for_shifted_date", &CheckForShiftedDate},
     {"check_outlook_message_id", &CheckOutlookMessageId},
     {"check_equal_from_domains", &CheckEqualFromDomains},
@@ -1657,17 +1653,6 @@ constexpr Entry kEvals[] = {
 
 }  // namespace
 
-const EvalFunction* FindHeaderEval(std::string_view name) {
-  for (const Entry& e : kEvals) {
-    if (e.name == name) return &e.function;
-  }
-  return nullptr;
-}
-
-std::vector<std::string_view> HeaderEvalNames() {
-  std::vector<std::string_view> out;
-  for (const Entry& e : kEvals) out.push_back(e.name);
-  return out;
-}
+EvalTable HeaderEvals() { return kEvals; }
 
 }  // namespace mailsift::rules

@@ -13,8 +13,8 @@
 // whitelist/blacklist aliases).
 //
 // The evals read the rule set's EvalConfig and the message through one EvalInput
-// (eval_input.h); FindHeaderEval (eval_table.h) maps SpamAssassin's function name to its
-// EvalFunction. Also exported are the pieces of PerMsgStatus::get that the
+// (eval_input.h); the plugin's table, HeaderEvals(), is joined in the one registry
+// (eval_registry.h). Also exported are the pieces of PerMsgStatus::get that the
 // evals need ("Name", "Name:raw", "Name:addr", ToCc, MESSAGEID, ALL), SA's internal address
 // parser (Util::parse_header_addresses; Email::Address::XS is not installed on Debian, so the
 // internal parser is the one SA uses), Util::parse_rfc822_date and get_envelope_from's header

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/eval/eval_test_message.h"
 
 namespace mailsift::rules {
@@ -42,7 +42,7 @@ class HeaderEvalTest : public ::testing::Test {
     in.known().relays = relays_;
     in.known().body_lines = &no_lines_;
     in.known().anchor_uris.emplace();
-    const EvalFunction* f = FindHeaderEval(name);
+    const EvalFunction* f = FindEvalIn(HeaderEvals(), name);
     EXPECT_NE(f, nullptr) << name;
     return f != nullptr && (*f)(in, args);
   }
@@ -230,9 +230,10 @@ TEST_F(HeaderEvalTest, FarawayCharsetWithEnglishLocale) {
   std::optional<EvalTestMessage> message;
   message.emplace("Subject: =?koi8-r?B?8NLJ18XU?=\n\n", *cfg);
   EvalInput& in = message->input;
-  EXPECT_TRUE((*FindHeaderEval("check_for_faraway_charset_in_headers"))(in, {}));
+  EXPECT_TRUE((*FindEvalIn(HeaderEvals(), "check_for_faraway_charset_in_headers"))(in, {}));
   message.emplace("Subject: =?utf-8?B?8NLJ18XU?=\n\n", *cfg);
-  EXPECT_FALSE((*FindHeaderEval("check_for_faraway_charset_in_headers"))(message->input, {}));
+  EXPECT_FALSE(
+      (*FindEvalIn(HeaderEvals(), "check_for_faraway_charset_in_headers"))(message->input, {}));
 }
 
 TEST_F(HeaderEvalTest, Freemail) {
@@ -298,10 +299,10 @@ TEST(GuessEnvelopeFromTest, HeaderFallbacks) {
 }
 
 TEST(FindHeaderEvalTest, KnowsNames) {
-  EXPECT_NE(FindHeaderEval("check_for_shifted_date"), nullptr);
-  EXPECT_NE(FindHeaderEval("check_from_in_whitelist"), nullptr);
-  EXPECT_EQ(FindHeaderEval("check_rbl"), nullptr);
-  EXPECT_GE(HeaderEvalNames().size(), 30u);
+  EXPECT_NE(FindEvalIn(HeaderEvals(), "check_for_shifted_date"), nullptr);
+  EXPECT_NE(FindEvalIn(HeaderEvals(), "check_from_in_whitelist"), nullptr);
+  EXPECT_EQ(FindEvalIn(HeaderEvals(), "check_rbl"), nullptr);
+  EXPECT_GE(EvalNamesIn(HeaderEvals()).size(), 30u);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "rules/eval/message_eval.h"
 
 #include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -1753,41 +1754,43 @@ bool CheckStockInfo(EvalInput& in, const std::vector<std::string>& args) {
 
 // ---------------------------------------------------------------------------------------------
 
-const EvalFunction* FindMessageEval(std::string_view name) {
-  static const std::unordered_map<std::string_view, EvalFunction> kTable = {
-      {"html_test", &HtmlTest},
-      {"html_tag_exists", &HtmlTagExists},
-      {"html_tag_balance", &HtmlTagBalance},
-      {"html_text_match", &HtmlTextMatch},
-      {"html_text_not_match", &HtmlTextNotMatch},
-      {"html_range", &HtmlRange},
-      {"html_image_only", &HtmlImageOnly},
-      {"html_image_ratio", &HtmlImageRatio},
-      {"html_eval", &HtmlEval},
-      {"html_title_subject_ratio", &HtmlTitleSubjectRatio},
-      {"html_charset_faraway", &HtmlCharsetFaraway},
-      {"check_iframe_src", &CheckIframeSrc},
-      {"check_for_mime", &CheckForMime},
-      {"check_for_mime_html", &CheckForMimeHtml},
-      {"check_for_mime_html_only", &CheckForMimeHtmlOnly},
-      {"check_for_ascii_text_illegal", &CheckForAsciiTextIllegal},
-      {"check_for_uppercase", &CheckForUppercase},
-      {"check_abundant_unicode_ratio", &CheckAbundantUnicodeRatio},
-      {"check_base64_length", &CheckBase64Length},
-      {"check_ma_non_text", &CheckMaNonText},
-      {"check_mime_multipart_ratio", &CheckMimeMultipartRatio},
-      {"check_qp_ratio", &CheckQpRatio},
-      {"check_msg_parse_flags", &CheckMsgParseFlags},
-      {"check_for_faraway_charset", &CheckForFarawayCharset},
-      {"check_body_length", &CheckBodyLength},
-      {"multipart_alternative_difference", &MultipartAlternativeDifference},
-      {"multipart_alternative_difference_count", &MultipartAlternativeDifferenceCount},
-      {"check_blank_line_ratio", &CheckBlankLineRatio},
-      {"tvd_vertical_words", &TvdVerticalWords},
-      {"check_stock_info", &CheckStockInfo},
-  };
-  auto it = kTable.find(name);
-  return it == kTable.end() ? nullptr : &it->second;
-}
+namespace {
+
+constexpr EvalEntry kEvals[] = {
+    {"html_test", &HtmlTest},
+    {"html_tag_exists", &HtmlTagExists},
+    {"html_tag_balance", &HtmlTagBalance},
+    {"html_text_match", &HtmlTextMatch},
+    {"html_text_not_match", &HtmlTextNotMatch},
+    {"html_range", &HtmlRange},
+    {"html_image_only", &HtmlImageOnly},
+    {"html_image_ratio", &HtmlImageRatio},
+    {"html_eval", &HtmlEval},
+    {"html_title_subject_ratio", &HtmlTitleSubjectRatio},
+    {"html_charset_faraway", &HtmlCharsetFaraway},
+    {"check_iframe_src", &CheckIframeSrc},
+    {"check_for_mime", &CheckForMime},
+    {"check_for_mime_html", &CheckForMimeHtml},
+    {"check_for_mime_html_only", &CheckForMimeHtmlOnly},
+    {"check_for_ascii_text_illegal", &CheckForAsciiTextIllegal},
+    {"check_for_uppercase", &CheckForUppercase},
+    {"check_abundant_unicode_ratio", &CheckAbundantUnicodeRatio},
+    {"check_base64_length", &CheckBase64Length},
+    {"check_ma_non_text", &CheckMaNonText},
+    {"check_mime_multipart_ratio", &CheckMimeMultipartRatio},
+    {"check_qp_ratio", &CheckQpRatio},
+    {"check_msg_parse_flags", &CheckMsgParseFlags},
+    {"check_for_faraway_charset", &CheckForFarawayCharset},
+    {"check_body_length", &CheckBodyLength},
+    {"multipart_alternative_difference", &MultipartAlternativeDifference},
+    {"multipart_alternative_difference_count", &MultipartAlternativeDifferenceCount},
+    {"check_blank_line_ratio", &CheckBlankLineRatio},
+    {"tvd_vertical_words", &TvdVerticalWords},
+    {"check_stock_info", &CheckStockInfo},
+};
+
+}  // namespace
+
+EvalTable MessageEvals() { return kEvals; }
 
 }  // namespace mailsift::rules

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/eval/eval_test_message.h"
 
 namespace mailsift::rules {
@@ -25,7 +25,7 @@ Evaluated Eval(const std::string& raw, std::vector<std::string> lines = {}) {
 }
 
 bool Call(const Evaluated& e, std::string_view fn, std::vector<std::string> args = {}) {
-  const EvalFunction* f = FindMessageEval(fn);
+  const EvalFunction* f = FindEvalIn(MessageEvals(), fn);
   EXPECT_NE(f, nullptr) << fn;
   if (f == nullptr) return false;
   static const std::shared_ptr<const EvalConfig> kConfig = BuildEvalConfig({});
@@ -255,7 +255,7 @@ TEST(BodyEval, StockInfo) {
 }
 
 TEST(MessageEval, UnknownNameAndMalformedInput) {
-  EXPECT_EQ(FindMessageEval("no_such_eval"), nullptr);
+  EXPECT_EQ(FindEvalIn(MessageEvals(), "no_such_eval"), nullptr);
   for (const std::string& raw : {std::string(), std::string("\n"), std::string("--x\n--x--\n"),
                                  std::string("Content-Type: multipart/mixed; boundary=\"\n\n--\n"),
                                  std::string("Content-Type: message/rfc822\n\n")}) {

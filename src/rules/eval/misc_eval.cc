@@ -18,6 +18,7 @@
 #include "mime/codec.h"
 #include "mime/uri.h"
 #include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/eval/header_eval.h"
 #include "rules/message/registry_boundaries.h"
 #include "rules/regex/perl_text.h"
@@ -805,37 +806,29 @@ bool CheckSubjectInBlocklist(EvalInput& in, const std::vector<std::string>&) {
   return c != nullptr && SubjectListed(in, c->blocklist_subject);
 }
 
-struct Entry {
-  std::string_view name;
-  EvalFunction fn;
+constexpr EvalEntry kEvals[] = {
+    {"image_count", &ImageCount},
+    {"pixel_coverage", &PixelCoverage},
+    {"image_to_text_ratio", &ImageToTextRatio},
+    {"image_size_exact", &ImageSizeExact},
+    {"image_size_range", &ImageSizeRange},
+    {"image_named", &ImageNamed},
+    {"check_uri_truncated", &CheckUriTruncated},
+    {"check_https_ip_mismatch", &CheckHttpsIpMismatch},
+    {"check_https_http_mismatch", &CheckHttpsHttpMismatch},
+    {"have_any_bounce_relays", &HaveAnyBounceRelays},
+    {"check_welcomelist_bounce_relays", &CheckWelcomelistBounceRelays},
+    {"check_whitelist_bounce_relays", &CheckWelcomelistBounceRelays},
+    {"check_uri_host_listed", &CheckUriHostListed},
+    {"check_uri_host_in_blocklist", &CheckUriHostInBlocklist},
+    {"check_uri_host_in_blacklist", &CheckUriHostInBlocklist},
+    {"check_uri_host_in_welcomelist", &CheckUriHostInWelcomelist},
+    {"check_uri_host_in_whitelist", &CheckUriHostInWelcomelist},
+    {"check_subject_in_welcomelist", &CheckSubjectInWelcomelist},
+    {"check_subject_in_whitelist", &CheckSubjectInWelcomelist},
+    {"check_subject_in_blocklist", &CheckSubjectInBlocklist},
+    {"check_subject_in_blacklist", &CheckSubjectInBlocklist},
 };
-
-const std::vector<Entry>& Table() {
-  static const std::vector<Entry> kTable = {
-      {"image_count", &ImageCount},
-      {"pixel_coverage", &PixelCoverage},
-      {"image_to_text_ratio", &ImageToTextRatio},
-      {"image_size_exact", &ImageSizeExact},
-      {"image_size_range", &ImageSizeRange},
-      {"image_named", &ImageNamed},
-      {"check_uri_truncated", &CheckUriTruncated},
-      {"check_https_ip_mismatch", &CheckHttpsIpMismatch},
-      {"check_https_http_mismatch", &CheckHttpsHttpMismatch},
-      {"have_any_bounce_relays", &HaveAnyBounceRelays},
-      {"check_welcomelist_bounce_relays", &CheckWelcomelistBounceRelays},
-      {"check_whitelist_bounce_relays", &CheckWelcomelistBounceRelays},
-      {"check_uri_host_listed", &CheckUriHostListed},
-      {"check_uri_host_in_blocklist", &CheckUriHostInBlocklist},
-      {"check_uri_host_in_blacklist", &CheckUriHostInBlocklist},
-      {"check_uri_host_in_welcomelist", &CheckUriHostInWelcomelist},
-      {"check_uri_host_in_whitelist", &CheckUriHostInWelcomelist},
-      {"check_subject_in_welcomelist", &CheckSubjectInWelcomelist},
-      {"check_subject_in_whitelist", &CheckSubjectInWelcomelist},
-      {"check_subject_in_blocklist", &CheckSubjectInBlocklist},
-      {"check_subject_in_blacklist", &CheckSubjectInBlocklist},
-  };
-  return kTable;
-}
 
 }  // namespace
 
@@ -848,17 +841,6 @@ std::vector<HtmlAnchor> PairAnchors(const std::vector<std::string>& hrefs,
   return out;
 }
 
-const EvalFunction* FindMiscEval(std::string_view name) {
-  for (const Entry& e : Table()) {
-    if (e.name == name) return &e.fn;
-  }
-  return nullptr;
-}
-
-std::vector<std::string_view> MiscEvalNames() {
-  std::vector<std::string_view> out;
-  for (const Entry& e : Table()) out.push_back(e.name);
-  return out;
-}
+EvalTable MiscEvals() { return kEvals; }
 
 }  // namespace mailsift::rules

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/eval/eval_test_message.h"
 
 namespace mailsift::rules {
@@ -103,7 +103,7 @@ struct Fixture {
     config = BuildEvalConfig(settings);
   }
   bool Call(std::string_view fn, std::vector<std::string> args = {}) {
-    const EvalFunction* f = FindMiscEval(fn);
+    const EvalFunction* f = FindEvalIn(MiscEvals(), fn);
     EXPECT_NE(f, nullptr) << fn;
     if (f == nullptr) return false;
     EvalTestMessage m(message.raw(), *config);
@@ -364,8 +364,9 @@ TEST(MiscEvalTest, SubjectLists) {
 }
 
 TEST(MiscEvalTest, Names) {
-  for (std::string_view n : MiscEvalNames()) EXPECT_NE(FindMiscEval(n), nullptr) << n;
-  EXPECT_EQ(FindMiscEval("check_for_mime"), nullptr);
+  for (std::string_view n : EvalNamesIn(MiscEvals()))
+    EXPECT_NE(FindEvalIn(MiscEvals(), n), nullptr) << n;
+  EXPECT_EQ(FindEvalIn(MiscEvals(), "check_for_mime"), nullptr);
 }
 
 }  // namespace

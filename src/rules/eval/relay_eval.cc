@@ -10,6 +10,7 @@
 
 #include "base/strings.h"
 #include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/regex/perl_regex.h"
 
 namespace mailsift::rules {
@@ -405,12 +406,7 @@ bool CheckForForgedGmailReceivedHeaders(EvalInput& in, const std::vector<std::st
 
 namespace {
 
-struct Entry {
-  std::string_view name;
-  EvalFunction fn;
-};
-
-constexpr Entry kEvals[] = {
+constexpr EvalEntry kEvals[] = {
     {"check_all_trusted", CheckAllTrusted},
     {"check_no_relays", CheckNoRelays},
     {"check_relays_unparseable", CheckRelaysUnparseable},
@@ -431,20 +427,6 @@ constexpr Entry kEvals[] = {
 
 }  // namespace
 
-const EvalFunction* FindRelayEval(std::string_view name) {
-  for (const Entry& e : kEvals) {
-    if (e.name == name) return &e.fn;
-  }
-  return nullptr;
-}
-
-const std::vector<std::string_view>& RelayEvalFunctionNames() {
-  static const std::vector<std::string_view> kNames = [] {
-    std::vector<std::string_view> names;
-    for (const Entry& e : kEvals) names.push_back(e.name);
-    return names;
-  }();
-  return kNames;
-}
+EvalTable RelayEvals() { return kEvals; }
 
 }  // namespace mailsift::rules

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/eval/eval_test_message.h"
 
 namespace mailsift::rules {
@@ -19,7 +19,7 @@ bool Eval(std::string_view function, std::string_view text, std::string_view fro
   EvalTestMessage m(text, *kConfig);
   m.input.known().from_addr = std::string(from_addr);
   m.input.known().envelope_from_addr = std::string(envelope_from);
-  const EvalFunction* f = FindRelayEval(function);
+  const EvalFunction* f = FindEvalIn(RelayEvals(), function);
   EXPECT_NE(f, nullptr) << function;
   return f != nullptr && (*f)(m.input, {});
 }
@@ -210,10 +210,10 @@ TEST(RelayEval, Dispatch) {
   const std::shared_ptr<const EvalConfig> config = BuildEvalConfig({});
   EvalTestMessage m("", *config);
   m.input.known().relays = RelayPath{};
-  EXPECT_EQ(FindRelayEval("no_such_eval"), nullptr);
-  EXPECT_EQ(RelayEvalFunctionNames().size(), 16u);
-  for (std::string_view name : RelayEvalFunctionNames()) {
-    const EvalFunction* f = FindRelayEval(name);
+  EXPECT_EQ(FindEvalIn(RelayEvals(), "no_such_eval"), nullptr);
+  EXPECT_EQ(EvalNamesIn(RelayEvals()).size(), 16u);
+  for (std::string_view name : EvalNamesIn(RelayEvals())) {
+    const EvalFunction* f = FindEvalIn(RelayEvals(), name);
     EXPECT_NE(f, nullptr) << name;
     if (f != nullptr) (*f)(m.input, {"ignored"});  // extra arguments are ignored
   }

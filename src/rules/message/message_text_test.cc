@@ -16,7 +16,7 @@
 
 #include "mime/message.h"
 #include "rules/cf/ruleset.h"
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_input.h"
 
 namespace mailsift::rules {
 namespace {

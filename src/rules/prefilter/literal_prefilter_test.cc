@@ -19,7 +19,7 @@
 #include "mime/message.h"
 #include "mime/uri.h"
 #include "rules/cf/cf_parser.h"
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_input.h"
 #include "rules/message/message_text.h"
 #include "rules/regex/pattern.h"
 

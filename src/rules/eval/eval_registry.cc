@@ -1,5 +1,8 @@
-// rules/eval/eval_table.cc — see eval_table.h.
-#include "rules/eval/eval_table.h"
+// rules/eval/eval_registry.cc — see eval_registry.h.
+#include "rules/eval/eval_registry.h"
+
+#include <string>
+#include <unordered_map>
 
 namespace mailsift::rules {
 
@@ -38,17 +41,41 @@ bool IsNetworkOrBayes(std::string_view name) {
   return false;
 }
 
+// Every plugin's functions by name (no name is in two tables).
+const std::unordered_map<std::string_view, EvalFunction>& Registry() {
+  static const auto* kRegistry = [] {
+    auto* registry = new std::unordered_map<std::string_view, EvalFunction>();
+    for (EvalTable table : {MiscEvals(), MessageEvals(), HeaderEvals(), RelayEvals()}) {
+      for (const EvalEntry& e : table) registry->emplace(e.name, e.function);
+    }
+    return registry;
+  }();
+  return *kRegistry;
+}
+
 }  // namespace
 
 EvalFunction FindEval(std::string_view name, EvalKind* kind) {
-  for (auto find : {&FindMiscEval, &FindMessageEval, &FindHeaderEval, &FindRelayEval}) {
-    if (const EvalFunction* fn = find(name)) {
-      *kind = EvalKind::kNative;
-      return *fn;
-    }
+  const auto& registry = Registry();
+  if (auto it = registry.find(name); it != registry.end()) {
+    *kind = EvalKind::kNative;
+    return it->second;
   }
   *kind = IsNetworkOrBayes(name) ? EvalKind::kNeverHits : EvalKind::kUnknown;
   return nullptr;
+}
+
+const EvalFunction* FindEvalIn(EvalTable table, std::string_view name) {
+  for (const EvalEntry& e : table) {
+    if (e.name == name) return &e.function;
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> EvalNamesIn(EvalTable table) {
+  std::vector<std::string_view> names;
+  for (const EvalEntry& e : table) names.push_back(e.name);
+  return names;
 }
 
 }  // namespace mailsift::rules
