@@ -41,11 +41,18 @@ bool IsNetworkOrBayes(std::string_view name) {
   return false;
 }
 
+const std::vector<EvalTable>& AllTables() {
+  static const auto* kTables = new std::vector<EvalTable>{
+      HeaderEvals(),  MessageEvals(), ImageInfoEvals(),          UriEvals(),  HttpsMismatchEvals(),
+      VBounceEvals(), WlblEvals(),    WelcomeListSubjectEvals(), RelayEvals()};
+  return *kTables;
+}
+
 // Every plugin's functions by name (no name is in two tables).
 const std::unordered_map<std::string_view, EvalFunction>& Registry() {
   static const auto* kRegistry = [] {
     auto* registry = new std::unordered_map<std::string_view, EvalFunction>();
-    for (EvalTable table : {MiscEvals(), MessageEvals(), HeaderEvals(), RelayEvals()}) {
+    for (EvalTable table : AllTables()) {
       for (const EvalEntry& e : table) registry->emplace(e.name, e.function);
     }
     return registry;

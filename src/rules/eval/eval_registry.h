@@ -1,10 +1,10 @@
 // rules/eval/eval_registry.h — the one registry of SpamAssassin's eval functions, by name.
 //
-// Each plugin file (header_eval.cc, message_eval.cc, misc_eval.cc, relay_eval.cc) exposes its
-// table of SpamAssassin function names and EvalFunctions (eval_input.h); the registry joins
-// them and FindEval looks a rule's function up there. Functions of the plugins that need DNS,
-// a network service or Bayes data (check_rbl*, check_dkim*, check_bayes, …) are known as never
-// hitting, as in SpamAssassin with local tests only (score set 0).
+// Each plugin file (one per SpamAssassin plugin) exposes its table of SpamAssassin function names
+// and EvalFunctions (eval_input.h); the registry joins them and FindEval looks a rule's function up
+// there. Functions of the plugins that need DNS, a network service or Bayes data (check_rbl*,
+// check_dkim*, check_bayes, …) are known as never hitting, as in SpamAssassin with local tests only
+// (score set 0).
 //
 // Thread-safety: the tables and the joined registry are immutable (built once, thread-safely,
 // on first use).
@@ -26,10 +26,15 @@ struct EvalEntry {
 using EvalTable = std::span<const EvalEntry>;
 
 // The plugins' tables (each defined in its plugin's .cc).
-EvalTable HeaderEvals();   // header_eval.cc: HeaderEval, FreeMail, WLBLEval from-lists
-EvalTable MessageEvals();  // message_eval.cc: HTMLEval, MIMEEval, BodyEval
-EvalTable MiscEvals();     // misc_eval.cc: ImageInfo, URIEval, HTTPSMismatch, VBounce, …
-EvalTable RelayEvals();    // relay_eval.cc: RelayEval and HeaderEval's Received checks
+EvalTable HeaderEvals();              // header_eval.cc: HeaderEval, FreeMail, WLBLEval from-lists
+EvalTable MessageEvals();             // message_eval.cc: HTMLEval, MIMEEval, BodyEval
+EvalTable ImageInfoEvals();           // image_info.cc: ImageInfo
+EvalTable UriEvals();                 // uri_eval.cc: URIEval
+EvalTable HttpsMismatchEvals();       // https_mismatch.cc: HTTPSMismatch
+EvalTable VBounceEvals();             // vbounce.cc: VBounce
+EvalTable WlblEvals();                // wlbl_eval.cc: WLBLEval (URI hosts)
+EvalTable WelcomeListSubjectEvals();  // welcome_list_subject.cc: WelcomeListSubject
+EvalTable RelayEvals();               // relay_eval.cc: RelayEval and HeaderEval's Received checks
 
 enum class EvalKind { kNative, kNeverHits, kUnknown };
 

@@ -1,16 +1,26 @@
 // rules/eval/eval_test_message.h — for the eval tests: a parsed message as the evals see it.
 //
-// Holds the message, its MessageText (no TLDs, no redirectors) and the EvalInput over them;
-// tests set what they fake through input.known() before the first eval runs.
+// EvalTestMessage holds the message, its MessageText (no TLDs, no redirectors) and the EvalInput
+// over them; tests set what they fake through input.known() before the first eval runs.
+// EvalFixture keeps a message's facts as fields a test sets by hand, and runs an eval over them
+// on a fresh EvalInput per call.
 //
 // Thread-safety: one test's object, not shared.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "mime/message.h"
 #include "rules/eval/eval_config.h"
 #include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
+#include "rules/eval/uri_eval.h"
 #include "rules/message/message_text.h"
 
 namespace mailsift::rules {
@@ -27,6 +37,51 @@ struct EvalTestMessage {
   mime::Message message;
   MessageText text;
   EvalInput input;
+};
+
+// The TLDs (com net org uk top us) and two-level domains (co.uk) the URI tests use.
+EvalSettings TestTldSettings() {
+  EvalSettings s;
+  s.valid_tlds = {"com", "net", "org", "uk", "top", "us"};
+  s.two_level_domains = {"co.uk"};
+  return s;
+}
+
+struct EvalFixture {
+  mime::Message message;
+  MessageFacts facts;
+  std::shared_ptr<const EvalConfig> config;
+  std::vector<std::string> body_lines, eval_text, uris;
+  std::vector<std::vector<HtmlAnchor>> anchors;
+  std::string subject;
+  std::optional<bool> cleaned_uri_truncated;
+  // Where the URI hosts are kept between calls when set (else each call looks them up).
+  std::optional<std::vector<std::string>>* uri_hosts = nullptr;
+
+  explicit EvalFixture(const std::string& raw, const EvalSettings& settings = {})
+      : message(mime::ParseMessage(raw)) {
+    facts = ComputeMessageFacts(message);
+    config = BuildEvalConfig(settings);
+  }
+  bool Call(std::string_view fn, std::vector<std::string> args = {}) {
+    EvalKind kind;
+    const EvalFunction f = FindEval(fn, &kind);
+    EXPECT_NE(f, nullptr) << fn;
+    if (f == nullptr) return false;
+    EvalTestMessage m(message.raw(), *config);
+    EvalInput::Known& known = m.input.known();
+    known.facts = facts;
+    known.subject = subject;
+    known.uris = &uris;
+    known.html_anchors = anchors;
+    known.body_lines = &body_lines;
+    known.eval_text = &eval_text;
+    known.cleaned_uri_truncated = cleaned_uri_truncated;
+    if (uri_hosts != nullptr) m.input.memo().uri_hosts = *uri_hosts;
+    bool hit = f(m.input, args);
+    if (uri_hosts != nullptr) *uri_hosts = m.input.memo().uri_hosts;
+    return hit;
+  }
 };
 
 }  // namespace mailsift::rules
