@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "rules/eval/header_eval.h"
+#include "rules/eval/header_access.h"
 
 namespace mailsift::rules {
 

@@ -42,9 +42,11 @@ bool IsNetworkOrBayes(std::string_view name) {
 }
 
 const std::vector<EvalTable>& AllTables() {
-  static const auto* kTables = new std::vector<EvalTable>{
-      HeaderEvals(),  MessageEvals(), ImageInfoEvals(),          UriEvals(),  HttpsMismatchEvals(),
-      VBounceEvals(), WlblEvals(),    WelcomeListSubjectEvals(), RelayEvals()};
+  static const auto* kTables =
+      new std::vector<EvalTable>{HeaderEvals(),    FreeMailEvals(), MessageEvals(),
+                                 ImageInfoEvals(), UriEvals(),      HttpsMismatchEvals(),
+                                 VBounceEvals(),   WlblEvals(),     WelcomeListSubjectEvals(),
+                                 RelayEvals()};
   return *kTables;
 }
 

@@ -26,13 +26,14 @@ struct EvalEntry {
 using EvalTable = std::span<const EvalEntry>;
 
 // The plugins' tables (each defined in its plugin's .cc).
-EvalTable HeaderEvals();              // header_eval.cc: HeaderEval, FreeMail, WLBLEval from-lists
+EvalTable HeaderEvals();              // header_eval.cc: HeaderEval
+EvalTable FreeMailEvals();            // free_mail.cc: FreeMail
 EvalTable MessageEvals();             // message_eval.cc: HTMLEval, MIMEEval, BodyEval
 EvalTable ImageInfoEvals();           // image_info.cc: ImageInfo
 EvalTable UriEvals();                 // uri_eval.cc: URIEval
 EvalTable HttpsMismatchEvals();       // https_mismatch.cc: HTTPSMismatch
 EvalTable VBounceEvals();             // vbounce.cc: VBounce
-EvalTable WlblEvals();                // wlbl_eval.cc: WLBLEval (URI hosts)
+EvalTable WlblEvals();                // wlbl_eval.cc: WLBLEval
 EvalTable WelcomeListSubjectEvals();  // welcome_list_subject.cc: WelcomeListSubject
 EvalTable RelayEvals();               // relay_eval.cc: RelayEval and HeaderEval's Received checks
 

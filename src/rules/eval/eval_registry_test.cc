@@ -17,6 +17,17 @@ TEST(EvalRegistryTest, Names) {
   }
 }
 
+TEST(EvalRegistryTest, HeaderPluginsKnowNames) {
+  EXPECT_NE(FindEvalIn(HeaderEvals(), "check_for_shifted_date"), nullptr);
+  EXPECT_NE(FindEvalIn(WlblEvals(), "check_from_in_whitelist"), nullptr);
+  for (EvalTable table : {HeaderEvals(), FreeMailEvals(), WlblEvals()}) {
+    EXPECT_EQ(FindEvalIn(table, "check_rbl"), nullptr);
+  }
+  EXPECT_GE(EvalNamesIn(HeaderEvals()).size() + EvalNamesIn(FreeMailEvals()).size() +
+                EvalNamesIn(WlblEvals()).size(),
+            30u);
+}
+
 TEST(EvalRegistryTest, FindEvalKinds) {
   EvalKind kind;
   for (EvalTable table :

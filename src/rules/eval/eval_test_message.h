@@ -3,7 +3,8 @@
 // EvalTestMessage holds the message, its MessageText (no TLDs, no redirectors) and the EvalInput
 // over them; tests set what they fake through input.known() before the first eval runs.
 // EvalFixture keeps a message's facts as fields a test sets by hand, and runs an eval over them
-// on a fresh EvalInput per call.
+// on a fresh EvalInput per call. HeaderEvalFixture runs an eval on a message of headers only,
+// with the rule set of the header tests (freemail domains, address lists, *_from_rcvd).
 //
 // Thread-safety: one test's object, not shared.
 #pragma once
@@ -16,12 +17,14 @@
 #include <string_view>
 #include <vector>
 
+#include "mime/header.h"
 #include "mime/message.h"
 #include "rules/eval/eval_config.h"
 #include "rules/eval/eval_input.h"
 #include "rules/eval/eval_registry.h"
 #include "rules/eval/uri_eval.h"
 #include "rules/message/message_text.h"
+#include "rules/message/received.h"
 
 namespace mailsift::rules {
 
@@ -83,5 +86,54 @@ struct EvalFixture {
     return hit;
   }
 };
+
+// A gtest fixture for the header plugins (HeaderEval, FreeMail, WLBLEval's address lists).
+class HeaderEvalFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    EvalSettings s;
+    s.freemail_domains = {"gmail.com", "yahoo.com", "hotmail.*", "mail.??"};
+    s.valid_tlds = {"com", "net", "org", "uk", "de", "ru", "ms", "us"};
+    s.two_level_domains = {"co.uk"};
+    s.address_lists = {{"BANKS", {"*@*.barclays.co.uk", "*@hsbc.com"}},
+                       {"welcomelist_from", {"friend@example.org"}},
+                       {"blocklist_from", {"*@spammer.example"}},
+                       {"welcomelist_to", {"me@example.net"}}};
+    s.welcomelist_from_rcvd = {{"*@bank.com", "bank.com"}, {"*@ipbank.com", "[10.1.2.3]"}};
+    s.def_welcomelist_from_rcvd = {{"news@paypal.com", "paypal.com"}};
+    config_ = BuildEvalConfig(s);
+  }
+
+  // Runs eval `name` on a message whose header section is `head`.
+  bool Eval(std::string_view name, const std::string& head, std::vector<std::string> args = {},
+            std::optional<std::string> envfrom = std::nullopt, std::vector<Relay> untrusted = {}) {
+    message_.emplace(head + "\n", *config_);
+    EvalInput& in = message_->input;
+    in.known().envelope_from = envfrom;
+    relays_.untrusted = std::move(untrusted);
+    in.known().relays = relays_;
+    in.known().body_lines = &no_lines_;
+    in.known().anchor_uris.emplace();
+    EvalKind kind;
+    const EvalFunction f = FindEval(name, &kind);
+    EXPECT_NE(f, nullptr) << name;
+    return f != nullptr && f(in, args);
+  }
+
+  std::shared_ptr<const EvalConfig> config_;
+  std::optional<EvalTestMessage> message_;
+  RelayPath relays_;
+  const std::vector<std::string> no_lines_;
+};
+
+inline Relay MakeRelay(std::string ip, std::string rdns, std::string envfrom = "") {
+  Relay r;
+  r.ip = std::move(ip);
+  r.rdns = rdns;
+  r.lc_rdns = rdns;
+  r.envfrom_defined = !envfrom.empty();
+  r.envfrom = std::move(envfrom);
+  return r;
+}
 
 }  // namespace mailsift::rules

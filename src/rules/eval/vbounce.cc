@@ -15,7 +15,7 @@
 #include "base/strings.h"
 #include "rules/eval/eval_input.h"
 #include "rules/eval/eval_registry.h"
-#include "rules/eval/header_eval.h"
+#include "rules/eval/header_access.h"
 #include "rules/regex/perl_text.h"
 
 namespace mailsift::rules {

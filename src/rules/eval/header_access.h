@@ -1,24 +1,12 @@
-// rules/eval/header_eval.h — SpamAssassin 4.0.1's header eval functions, natively.
+// rules/eval/header_access.h — SpamAssassin 4.0.1's ways of reading headers and addresses, for
+// the eval plugins and the evaluator.
 //
-// Implements the `eval:` functions of the HeaderEval, FreeMail and WLBLEval plugins that the
-// Debian rule set calls from `header` rules, with SpamAssassin's semantics (results, not
-// code, are what must agree): check_for_shifted_date, check_outlook_message_id,
-// check_equal_from_domains, similar_recipients, sorted_recipients, subject_is_all_caps,
-// check_for_missing_to_header, check_illegal_chars, check_for_to_in_subject,
-// check_for_matching_env_and_hdr_from, check_header_count_range, check_ratware_name_id,
-// check_ratware_envelope_from, check_unresolved_template,
-// check_for_faraway_charset_in_headers; check_freemail_from/_replyto/_header; and
-// check_from_in_list, check_replyto_in_list, check_to_in_list, check_mailfrom_matches_rcvd,
-// check_from_in_(welcome|block|default_welcome)list and check_to_in_* (with their 4.0
-// whitelist/blacklist aliases).
-//
-// The evals read the rule set's EvalConfig and the message through one EvalInput
-// (eval_input.h); the plugin's table, HeaderEvals(), is joined in the one registry
-// (eval_registry.h). Also exported are the pieces of PerMsgStatus::get that the
-// evals need ("Name", "Name:raw", "Name:addr", ToCc, MESSAGEID, ALL), SA's internal address
-// parser (Util::parse_header_addresses; Email::Address::XS is not installed on Debian, so the
-// internal parser is the one SA uses), Util::parse_rfc822_date and get_envelope_from's header
-// fallbacks, so the evaluator can reuse them for header rules.
+// The pieces of PerMsgStatus::get the evals need ("Name", "Name:raw", "Name:addr", ToCc,
+// MESSAGEID, ALL), SA's internal address parser (Util::parse_header_addresses;
+// Email::Address::XS is not installed on Debian, so the internal parser is the one SA uses),
+// get_envelope_from's header fallbacks, all_from_addrs / all_to_addrs, Util::parse_rfc822_date,
+// Util::is_fqdn_valid and Conf::Parser::add_to_addrlist's address globs. Mirrors
+// PerMsgStatus.pm, Message/Node.pm, Util.pm and Conf/Parser.pm.
 //
 // Malformed headers never fail: every function returns a plain value (false / empty / nullopt
 // where SpamAssassin would see undef). Nothing throws.
@@ -28,14 +16,12 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mime/header.h"
-#include "rules/eval/eval_config.h"
 #include "rules/message/received.h"
 
 namespace mailsift::rules {
