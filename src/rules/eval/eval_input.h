@@ -22,8 +22,8 @@
 #include "rules/cf/ruleset.h"
 #include "rules/eval/eval_config.h"
 #include "rules/eval/image_info.h"
-#include "rules/eval/message_eval.h"
 #include "rules/eval/uri_eval.h"
+#include "rules/message/message_facts.h"
 #include "rules/message/message_text.h"
 #include "rules/message/received.h"
 

@@ -42,11 +42,18 @@ bool IsNetworkOrBayes(std::string_view name) {
 }
 
 const std::vector<EvalTable>& AllTables() {
-  static const auto* kTables =
-      new std::vector<EvalTable>{HeaderEvals(),    FreeMailEvals(), MessageEvals(),
-                                 ImageInfoEvals(), UriEvals(),      HttpsMismatchEvals(),
-                                 VBounceEvals(),   WlblEvals(),     WelcomeListSubjectEvals(),
-                                 RelayEvals()};
+  static const auto* kTables = new std::vector<EvalTable>{HeaderEvals(),
+                                                          FreeMailEvals(),
+                                                          HtmlEvals(),
+                                                          MimeEvals(),
+                                                          BodyEvals(),
+                                                          ImageInfoEvals(),
+                                                          UriEvals(),
+                                                          HttpsMismatchEvals(),
+                                                          VBounceEvals(),
+                                                          WlblEvals(),
+                                                          WelcomeListSubjectEvals(),
+                                                          RelayEvals()};
   return *kTables;
 }
 

@@ -28,7 +28,9 @@ using EvalTable = std::span<const EvalEntry>;
 // The plugins' tables (each defined in its plugin's .cc).
 EvalTable HeaderEvals();              // header_eval.cc: HeaderEval
 EvalTable FreeMailEvals();            // free_mail.cc: FreeMail
-EvalTable MessageEvals();             // message_eval.cc: HTMLEval, MIMEEval, BodyEval
+EvalTable HtmlEvals();                // html_eval.cc: HTMLEval
+EvalTable MimeEvals();                // mime_eval.cc: MIMEEval
+EvalTable BodyEvals();                // body_eval.cc: BodyEval
 EvalTable ImageInfoEvals();           // image_info.cc: ImageInfo
 EvalTable UriEvals();                 // uri_eval.cc: URIEval
 EvalTable HttpsMismatchEvals();       // https_mismatch.cc: HTTPSMismatch

@@ -30,9 +30,9 @@ TEST(EvalRegistryTest, HeaderPluginsKnowNames) {
 
 TEST(EvalRegistryTest, FindEvalKinds) {
   EvalKind kind;
-  for (EvalTable table :
-       {HeaderEvals(), MessageEvals(), ImageInfoEvals(), UriEvals(), HttpsMismatchEvals(),
-        VBounceEvals(), WlblEvals(), WelcomeListSubjectEvals(), RelayEvals()}) {
+  for (EvalTable table : {HeaderEvals(), HtmlEvals(), MimeEvals(), BodyEvals(), ImageInfoEvals(),
+                          UriEvals(), HttpsMismatchEvals(), VBounceEvals(), WlblEvals(),
+                          WelcomeListSubjectEvals(), RelayEvals()}) {
     for (std::string_view n : EvalNamesIn(table)) {
       EXPECT_EQ(FindEval(n, &kind), *FindEvalIn(table, n)) << n;
       EXPECT_EQ(kind, EvalKind::kNative) << n;

@@ -5,6 +5,8 @@
 // EvalFixture keeps a message's facts as fields a test sets by hand, and runs an eval over them
 // on a fresh EvalInput per call. HeaderEvalFixture runs an eval on a message of headers only,
 // with the rule set of the header tests (freemail domains, address lists, *_from_rcvd).
+// Evaluated / Eval / Call run the MIME-fact evals (HTMLEval, MIMEEval, BodyEval) over a parsed
+// message's MessageFacts and given rendered lines.
 //
 // Thread-safety: one test's object, not shared.
 #pragma once
@@ -23,6 +25,7 @@
 #include "rules/eval/eval_input.h"
 #include "rules/eval/eval_registry.h"
 #include "rules/eval/uri_eval.h"
+#include "rules/message/message_facts.h"
 #include "rules/message/message_text.h"
 #include "rules/message/received.h"
 
@@ -135,5 +138,50 @@ inline Relay MakeRelay(std::string ip, std::string rdns, std::string envfrom = "
   r.envfrom = std::move(envfrom);
   return r;
 }
+
+// ---- the MIME-fact plugins
+
+struct Evaluated {
+  mime::Message message;
+  MessageFacts facts;
+  std::vector<std::string> lines;
+};
+
+inline Evaluated Eval(const std::string& raw, std::vector<std::string> lines = {}) {
+  Evaluated e{mime::ParseMessage(raw), {}, std::move(lines)};
+  e.facts = ComputeMessageFacts(e.message);
+  return e;
+}
+
+inline bool Call(const Evaluated& e, std::string_view fn, std::vector<std::string> args = {}) {
+  EvalKind kind;
+  const EvalFunction f = FindEval(fn, &kind);
+  EXPECT_NE(f, nullptr) << fn;
+  if (f == nullptr) return false;
+  static const std::shared_ptr<const EvalConfig> kConfig = BuildEvalConfig({});
+  EvalTestMessage m(e.message.raw(), *kConfig);
+  m.input.known().facts = e.facts;
+  m.input.known().body_lines = &e.lines;
+  return f(m.input, args);
+}
+
+inline constexpr char kPlain[] = "Subject: hello\nFrom: a@example.com\n\nJust a plain body.\n";
+
+inline constexpr char kHtmlOnly[] =
+    "Subject: hi\nContent-Type: text/html\n\n"
+    "<html><head><title>A title</title></head><body><center>x"
+    "<!-- saved from url=(0022)http://internet.e-mail -->"
+    "<font face=\"1bad\">hello</font><img src=\"a.gif\" width=\"300\" height=\"300\">"
+    "<iframe src=\"http://example.com/x\"></iframe></body></html>\n";
+
+inline constexpr char kAlternative[] =
+    "Subject: alt\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/alternative; boundary=\"BB\"\n\n"
+    "preamble\n"
+    "--BB\nContent-Type: text/plain; charset=us-ascii\n\nhello world words\n"
+    "--BB\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
+    "<html><body>completely different text here =2C</body></html>\n"
+    "--BB--\n"
+    "epilogue text\n";
 
 }  // namespace mailsift::rules

@@ -44,6 +44,11 @@ const std::string* ArgOrNull(const std::vector<std::string>& args, size_t i) {
   return i < args.size() ? &args[i] : nullptr;
 }
 
+const std::string& ArgOrEmpty(const std::vector<std::string>& args, size_t i) {
+  static const std::string kEmpty;
+  return i < args.size() ? args[i] : kEmpty;
+}
+
 std::string_view ArgView(const std::vector<std::string>& args, size_t i) {
   return i < args.size() ? std::string_view(args[i]) : std::string_view();
 }

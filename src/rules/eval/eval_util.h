@@ -26,6 +26,7 @@ double PerlNumber(std::string_view s);
 const std::string* ArgOrNull(const std::vector<std::string>& args, size_t i);
 
 // Argument `i`, or "" when the rule gave fewer.
+const std::string& ArgOrEmpty(const std::vector<std::string>& args, size_t i);
 std::string_view ArgView(const std::vector<std::string>& args, size_t i);
 
 // Perl numeric conversion of an eval argument as strtod reads the trimmed text ("3", "-0.5");

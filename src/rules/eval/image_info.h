@@ -21,7 +21,7 @@
 #include <string_view>
 #include <utility>
 
-#include "rules/eval/message_eval.h"
+#include "rules/message/message_facts.h"
 
 namespace mailsift::rules {
 

@@ -1,8 +1,5 @@
-// rules/eval/message_eval.cc — see message_eval.h.
-#include "rules/eval/message_eval.h"
-
-#include "rules/eval/eval_input.h"
-#include "rules/eval/eval_registry.h"
+// rules/message/message_facts.cc — see message_facts.h.
+#include "rules/message/message_facts.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -67,28 +64,6 @@ bool LooksLikeHeaderField(std::string_view line, bool allow_blank) {
 // newline, so Perl's `$` means the same).
 constexpr uint32_t kEvalRegexOptions = PCRE2_DOLLAR_ENDONLY;
 constexpr uint32_t kEvalRegexCaseless = PCRE2_DOLLAR_ENDONLY | PCRE2_CASELESS;
-
-// Searches `s`; on a match sets *group1 (when given) to the first capture group.
-bool RegexSearch(std::string_view s, const PerlRegex& re, std::string* group1 = nullptr) {
-  if (group1 == nullptr) return re.Matches(s);
-  std::vector<Span> groups;
-  if (!re.Search(s, 0, &groups)) return false;
-  group1->clear();
-  if (groups.size() > 1 && groups[1].set()) {
-    group1->assign(s.substr(groups[1].begin, groups[1].end - groups[1].begin));
-  }
-  return true;
-}
-
-// Perl's numeric conversion of a string: leading number, else 0.
-double PerlNum(std::string_view s) {
-  std::string t(TrimPerlSpace(s));
-  if (t.empty()) return 0;
-  char* end = nullptr;
-  double v = std::strtod(t.c_str(), &end);
-  if (end == t.c_str()) return 0;
-  return v;
-}
 
 bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '_'; }
 
@@ -309,7 +284,9 @@ std::string DecodeNode(const SaMimeNode& node) {
 // ---------------------------------------------------------------------------------------------
 // Unicode helpers for character-semantics code (rendered text is UTF-8).
 
-std::u32string ToU32(std::string_view s) {
+}  // namespace
+
+std::u32string Utf8ToU32(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
   size_t i = 0;
@@ -346,6 +323,8 @@ std::u32string ToU32(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 // Perl's \s on characters.
 bool IsUniSpace(char32_t c) {
@@ -816,7 +795,7 @@ void RenderLeaves(MessageFacts& f, const RenderedHtmlLookup& rendered) {
       mime::HtmlResult html = known != nullptr ? *known : mime::RenderHtml(text);
       n.rendered_text = html.text;
       // non_space_len with Perl's Unicode \s (the rendered text is in characters).
-      std::u32string u = ToU32(html.text);
+      std::u32string u = Utf8ToU32(html.text);
       size_t spaces = static_cast<size_t>(std::count_if(u.begin(), u.end(), IsUniSpace));
       html.html_length = u.size();
       html.non_space_len = u.size() - spaces;
@@ -869,14 +848,14 @@ void CheckAttachments(MessageFacts& f) {
           "us-ascii|ansi_x3\\.4-1968|iso-ir-6|ansi_x3\\.4-1986|iso_646\\.irv:1991|ascii|"
           "iso646-us|us|ibm367|cp367|csascii",
           kEvalRegexOptions);
-      bool ascii = cs.empty() || RegexSearch(cs, kAscii);
+      bool ascii = cs.empty() || SearchFirstGroup(cs, kAscii);
       bool disp = cd.rfind("attachment", 0) == 0 || cd.rfind("inline", 0) == 0;
       if (ascii && !disp) m.base64_encoded_text = 1;
     }
     {
       static const PerlRegex kIso("iso-\\S+-\\S+\\b", kEvalRegexCaseless);
       static const PerlRegex kGoodIso("iso-(?:8859-\\d{1,2}|2022-(?:jp|kr))\\b", kEvalRegexOptions);
-      if (RegexSearch(cs, kIso) && !RegexSearch(cs, kGoodIso)) {
+      if (SearchFirstGroup(cs, kIso) && !SearchFirstGroup(cs, kGoodIso)) {
         m.bad_iso_charset = 1;
       }
     }
@@ -1013,7 +992,7 @@ std::vector<std::string> ContentSummary(const MessageFacts& f) {
 
 std::vector<std::u32string> PerlWords(std::string_view text) {
   std::vector<std::u32string> out;
-  std::u32string u = ToU32(text);
+  std::u32string u = Utf8ToU32(text);
   size_t i = 0;
   while (i < u.size()) {
     while (i < u.size() && IsUniSpace(u[i])) ++i;
@@ -1128,7 +1107,7 @@ std::string StockMatch(const std::string& s) {
       "r(?:ecommendation|ating))$",
       kEvalRegexOptions);
   std::string key;
-  if (RegexSearch(s, kStock, &key)) return key;
+  if (SearchFirstGroup(s, kStock, &key)) return key;
   return "";
 }
 
@@ -1143,7 +1122,7 @@ void ComputeStockInfo(MessageFacts& f) {
   }
   if (part == nullptr || !part->rendered) return;
   std::set<std::string> hits;
-  std::u32string all = ToU32(part->rendered_text);
+  std::u32string all = Utf8ToU32(part->rendered_text);
   for (const std::u32string& s : SplitShortParagraphs(all)) {
     size_t pos = 0;
     while (pos < s.size()) {
@@ -1186,156 +1165,6 @@ void ComputeStockInfo(MessageFacts& f) {
     }
   }
   f.stock_info = hits.size();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Eval helpers.
-
-const std::string& Arg(const std::vector<std::string>& args, size_t i) {
-  static const std::string kEmpty;
-  return i < args.size() ? args[i] : kEmpty;
-}
-
-// An html result key as a number, if SA's results hash has it defined.
-std::optional<double> HtmlNumber(const MessageFacts& f, size_t i, std::string_view key) {
-  const mime::HtmlResult& h = f.html_all[i];
-  auto flag = [](bool b) { return b ? std::optional<double>(1) : std::nullopt; };
-  if (key == "html") return 1;
-  if (key == "length") return static_cast<double>(h.length);
-  if (key == "html_length") return static_cast<double>(h.html_length);
-  if (key == "non_space_len") return static_cast<double>(h.non_space_len);
-  if (key == "image_area") return h.image_area;
-  if (key == "min_size") return static_cast<double>(h.min_size);
-  if (key == "max_size") return static_cast<double>(h.max_size);
-  if (key == "backhair_count") return static_cast<double>(h.backhair_count);
-  if (key == "closed_extra_ratio") return h.closed_extra_ratio;
-  if (key == "bad_tag_ratio") return h.bad_tag_ratio;
-  if (key == "non_element_ratio") return h.non_element_ratio;
-  if (key == "obfuscation_ratio") return h.obfuscation_ratio;
-  if (key == "ratio") {
-    double r = i < f.html_ratio.size() ? f.html_ratio[i] : std::nan("");
-    return std::isnan(r) ? std::nullopt : std::optional<double>(r);
-  }
-  if (key == "font_low_contrast") return flag(h.font_low_contrast);
-  if (key == "font_invalid_color") return flag(h.font_invalid_color);
-  if (key == "font_face_bad") return flag(h.font_face_bad);
-  if (key == "form_action_mailto") return flag(h.form_action_mailto);
-  if (key == "embeds") return flag(h.embeds);
-  if (key == "uri_truncated") return flag(h.uri_truncated);
-  return std::nullopt;
-}
-
-// Perl truthiness of an html result key ("uri", "anchor", … are references: true).
-bool HtmlTruthy(const MessageFacts& f, size_t i, std::string_view key) {
-  if (key == "uri" || key == "anchor" || key == "uri_detail" || key == "comment" ||
-      key == "script" || key == "title" || key == "inside") {
-    return true;
-  }
-  std::optional<double> v = HtmlNumber(f, i, key);
-  return v && *v != 0;
-}
-
-// "$val $expr" for expressions of the form "<op> <number>".
-std::optional<bool> EvalComparison(double val, std::string_view expr) {
-  for (char c : expr) {
-    if (!(c == '<' || c == '>' || c == '=' || c == '!' || c == '-' || c == '+' || c == ' ' ||
-          (c >= '0' && c <= '9'))) {
-      return std::nullopt;
-    }
-  }
-  std::string_view e = TrimPerlSpace(expr);
-  std::string op;
-  while (!e.empty() && (e[0] == '<' || e[0] == '>' || e[0] == '=' || e[0] == '!')) {
-    op.push_back(e[0]);
-    e.remove_prefix(1);
-  }
-  e = TrimPerlSpace(e);
-  if (e.empty()) return std::nullopt;
-  double rhs = PerlNum(e);
-  if (op == "==") return val == rhs;
-  if (op == "!=") return val != rhs;
-  if (op == "<") return val < rhs;
-  if (op == "<=") return val <= rhs;
-  if (op == ">") return val > rhs;
-  if (op == ">=") return val >= rhs;
-  return std::nullopt;
-}
-
-const std::vector<std::string>* HtmlArray(const mime::HtmlResult& h, std::string_view key) {
-  if (key == "comment") return &h.comments;
-  if (key == "title") return &h.titles;
-  if (key == "anchor") return &h.anchors;
-  if (key == "script") return &h.scripts;
-  return nullptr;
-}
-
-// A Perl regex on characters (the html strings are UTF-8 text): PCRE2 in UTF + UCP mode,
-// under match limits. nullptr when the pattern does not compile.
-struct Pcre2Code {
-  pcre2_code* code = nullptr;
-  ~Pcre2Code() { pcre2_code_free(code); }
-};
-
-bool Pcre2Search(const pcre2_code* code, std::string_view text) {
-  std::string subject = mime::SanitizeUtf8(text);
-  pcre2_match_context* mctx = pcre2_match_context_create(nullptr);
-  pcre2_set_match_limit(mctx, 1'000'000);
-  pcre2_set_depth_limit(mctx, 10'000);
-  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
-  int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
-                       PCRE2_NO_UTF_CHECK, md, mctx);
-  pcre2_match_data_free(md);
-  pcre2_match_context_free(mctx);
-  return rc >= 0;
-}
-
-bool HtmlTextMatchImpl(EvalInput& in, const std::vector<std::string>& args, bool negate) {
-  if (args.size() < 2) return false;
-  Pcre2Code re;
-  int err = 0;
-  PCRE2_SIZE err_offset = 0;
-  re.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(args[1].data()), args[1].size(),
-                          PCRE2_UTF | PCRE2_UCP, &err, &err_offset, nullptr);
-  if (re.code == nullptr) return false;
-  for (const auto& h : in.facts().html_all) {
-    const std::vector<std::string>* arr = HtmlArray(h, args[0]);
-    if (arr == nullptr) continue;
-    for (const auto& s : *arr) {
-      if (Pcre2Search(re.code, s) != negate) return true;
-    }
-  }
-  return false;
-}
-
-// /\S\s+\S/
-bool HasTwoWords(std::string_view line) {
-  bool seen_word = false, seen_space_after = false;
-  for (char c : line) {
-    bool sp = IsPerlSpace(static_cast<unsigned char>(c));
-    if (!sp) {
-      if (seen_space_after) return true;
-      seen_word = true;
-    } else if (seen_word) {
-      seen_space_after = true;
-    }
-  }
-  return false;
-}
-
-// /^(?:[A-Za-z0-9+\/=]{60,76} ){2}/
-bool LooksLikeBase64Words(std::string_view line) {
-  size_t pos = 0;
-  for (int word = 0; word < 2; ++word) {
-    size_t n = 0;
-    while (pos + n < line.size() && n < 77) {
-      char c = line[pos + n];
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) break;
-      ++n;
-    }
-    if (n < 60 || n > 76 || pos + n >= line.size() || line[pos + n] != ' ') return false;
-    pos += n + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -1409,7 +1238,7 @@ std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
     text += rnd;
   }
   // s/\n+\s*\n+/\x00/gs; s/\s+/ /gs; tr/\x00/\n/ — with Perl's Unicode \s.
-  std::u32string u = ToU32(text);
+  std::u32string u = Utf8ToU32(text);
   std::u32string a;
   a.reserve(u.size());
   for (size_t i = 0; i < u.size();) {
@@ -1456,341 +1285,5 @@ std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
 }
 
 // --- HTMLEval ---------------------------------------------------------------------------------
-
-bool HtmlTest(EvalInput& in, const std::vector<std::string>& args) {
-  for (size_t i = 0; i < in.facts().html_all.size(); ++i) {
-    if (HtmlTruthy(in.facts(), i, Arg(args, 0))) return true;
-  }
-  return false;
-}
-
-bool HtmlTagExists(EvalInput& in, const std::vector<std::string>& args) {
-  for (const auto& h : in.facts().html_all) {
-    if (h.inside.count(Arg(args, 0)) != 0) return true;
-  }
-  return false;
-}
-
-bool HtmlTagBalance(EvalInput& in, const std::vector<std::string>& args) {
-  const std::string& tag = Arg(args, 0);
-  if (tag.empty() || !std::all_of(tag.begin(), tag.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0;
-      })) {
-    return false;
-  }
-  for (const auto& h : in.facts().html_all) {
-    auto it = h.inside.find(tag);
-    if (it == h.inside.end()) continue;
-    auto r = EvalComparison(it->second, Arg(args, 1));
-    if (r && *r) return true;
-  }
-  return false;
-}
-
-bool HtmlTextMatch(EvalInput& in, const std::vector<std::string>& args) {
-  return HtmlTextMatchImpl(in, args, false);
-}
-
-bool HtmlTextNotMatch(EvalInput& in, const std::vector<std::string>& args) {
-  return HtmlTextMatchImpl(in, args, true);
-}
-
-bool HtmlRange(EvalInput& in, const std::vector<std::string>& args) {
-  if (args.size() < 2) return false;
-  double min = PerlNum(args[1]);
-  bool no_max = args.size() < 3 || args[2] == "inf";
-  double max = no_max ? 0 : PerlNum(args[2]);
-  for (size_t i = 0; i < in.facts().html_all.size(); ++i) {
-    auto v = HtmlNumber(in.facts(), i, args[0]);
-    if (!v) continue;
-    if (no_max) {
-      if (*v > min) return true;
-    } else if (*v > min && *v <= max) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool HtmlImageOnly(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  for (const auto& h : in.facts().html_all) {
-    double len = static_cast<double>(h.length);
-    if (h.inside.count("img") != 0 && len > min && len <= max) return true;
-  }
-  return false;
-}
-
-bool HtmlImageRatio(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  for (const auto& h : in.facts().html_all) {
-    if (!(h.image_area > 0)) continue;
-    double ratio = static_cast<double>(h.non_space_len) / h.image_area;
-    if (ratio > min && ratio <= max) return true;
-  }
-  return false;
-}
-
-bool HtmlEval(EvalInput& in, const std::vector<std::string>& args) {
-  for (size_t i = 0; i < in.facts().html_all.size(); ++i) {
-    auto v = HtmlNumber(in.facts(), i, Arg(args, 0));
-    if (!v) continue;
-    auto r = EvalComparison(*v, Arg(args, 1));
-    if (!r) return false;
-    if (*r) return true;
-  }
-  return false;
-}
-
-bool HtmlTitleSubjectRatio(EvalInput& in, const std::vector<std::string>& args) {
-  if (in.facts().subject.empty()) return false;
-  double ratio = PerlNum(Arg(args, 0));
-  // The subject (UTF-8 octets, with its "\n") against titles in characters.
-  double subject_len = static_cast<double>(in.facts().subject.size());
-  for (const auto& h : in.facts().html_all) {
-    double max = 0;
-    for (const auto& t : h.titles) {
-      if (t.empty() || t == "0") continue;
-      double r = static_cast<double>(ToU32(t).size()) / subject_len;
-      max = std::max(max, r);
-    }
-    if (max > ratio) return true;
-  }
-  return false;
-}
-
-bool HtmlCharsetFaraway(EvalInput&, const std::vector<std::string>&) {
-  return false;  // ok_locales "all"; SA's HTML results never carry `charsets` anyway
-}
-
-bool CheckIframeSrc(EvalInput& in, const std::vector<std::string>&) {
-  for (const auto& h : in.facts().html_all) {
-    for (const auto& u : h.uris) {
-      if (u.tag == "iframe" && !u.uri.empty()) return true;
-    }
-  }
-  return false;
-}
-
-// --- MIMEEval ---------------------------------------------------------------------------------
-
-bool CheckForMime(EvalInput& in, const std::vector<std::string>& args) {
-  auto v = in.facts().mime.Get(Arg(args, 0));
-  return v && *v != 0;
-}
-
-bool CheckForMimeHtml(EvalInput& in, const std::vector<std::string>&) {
-  if (StartsWithIgnoreCase(in.facts().top_content_type, "text/html")) return true;
-  return in.facts().mime.body_html_count > 0;
-}
-
-bool CheckForMimeHtmlOnly(EvalInput& in, const std::vector<std::string>&) {
-  if (StartsWithIgnoreCase(in.facts().top_content_type, "text/html")) return true;
-  return in.facts().mime.body_html_count > 0 && in.facts().mime.body_text_count == 0;
-}
-
-bool CheckForAsciiTextIllegal(EvalInput& in, const std::vector<std::string>&) {
-  return in.facts().mime.ascii_text_illegal > 0;
-}
-
-bool CheckAbundantUnicodeRatio(EvalInput& in, const std::vector<std::string>& args) {
-  static const PerlRegex kRatio("^\\d{0,3}\\.\\d{1,3}$", kEvalRegexOptions);
-  const std::string& r = Arg(args, 0);
-  if (!RegexSearch(r, kRatio)) return false;
-  return in.facts().mime.text_unicode_ratio >= PerlNum(r);
-}
-
-// check_for_uppercase's percentage, or NaN when it cannot hit whatever the range.
-double UppercasePercent(EvalInput& in) {
-  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
-  // body_charset_is_likely_to_fp
-  std::vector<std::string> charsets;
-  {
-    const std::string& ct = in.facts().top_content_type;
-    if (!ct.empty()) {
-      static const PerlRegex kDq("charset=\"([^\"]+)\"", kEvalRegexCaseless);
-      static const PerlRegex kSq("charset='([^']+)'", kEvalRegexCaseless);
-      static const PerlRegex kBare("charset=(\\S+)", kEvalRegexCaseless);
-      std::string charset;
-      if (RegexSearch(ct, kDq, &charset) || RegexSearch(ct, kSq, &charset) ||
-          RegexSearch(ct, kBare, &charset)) {
-        charsets.push_back(std::move(charset));
-      }
-    }
-    std::string_view hc = in.facts().mime.html_charsets;
-    size_t i = 0;
-    while (i < hc.size()) {
-      while (i < hc.size() && hc[i] == ' ') ++i;
-      size_t j = hc.find(' ', i);
-      if (j == std::string_view::npos) j = hc.size();
-      if (j > i) charsets.emplace_back(hc.substr(i, j - i));
-      i = j;
-    }
-  }
-  static const PerlRegex kFp(
-      "^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|"
-      "georgianps|pt154|tis)[-_a-z0-9]*$",
-      kEvalRegexCaseless);
-  for (const auto& c : charsets) {
-    if (RegexSearch(c, kFp)) return kNone;
-  }
-  double len = 0, lower = 0, upper = 0;
-  for (const std::string& line : in.body_lines()) {
-    if (!HasTwoWords(line)) continue;
-    if (LooksLikeBase64Words(line)) continue;
-    std::string l = line;
-    // s/\x1b\$B.*\x1b\(B//gs
-    for (size_t s = l.find("\x1b$B"); s != std::string::npos; s = l.find("\x1b$B", s)) {
-      size_t e = l.rfind("\x1b(B");
-      if (e == std::string::npos || e < s + 3) break;
-      l.erase(s, e + 3 - s);
-    }
-    len += static_cast<double>(l.size());
-    for (char c : l) {
-      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) lower++;
-      if (c >= 'A' && c <= 'Z') upper++;
-    }
-  }
-  if (len < 200) return kNone;
-  return upper + lower == 0 ? 0 : upper / (upper + lower) * 100;
-}
-
-bool CheckForUppercase(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  if (!in.facts().uppercase_percent) in.facts().uppercase_percent = UppercasePercent(in);
-  const double pct = *in.facts().uppercase_percent;
-  return !std::isnan(pct) && pct > min && pct <= max;
-}
-
-bool CheckBase64Length(EvalInput& in, const std::vector<std::string>& args) {
-  double len = static_cast<double>(in.facts().base64_length);
-  if (args.size() >= 2 && len > PerlNum(args[1])) return false;
-  return len >= PerlNum(Arg(args, 0));
-}
-
-bool CheckMaNonText(EvalInput& in, const std::vector<std::string>&) {
-  const MessageFacts& f = in.facts();
-  for (size_t i : f.dfs) {
-    const SaMimeNode& map = f.nodes[i];
-    if (map.type != "multipart/alternative" || map.leaf) continue;
-    for (size_t c : map.children) {
-      const SaMimeNode& p = f.nodes[c];
-      if (!p.leaf) continue;
-      if (p.type == "multipart/related" || p.type == "application/rtf") continue;
-      if (StartsWithIgnoreCase(p.type, "text/")) continue;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool CheckMimeMultipartRatio(EvalInput& in, const std::vector<std::string>& args) {
-  double r = in.facts().mime.multipart_ratio;
-  return r >= PerlNum(Arg(args, 0)) && r < PerlNum(Arg(args, 1));
-}
-
-bool CheckQpRatio(EvalInput& in, const std::vector<std::string>& args) {
-  return in.facts().mime.qp_ratio >= PerlNum(Arg(args, 0));
-}
-
-bool CheckMsgParseFlags(EvalInput& in, const std::vector<std::string>& args) {
-  return in.facts().parse_flags.count(Arg(args, 0)) != 0;
-}
-
-bool CheckForFarawayCharset(EvalInput&, const std::vector<std::string>&) {
-  return false;  // ok_locales "all": SA returns 0 before looking at the message
-}
-
-// --- BodyEval ---------------------------------------------------------------------------------
-
-bool CheckBodyLength(EvalInput& in, const std::vector<std::string>& args) {
-  return static_cast<double>(in.facts().pristine_body_length) <= PerlNum(Arg(args, 0));
-}
-
-bool MultipartAlternativeDifference(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0));
-  double d = in.facts().madiff;
-  return (min == 0 || d > min) && (Arg(args, 1) == "undef" || d <= PerlNum(Arg(args, 1)));
-}
-
-bool MultipartAlternativeDifferenceCount(EvalInput& in, const std::vector<std::string>& args) {
-  const MessageFacts& f = in.facts();
-  if (!(static_cast<double>(f.madiff_html) > PerlNum(Arg(args, 1)))) return false;
-  return static_cast<double>(f.madiff_text) / static_cast<double>(f.madiff_html) >
-         PerlNum(Arg(args, 0));
-}
-
-bool CheckBlankLineRatio(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  double minlines = args.size() >= 3 ? PerlNum(args[2]) : 1;
-  if (minlines < 1) minlines = 1;
-  double ratio = static_cast<double>(in.facts().decoded_body_lines) < minlines
-                     ? -1
-                     : (in.facts().decoded_body_lines == 0 ? -1 : in.facts().blank_line_ratio_1);
-  return (min == 0 && ratio <= max) || (ratio > min && ratio <= max);
-}
-
-bool TvdVerticalWords(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0)), max = PerlNum(Arg(args, 1));
-  if (max >= 100) max = 101;
-  long long value = -1;
-  for (const std::string& line : in.body_lines()) {
-    size_t l = line.size();
-    if (l <= 5) continue;
-    size_t spaces = static_cast<size_t>(std::count(line.begin(), line.end(), ' '));
-    size_t nonspaces = l - spaces;
-    long long pct = (spaces > nonspaces || nonspaces == 0)
-                        ? 100
-                        : static_cast<long long>(100.0 * spaces / nonspaces);
-    value = std::max(value, pct);
-  }
-  return static_cast<double>(value) >= min && static_cast<double>(value) < max;
-}
-
-bool CheckStockInfo(EvalInput& in, const std::vector<std::string>& args) {
-  double min = PerlNum(Arg(args, 0));
-  return min == 0 || static_cast<double>(in.facts().stock_info) >= min;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-namespace {
-
-constexpr EvalEntry kEvals[] = {
-    {"html_test", &HtmlTest},
-    {"html_tag_exists", &HtmlTagExists},
-    {"html_tag_balance", &HtmlTagBalance},
-    {"html_text_match", &HtmlTextMatch},
-    {"html_text_not_match", &HtmlTextNotMatch},
-    {"html_range", &HtmlRange},
-    {"html_image_only", &HtmlImageOnly},
-    {"html_image_ratio", &HtmlImageRatio},
-    {"html_eval", &HtmlEval},
-    {"html_title_subject_ratio", &HtmlTitleSubjectRatio},
-    {"html_charset_faraway", &HtmlCharsetFaraway},
-    {"check_iframe_src", &CheckIframeSrc},
-    {"check_for_mime", &CheckForMime},
-    {"check_for_mime_html", &CheckForMimeHtml},
-    {"check_for_mime_html_only", &CheckForMimeHtmlOnly},
-    {"check_for_ascii_text_illegal", &CheckForAsciiTextIllegal},
-    {"check_for_uppercase", &CheckForUppercase},
-    {"check_abundant_unicode_ratio", &CheckAbundantUnicodeRatio},
-    {"check_base64_length", &CheckBase64Length},
-    {"check_ma_non_text", &CheckMaNonText},
-    {"check_mime_multipart_ratio", &CheckMimeMultipartRatio},
-    {"check_qp_ratio", &CheckQpRatio},
-    {"check_msg_parse_flags", &CheckMsgParseFlags},
-    {"check_for_faraway_charset", &CheckForFarawayCharset},
-    {"check_body_length", &CheckBodyLength},
-    {"multipart_alternative_difference", &MultipartAlternativeDifference},
-    {"multipart_alternative_difference_count", &MultipartAlternativeDifferenceCount},
-    {"check_blank_line_ratio", &CheckBlankLineRatio},
-    {"tvd_vertical_words", &TvdVerticalWords},
-    {"check_stock_info", &CheckStockInfo},
-};
-
-}  // namespace
-
-EvalTable MessageEvals() { return kEvals; }
 
 }  // namespace mailsift::rules
