@@ -49,26 +49,22 @@ const std::vector<std::string>& CachedAllToAddresses(EvalInput& in) {
   return *in.memo().all_to;
 }
 
-bool FromInNamedList(EvalInput& in, std::string_view list_name) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->AddressList(list_name);
-  if (list == nullptr) return false;
-  for (const std::string& a : CachedAllFromAddresses(in)) {
+// Whether one of `addresses` matches a glob of the address list `list_name`.
+bool AnyInList(const std::vector<std::string>* list, const std::vector<std::string>& addresses) {
+  for (const std::string& a : addresses) {
     if (InList(*list, a)) return true;
   }
   return false;
 }
 
+bool FromInNamedList(EvalInput& in, std::string_view list_name) {
+  const std::vector<std::string>* list = in.config().AddressList(list_name);
+  return list != nullptr && AnyInList(list, CachedAllFromAddresses(in));
+}
+
 bool ToInNamedList(EvalInput& in, std::string_view list_name) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->AddressList(list_name);
-  if (list == nullptr) return false;
-  for (const std::string& a : CachedAllToAddresses(in)) {
-    if (InList(*list, a)) return true;
-  }
-  return false;
+  const std::vector<std::string>* list = in.config().AddressList(list_name);
+  return list != nullptr && AnyInList(list, CachedAllToAddresses(in));
 }
 
 bool CheckFromInList(EvalInput& in, const std::vector<std::string>& args) {

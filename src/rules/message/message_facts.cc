@@ -284,9 +284,7 @@ std::string DecodeNode(const SaMimeNode& node) {
 // ---------------------------------------------------------------------------------------------
 // Unicode helpers for character-semantics code (rendered text is UTF-8).
 
-}  // namespace
-
-std::u32string Utf8ToU32(std::string_view s) {
+std::u32string ToU32(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
   size_t i = 0;
@@ -323,8 +321,6 @@ std::u32string Utf8ToU32(std::string_view s) {
   }
   return out;
 }
-
-namespace {
 
 // Perl's \s on characters.
 bool IsUniSpace(char32_t c) {
@@ -795,7 +791,7 @@ void RenderLeaves(MessageFacts& f, const RenderedHtmlLookup& rendered) {
       mime::HtmlResult html = known != nullptr ? *known : mime::RenderHtml(text);
       n.rendered_text = html.text;
       // non_space_len with Perl's Unicode \s (the rendered text is in characters).
-      std::u32string u = Utf8ToU32(html.text);
+      std::u32string u = ToU32(html.text);
       size_t spaces = static_cast<size_t>(std::count_if(u.begin(), u.end(), IsUniSpace));
       html.html_length = u.size();
       html.non_space_len = u.size() - spaces;
@@ -992,7 +988,7 @@ std::vector<std::string> ContentSummary(const MessageFacts& f) {
 
 std::vector<std::u32string> PerlWords(std::string_view text) {
   std::vector<std::u32string> out;
-  std::u32string u = Utf8ToU32(text);
+  std::u32string u = ToU32(text);
   size_t i = 0;
   while (i < u.size()) {
     while (i < u.size() && IsUniSpace(u[i])) ++i;
@@ -1122,7 +1118,7 @@ void ComputeStockInfo(MessageFacts& f) {
   }
   if (part == nullptr || !part->rendered) return;
   std::set<std::string> hits;
-  std::u32string all = Utf8ToU32(part->rendered_text);
+  std::u32string all = ToU32(part->rendered_text);
   for (const std::u32string& s : SplitShortParagraphs(all)) {
     size_t pos = 0;
     while (pos < s.size()) {
@@ -1238,7 +1234,7 @@ std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
     text += rnd;
   }
   // s/\n+\s*\n+/\x00/gs; s/\s+/ /gs; tr/\x00/\n/ — with Perl's Unicode \s.
-  std::u32string u = Utf8ToU32(text);
+  std::u32string u = ToU32(text);
   std::u32string a;
   a.reserve(u.size());
   for (size_t i = 0; i < u.size();) {
@@ -1285,5 +1281,7 @@ std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts) {
 }
 
 // --- HTMLEval ---------------------------------------------------------------------------------
+
+std::u32string Utf8ToU32(std::string_view s) { return ToU32(s); }
 
 }  // namespace mailsift::rules

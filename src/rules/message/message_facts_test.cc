@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "rules/message/message_facts_test_messages.h"
+
 namespace mailsift::rules {
 namespace {
 
@@ -17,16 +19,6 @@ struct Parsed {
   mime::Message message;
   MessageFacts facts;
 };
-
-constexpr char kAlternative[] =
-    "Subject: alt\nMIME-Version: 1.0\n"
-    "Content-Type: multipart/alternative; boundary=\"BB\"\n\n"
-    "preamble\n"
-    "--BB\nContent-Type: text/plain; charset=us-ascii\n\nhello world words\n"
-    "--BB\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
-    "<html><body>completely different text here =2C</body></html>\n"
-    "--BB--\n"
-    "epilogue text\n";
 
 TEST(MessageFactsTest, BuildsSaTree) {
   Parsed e(kAlternative);
