@@ -1,4 +1,4 @@
-// rules/eval/relay_eval.cc — see relay_eval.h. Ported from SpamAssassin 4.0.1's
+// rules/eval/relay_eval.cc — see relay_eval.h (table RelayEvals). Ported from SpamAssassin 4.0.1's
 // Plugin/RelayEval.pm and Plugin/HeaderEval.pm; the patterns are SA's, in PCRE2 syntax.
 #include "rules/eval/relay_eval.h"
 
@@ -101,6 +101,9 @@ struct HotmailResult {
   bool no_hotmail_received = false;
 };
 
+// HeaderEval's gated_through_received_hdr_remover (below), which the hotmail checks consult.
+bool GatedThroughReceivedHdrRemover(EvalInput& in, const std::vector<std::string>& args);
+
 bool CheckForMsnGroupsHeaders(EvalInput& in) {
   std::string listname;
   if (!EVAL_RE(R"((?i)<(\S+)\@groups\.msn\.com>)").Find(Get(in, "To"), &listname)) return false;
@@ -195,6 +198,8 @@ std::string HostnameToDomain(std::string_view hostname) {
   if (parts.size() > 2) return join(3);
   return std::string(hostname);
 }
+
+namespace {
 
 bool CheckAllTrusted(EvalInput& in, const std::vector<std::string>&) {
   return !in.relays().trusted.empty() && in.relays().untrusted.empty() &&
@@ -403,8 +408,6 @@ bool CheckForForgedGmailReceivedHeaders(EvalInput& in, const std::vector<std::st
 }
 
 // ---------------------------------------------------------------------------------------------
-
-namespace {
 
 constexpr EvalEntry kEvals[] = {
     {"check_all_trusted", CheckAllTrusted},
