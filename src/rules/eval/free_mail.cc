@@ -141,8 +141,8 @@ std::optional<std::vector<std::string>> FreemailBodyAddresses(EvalInput& in,
 }
 
 bool CheckFreemailHeader(EvalInput& in, const std::vector<std::string>& args) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr || !cfg->freemail_available || args.empty()) return false;
+  const EvalConfig& cfg = in.config();
+  if (!cfg.freemail_available || args.empty()) return false;
   std::optional<PerlRegex> re;
   if (args.size() > 1) {
     re.emplace(args[1], 0, kOnceMatchLimit, /*jit=*/false);
@@ -158,7 +158,7 @@ bool CheckFreemailHeader(EvalInput& in, const std::vector<std::string>& args) {
                                         ? EnvelopeFromAddresses(in)
                                         : HeaderAddresses(in.headers(), name);
   for (const std::string& email : LowerAll(emails)) {
-    if (!IsFreemail(*cfg, email)) continue;
+    if (!IsFreemail(cfg, email)) continue;
     if (re && !re->Matches(email)) continue;
     return true;
   }
@@ -166,15 +166,15 @@ bool CheckFreemailHeader(EvalInput& in, const std::vector<std::string>& args) {
 }
 
 bool CheckFreemailFrom(EvalInput& in, const std::vector<std::string>& args) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr || !cfg->freemail_available) return false;
+  const EvalConfig& cfg = in.config();
+  if (!cfg.freemail_available) return false;
   std::optional<PerlRegex> re;
   if (!args.empty()) {
     re.emplace(args[0], 0, kOnceMatchLimit, /*jit=*/false);
     if (!re->ok()) return false;
   }
   for (const std::string& email : LowerAll(AllFromAddresses(in))) {
-    if (email.empty() || !IsFreemail(*cfg, email)) continue;
+    if (email.empty() || !IsFreemail(cfg, email)) continue;
     if (re && !re->Matches(email)) continue;
     return true;
   }
@@ -182,11 +182,11 @@ bool CheckFreemailFrom(EvalInput& in, const std::vector<std::string>& args) {
 }
 
 bool CheckFreemailReplyto(EvalInput& in, const std::vector<std::string>& args) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr || !cfg->freemail_available) return false;
+  const EvalConfig& cfg = in.config();
+  if (!cfg.freemail_available) return false;
   std::string what = args.empty() ? "replyto" : args[0];
   if (what != "replyto" && what != "reply") return false;
-  if (cfg->freemail_skip_bulk_envfrom && in.envelope_from()) {
+  if (cfg.freemail_skip_bulk_envfrom && in.envelope_from()) {
     static const PerlRegex kSkip(
         R"((?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+)"
         R"(|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)\@)",
@@ -196,9 +196,9 @@ bool CheckFreemailReplyto(EvalInput& in, const std::vector<std::string>& args) {
   std::vector<std::string> from = LowerAll(HeaderAddresses(in.headers(), "From"));
   std::vector<std::string> replyto = LowerAll(HeaderAddresses(in.headers(), "Reply-To"));
   bool from_is_fm = std::any_of(from.begin(), from.end(),
-                                [&](const std::string& e) { return IsFreemail(*cfg, e); });
+                                [&](const std::string& e) { return IsFreemail(cfg, e); });
   bool replyto_is_fm = std::any_of(replyto.begin(), replyto.end(),
-                                   [&](const std::string& e) { return IsFreemail(*cfg, e); });
+                                   [&](const std::string& e) { return IsFreemail(cfg, e); });
   bool from_not_in_replyto = true;
   for (const std::string& f : from) {
     if (std::find(replyto.begin(), replyto.end(), f) != replyto.end()) from_not_in_replyto = false;
@@ -210,7 +210,7 @@ bool CheckFreemailReplyto(EvalInput& in, const std::vector<std::string>& args) {
     if (!replyto.empty() && !replyto_is_fm) return false;
     if (!from_is_fm) return false;
   }
-  if (!in.memo().freemail_body) in.memo().freemail_body = FreemailBodyAddresses(in, *cfg);
+  if (!in.memo().freemail_body) in.memo().freemail_body = FreemailBodyAddresses(in, cfg);
   const std::optional<std::vector<std::string>>& body = *in.memo().freemail_body;
   if (!body || body->empty()) return false;
   const std::vector<std::string>& reply_addrs =

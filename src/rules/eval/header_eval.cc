@@ -359,14 +359,10 @@ bool CheckIllegalChars(EvalInput& in, const std::vector<std::string>& args) {
 }
 
 bool CheckForFarawayCharsetInHeaders(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* cfg = &in.config();
+  const EvalConfig& cfg = in.config();
   std::vector<std::string> locales;
-  if (cfg != nullptr) {
-    for (const std::string& l : cfg->ok_locales) {
-      for (std::string_view w : SplitSpaces(l)) locales.emplace_back(w);
-    }
-  } else {
-    locales.push_back("all");
+  for (const std::string& l : cfg.ok_locales) {
+    for (std::string_view w : SplitSpaces(l)) locales.emplace_back(w);
   }
   if (std::find(locales.begin(), locales.end(), "all") != locales.end()) return false;
   static const std::unordered_map<std::string_view, std::string_view> kCharsets = {

@@ -22,7 +22,7 @@ namespace mailsift::rules {
 namespace {
 
 bool CheckHttpsHttpMismatch(EvalInput& in, const std::vector<std::string>& args) {
-  const EvalConfig* config = &in.config();
+  const EvalConfig& config = in.config();
   double min_anchors = args.size() > 0 ? PerlNumber(args[0]) : 0;
   // `$minanchors ||= 1`: Perl's false values are "" and "0" (and undef).
   if (args.empty() || args[0].empty() || args[0] == "0") min_anchors = 1;
@@ -44,9 +44,9 @@ bool CheckHttpsHttpMismatch(EvalInput& in, const std::vector<std::string>& args)
       size_t e = key.find_first_of("/:?#", p);
       std::string_view host = key.substr(p, e == std::string_view::npos ? e : e - p);
       if (host.empty() || IsIpAddress(host)) continue;
-      std::string uri = TrimDomain(*config, host);
-      std::optional<std::pair<std::string, std::string>> dom = UriToDomain(*config, uri);
-      if (!dom || !IsDomainValid(*config, dom->first)) continue;
+      std::string uri = TrimDomain(config, host);
+      std::optional<std::pair<std::string, std::string>> dom = UriToDomain(config, uri);
+      if (!dom || !IsDomainValid(config, dom->first)) continue;
       if (uri.empty() || uri == "0") continue;  // Perl-false
       ++count;
       for (std::string_view text : texts) {
@@ -65,8 +65,8 @@ bool CheckHttpsHttpMismatch(EvalInput& in, const std::vector<std::string>& args)
         }
         if (!https) continue;
         if (!IsIpAddress(*https)) {
-          std::string trimmed = TrimDomain(*config, *https);
-          if (!IsDomainValid(*config, trimmed)) continue;
+          std::string trimmed = TrimDomain(config, *https);
+          if (!IsDomainValid(config, trimmed)) continue;
           https = trimmed;
         }
         if (https->empty() || *https == "0") continue;

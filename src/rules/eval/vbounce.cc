@@ -63,14 +63,14 @@ bool IsReceivedLine(std::string_view line) {
 }
 
 bool HaveAnyBounceRelays(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* c = &in.config();
-  return c != nullptr && !c->bounce_relays.empty();
+  const EvalConfig& c = in.config();
+  return !c.bounce_relays.empty();
 }
 
 bool CheckWelcomelistBounceRelays(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* c = &in.config();
-  if (c == nullptr || c->bounce_relays.empty()) return false;
-  auto listed = [&](std::string_view relay) { return RelayListed(*c, relay); };
+  const EvalConfig& c = in.config();
+  if (c.bounce_relays.empty()) return false;
+  auto listed = [&](std::string_view relay) { return RelayListed(c, relay); };
   for (const std::string& line : in.body_lines()) {
     if (!IsReceivedLine(line)) continue;
     if (ForEachDottedWord(line, true, listed)) return true;

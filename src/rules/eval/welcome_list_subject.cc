@@ -46,12 +46,12 @@ bool SubjectListed(EvalInput& in, const std::vector<std::string>& globs) {
 }
 
 bool CheckSubjectInWelcomelist(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* c = &in.config();
-  return c != nullptr && SubjectListed(in, c->welcomelist_subject);
+  const EvalConfig& c = in.config();
+  return SubjectListed(in, c.welcomelist_subject);
 }
 bool CheckSubjectInBlocklist(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* c = &in.config();
-  return c != nullptr && SubjectListed(in, c->blocklist_subject);
+  const EvalConfig& c = in.config();
+  return SubjectListed(in, c.blocklist_subject);
 }
 
 constexpr EvalEntry kEvals[] = {

@@ -74,9 +74,8 @@ bool CheckToInList(EvalInput& in, const std::vector<std::string>& args) {
   return ToInNamedList(in, ArgView(args, 0));
 }
 bool CheckReplytoInList(EvalInput& in, const std::vector<std::string>& args) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->AddressList(ArgView(args, 0));
+  const EvalConfig& cfg = in.config();
+  const std::vector<std::string>* list = cfg.AddressList(ArgView(args, 0));
   if (list == nullptr) return false;
   std::string replyto = FirstOrEmpty(HeaderAddresses(in.headers(), "Reply-To"));
   return !replyto.empty() && InList(*list, replyto);
@@ -179,7 +178,7 @@ int CheckWelcomelistRcvd(EvalInput& in, const std::vector<AddressWithRelay>& lis
     if (match) return 1;
     found_forged = -1;
   }
-  if (found_forged != 0 && &in.config() != nullptr) {
+  if (found_forged != 0) {
     for (const std::string& g : in.config().welcomelist_allows_relays) {
       if (AddressGlobMatches(g, addr)) return 0;
     }
@@ -188,21 +187,19 @@ int CheckWelcomelistRcvd(EvalInput& in, const std::vector<AddressWithRelay>& lis
 }
 
 bool CheckFromInWelcomelist(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->AddressList("welcomelist_from");
+  const EvalConfig& cfg = in.config();
+  const std::vector<std::string>* list = cfg.AddressList("welcomelist_from");
   for (const std::string& a : CachedAllFromAddresses(in)) {
     if (list != nullptr && InList(*list, a)) return true;
-    if (CheckWelcomelistRcvd(in, cfg->welcomelist_from_rcvd, a) == 1) return true;
+    if (CheckWelcomelistRcvd(in, cfg.welcomelist_from_rcvd, a) == 1) return true;
   }
   return false;
 }
 
 bool CheckFromInDefaultWelcomelist(EvalInput& in, const std::vector<std::string>&) {
-  const EvalConfig* cfg = &in.config();
-  if (cfg == nullptr) return false;
+  const EvalConfig& cfg = in.config();
   for (const std::string& a : CachedAllFromAddresses(in)) {
-    if (CheckWelcomelistRcvd(in, cfg->def_welcomelist_from_rcvd, a) == 1) return true;
+    if (CheckWelcomelistRcvd(in, cfg.def_welcomelist_from_rcvd, a) == 1) return true;
   }
   return false;
 }
@@ -256,10 +253,9 @@ std::vector<std::string> UriHosts(EvalInput& in) {
 }
 
 bool CheckUriHostListedIn(EvalInput& in, std::string_view list_name) {
-  const EvalConfig* c = &in.config();
-  if (c == nullptr) return false;
-  auto list_it = c->uri_host_lists.find(std::string(list_name));
-  if (list_it == c->uri_host_lists.end() || list_it->second.empty()) return false;
+  const EvalConfig& c = in.config();
+  auto list_it = c.uri_host_lists.find(std::string(list_name));
+  if (list_it == c.uri_host_lists.end() || list_it->second.empty()) return false;
   const auto& list = list_it->second;
   std::optional<std::vector<std::string>>& hosts = in.memo().uri_hosts;
   if (!hosts) hosts = UriHosts(in);
