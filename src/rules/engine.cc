@@ -13,7 +13,7 @@
 #include <unordered_set>
 
 #include "base/strings.h"
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/message/received.h"
 #include "rules/prefilter/literal_prefilter.h"
 #include "rules/regex/pattern.h"
@@ -253,7 +253,7 @@ struct CompiledRule {
   int header_slot = -1;        // header rules: index of header_request among the distinct ones
   std::unique_ptr<MetaNode> meta;
   std::vector<MetaOp> meta_program;  // `meta` in postfix order, for EvalMeta
-  EvalFn eval;
+  EvalFunction eval = nullptr;
   bool skip = false;
   bool templated = false;  // uses %{NAME}: built per message from the captures
   // Templates every match holds one value of (see RequiredTemplates).
@@ -289,7 +289,7 @@ struct CompiledRuleset::Impl {
   size_t literal_count = 0;  // distinct literals of regex rules
   CompileStats stats;
   double required = 5.0;
-  std::shared_ptr<const EvalShared> eval_shared;
+  std::shared_ptr<const EvalConfig> eval_config;
   mime::TldSet tlds;
   RegistryBoundaries boundaries;
   mime::RedirectorPatterns redirectors;
@@ -441,7 +441,7 @@ Result<std::shared_ptr<const CompiledRuleset>> CompiledRuleset::Compile(
     if (!compiled) return Fail("redirector_pattern: " + compiled.error().message);
     impl.redirectors = std::move(*compiled);
   }
-  impl.eval_shared = BuildEvalShared(impl.ruleset);
+  impl.eval_config = EvalConfigFromRuleset(impl.ruleset);
 
   std::vector<std::string> errors;
   std::unordered_map<std::string, int> literal_sets;
@@ -834,9 +834,8 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
   const LimitHitScope limit_hits;
   TextContext context{&impl.tlds, &impl.redirectors, &impl.boundaries};
   MessageText text(message, envelope, context);
-  auto cache = NewEvalCache();
-  EvalEnv env{text, impl.ruleset, *impl.eval_shared, cache.get()};
-  text.SetRelays(ComputeRelayStrings(env));
+  EvalInput eval_input(text, *impl.eval_config);
+  text.SetRelays(ComputeRelayStrings(eval_input));
 
   // Lower-cased indexes of the texts, built on first use, for the literal prefilter.
   std::optional<TextIndex> body_index, rawbody_index, uri_index, full_index;
@@ -966,8 +965,8 @@ ScanResult CompiledRuleset::Scan(const mime::Message& message, const Envelope& e
       count = RunTemplated(c, captures, text);
     } else if (r.is_eval) {
       if (c.eval) {
-        env.rule_type = r.type;
-        count = c.eval(env, r.eval.args);
+        eval_input.set_rule_type(r.type);
+        count = c.eval(eval_input, r.eval.args) ? 1 : 0;
       }
     } else {
       switch (r.type) {

@@ -1,64 +1,39 @@
-// rules/eval/header_eval.cc — see header_eval.h. Each function names the SpamAssassin 4.0.1 routine
-// whose behaviour it reproduces (Plugin/HeaderEval.pm, Plugin/FreeMail.pm, Plugin/WLBLEval.pm,
-// PerMsgStatus.pm, Message/Node.pm, Util.pm, RegistryBoundaries.pm).
-#include "rules/eval/header_eval.h"
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
+// rules/eval/header_eval.cc — SpamAssassin 4.0.1's HeaderEval plugin (Plugin/HeaderEval.pm),
+// natively.
+//
+// The `eval:` functions of HeaderEval that the Debian rule set calls from `header` rules, with
+// SpamAssassin's semantics (results, not code, are what must agree; table HeaderEvals):
+// check_for_shifted_date, check_outlook_message_id, check_equal_from_domains,
+// similar_recipients, sorted_recipients, subject_is_all_caps, check_for_missing_to_header,
+// check_illegal_chars, check_for_to_in_subject, check_for_matching_env_and_hdr_from,
+// check_header_count_range, check_ratware_name_id, check_ratware_envelope_from,
+// check_unresolved_template and check_for_faraway_charset_in_headers. (HeaderEval's
+// Received-header checks are in relay_eval.cc.)
+//
+// Thread-safety: pure functions of the EvalInput (which belongs to one scan) and the immutable
+// EvalConfig; patterns are compiled once into immutable function-local statics.
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <cstdlib>
+#include <cstdint>
+#include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
-#include <utility>
+#include <vector>
 
 #include "base/strings.h"
-#include "rules/message/registry_boundaries.h"
+#include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
+#include "rules/eval/eval_util.h"
+#include "rules/eval/header_access.h"
+#include "rules/eval/uri_eval.h"
 #include "rules/regex/perl_regex.h"
 #include "rules/regex/perl_text.h"
 
 namespace mailsift::rules {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// A compiled Perl-compatible regex (byte semantics, ASCII classes, as SA's byte strings).
-
-using Regex = PerlRegex;
-
-constexpr uint32_t kI = PCRE2_CASELESS;
-// PerlRegex's default match limit, for the patterns built per message.
-constexpr uint32_t kOnceMatchLimit = 1000000;
-constexpr uint32_t kX = PCRE2_EXTENDED;
-constexpr uint32_t kS = PCRE2_DOTALL;
-
-std::string_view Group(std::string_view subject, const std::vector<Span>& g, size_t i) {
-  if (i >= g.size() || !g[i].set()) return {};
-  return subject.substr(g[i].begin, g[i].end - g[i].begin);
-}
-bool HasGroup(const std::vector<Span>& g, size_t i) { return i < g.size() && g[i].set(); }
-
-// Perl's s/re/replacement/g with a literal replacement.
-std::string ReplaceAll(const Regex& re, std::string_view text, std::string_view replacement) {
-  std::string out;
-  size_t pos = 0;
-  size_t copied = 0;
-  std::vector<Span> g;
-  while (pos <= text.size() && re.Search(text, pos, &g)) {
-    out.append(text.substr(copied, g[0].begin - copied));
-    out.append(replacement);
-    copied = g[0].end;
-    pos = g[0].end > g[0].begin ? g[0].end : g[0].end + 1;
-    if (g[0].end == g[0].begin && g[0].begin < text.size()) {
-      out += text[g[0].begin];
-      copied = g[0].begin + 1;
-    }
-  }
-  if (copied < text.size()) out.append(text.substr(copied));
-  return out;
-}
 
 // Perl's quotemeta for byte strings: every byte but [A-Za-z0-9_] is backslashed.
 std::string QuoteMeta(std::string_view text) {
@@ -71,852 +46,7 @@ std::string QuoteMeta(std::string_view text) {
   return out;
 }
 
-bool HasNonSpace(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return !IsPerlSpace(c); });
-}
 bool HasSpace(std::string_view s) { return std::any_of(s.begin(), s.end(), IsPerlSpace); }
-
-// Perl numeric conversion of an eval argument ("3", "-0.5"); 0 for anything else.
-double PerlNumber(std::string_view s) {
-  std::string copy(TrimPerlSpace(s));
-  return std::strtod(copy.c_str(), nullptr);
-}
-
-std::string_view Arg(const std::vector<std::string>& args, size_t i) {
-  return i < args.size() ? std::string_view(args[i]) : std::string_view();
-}
-
-// ---------------------------------------------------------------------------------------------
-// RegistryBoundaries (split_domain / trim_domain / is_domain_valid) and FreeMail state.
-
-}  // namespace
-
-struct HeaderEvalConfig::Impl {
-  // FreeMail
-  std::unordered_set<std::string> freemail_domains;
-  std::vector<std::string> freemail_wildcards;  // lower-cased globs: * = [^.]*, ? = .
-  std::unordered_set<std::string> freemail_welcomelist;
-  bool freemail_available = false;
-  int freemail_max_body_emails = 5;
-  int freemail_max_body_freemails = 3;
-  bool freemail_skip_when_over_max = true;
-  bool freemail_skip_bulk_envfrom = true;
-  std::unique_ptr<Regex> email_regex;  // FreeMail's email_regex with valid_tlds_re
-  std::unique_ptr<Regex> strip_regex;  // _parse_body's address-with-label stripper
-  // WLBL
-  std::unordered_map<std::string, std::vector<std::string>> address_lists;  // lower-cased globs
-  std::vector<AddressWithRelay> welcomelist_from_rcvd;                      // lower-cased
-  std::vector<AddressWithRelay> def_welcomelist_from_rcvd;
-  std::vector<std::string> welcomelist_allows_relays;
-  std::vector<std::string> ok_locales;
-  RegistryBoundaries boundaries;
-
-  const std::vector<std::string>* List(std::string_view name) const {
-    auto it = address_lists.find(std::string(name));
-    return it == address_lists.end() ? nullptr : &it->second;
-  }
-};
-
-HeaderEvalConfig::HeaderEvalConfig() : impl_(std::make_unique<Impl>()) {}
-HeaderEvalConfig::~HeaderEvalConfig() = default;
-
-namespace {
-
-// RegistryBoundaries::split_domain; without a config, no multi-level suffixes are known.
-std::pair<std::string, std::string> SplitDomain(const HeaderEvalConfig::Impl* rb,
-                                                std::string_view fqdn) {
-  static const RegistryBoundaries kNone;
-  return (rb != nullptr ? rb->boundaries : kNone).SplitDomain(fqdn);
-}
-
-bool IsDomainValid(const HeaderEvalConfig::Impl* rb, std::string_view dom) {
-  return rb != nullptr && rb->boundaries.IsDomainValid(dom);
-}
-
-// Glob where `*` matches a run of non-dots and `?` any one character (FreeMail wildcards).
-bool DomainGlobMatches(std::string_view glob, std::string_view text) {
-  if (glob.empty()) return text.empty();
-  if (glob[0] == '*') {
-    for (size_t i = 0;; ++i) {
-      if (DomainGlobMatches(glob.substr(1), text.substr(i))) return true;
-      if (i >= text.size() || text[i] == '.' || text[i] == '\n') return false;
-    }
-  }
-  if (text.empty() || text[0] == '\n') return false;
-  if (glob[0] != '?' && glob[0] != text[0]) return false;
-  return DomainGlobMatches(glob.substr(1), text.substr(1));
-}
-
-}  // namespace
-
-std::shared_ptr<const HeaderEvalConfig> HeaderEvalConfig::Build(
-    const HeaderEvalSettings& settings) {
-  std::shared_ptr<HeaderEvalConfig> config(new HeaderEvalConfig());
-  Impl& impl = *config->impl_;
-  // FreeMail::parse_config: entries with characters outside [a-zA-Z0-9.*?-] are refused.
-  for (const std::string& word : settings.freemail_domains) {
-    if (word.empty()) continue;
-    bool ok = std::all_of(word.begin(), word.end(), [](char c) {
-      unsigned char u = static_cast<unsigned char>(c);
-      return (u < 0x80 && std::isalnum(u)) || c == '.' || c == '*' || c == '?' || c == '-';
-    });
-    if (!ok) continue;
-    std::string value = ToLowerAscii(word);
-    if (value.find_first_of("*?") != std::string::npos) {
-      if (std::find(impl.freemail_wildcards.begin(), impl.freemail_wildcards.end(), value) ==
-          impl.freemail_wildcards.end()) {
-        impl.freemail_wildcards.push_back(value);
-      }
-    } else {
-      impl.freemail_domains.insert(value);
-    }
-  }
-  static const Regex kWelcomeOk("\\w[.@]\\w", 0);
-  for (const std::string& word : settings.freemail_welcomelist) {
-    std::string value = ToLowerAscii(word);
-    if (kWelcomeOk.Matches(value)) impl.freemail_welcomelist.insert(value);
-  }
-  impl.freemail_available = !impl.freemail_domains.empty() || !impl.freemail_wildcards.empty();
-  impl.freemail_max_body_emails = settings.freemail_max_body_emails;
-  impl.freemail_max_body_freemails = settings.freemail_max_body_freemails;
-  impl.freemail_skip_when_over_max = settings.freemail_skip_when_over_max;
-  impl.freemail_skip_bulk_envfrom = settings.freemail_skip_bulk_envfrom;
-
-  impl.boundaries = RegistryBoundaries(settings.valid_tlds, settings.two_level_domains,
-                                       settings.three_level_domains);
-  // RegistryBoundaries' valid_tlds_re, inside FreeMail's email_regex.
-  std::vector<std::string> tlds;
-  for (const std::string& t : impl.boundaries.valid_tlds()) {
-    bool plain = !t.empty() && std::all_of(t.begin(), t.end(), [](char c) {
-      unsigned char u = static_cast<unsigned char>(c);
-      return (u < 0x80 && std::isalnum(u)) || c == '-';
-    });
-    if (plain) tlds.push_back(t);
-  }
-  std::sort(tlds.begin(), tlds.end(), [](const std::string& a, const std::string& b) {
-    return a.size() != b.size() ? a.size() > b.size() : a < b;
-  });
-  std::string tld_re = "no_tlds_defined";
-  if (!tlds.empty()) {
-    tld_re = "(?<![a-zA-Z0-9-])(?:";
-    for (size_t i = 0; i < tlds.size(); ++i) {
-      if (i > 0) tld_re += '|';
-      tld_re += tlds[i];
-    }
-    tld_re += ")(?!(?:[a-zA-Z0-9-]|\\.[a-zA-Z0-9]))";
-  }
-  std::string email_re =
-      "(?=.{0,64}\\@)"
-      "(?<![a-z0-9!#\\$%&'*+\\/=?^_`{|}~-])"
-      "("
-      "[a-z0-9!#\\$%&'*+\\/=?^_`{|}~-]+"
-      "(?:\\.[a-z0-9!#\\$%&'*+\\/=?^_`{|}~-]+)*"
-      "\\@"
-      "(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\\.){1,4}" +
-      tld_re + ")";
-  impl.email_regex = std::make_unique<Regex>(email_re, kI);
-  impl.strip_regex = std::make_unique<Regex>(
-      "<?(?<!mailto:)" + email_re +
-          "(?:>|\\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)",
-      kI);
-
-  for (const auto& [name, globs] : settings.address_lists) {
-    std::vector<std::string>& list = impl.address_lists[name];
-    for (const std::string& g : globs) list.push_back(ToLowerAscii(g));
-  }
-  for (const AddressWithRelay& e : settings.welcomelist_from_rcvd) {
-    impl.welcomelist_from_rcvd.push_back({ToLowerAscii(e.address), ToLowerAscii(e.domain)});
-  }
-  for (const AddressWithRelay& e : settings.def_welcomelist_from_rcvd) {
-    impl.def_welcomelist_from_rcvd.push_back({ToLowerAscii(e.address), ToLowerAscii(e.domain)});
-  }
-  for (const std::string& g : settings.welcomelist_allows_relays) {
-    impl.welcomelist_allows_relays.push_back(ToLowerAscii(g));
-  }
-  impl.ok_locales = settings.ok_locales;
-  return config;
-}
-
-// ---------------------------------------------------------------------------------------------
-// PerMsgStatus::get building blocks
-
-namespace {
-
-// Appends `raw` with CRLF made LF to `out`.
-void AppendNormalizedLineEnds(std::string_view raw, std::string& out) {
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
-    out += raw[i];
-  }
-}
-
-// `raw` with CRLF made LF, with room for the "\n" callers append (a value may be megabytes).
-std::string NormalizeLineEnds(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size() + 1);
-  AppendNormalizedLineEnds(raw, out);
-  return out;
-}
-
-// Node::header's stored value for one field.
-std::string DecodedValue(const mime::HeaderField& field) { return SaHeaderValue(field); }
-
-}  // namespace
-
-std::vector<std::string> HeaderValues(const mime::Headers& headers, std::string_view name) {
-  std::vector<std::string> out;
-  for (const mime::HeaderField* f : headers.GetAll(name)) out.push_back(DecodedValue(*f));
-  return out;
-}
-
-std::vector<std::string> RawHeaderValues(const mime::Headers& headers, std::string_view name) {
-  std::vector<std::string> out;
-  for (const mime::HeaderField* f : headers.GetAll(name)) {
-    out.push_back(NormalizeLineEnds(f->raw) + "\n");
-  }
-  return out;
-}
-
-namespace {
-
-// Values as PerMsgStatus::_get collects them for a plain name, ToCc or MESSAGEID, before any
-// :addr parsing. `raw` selects raw_header (":raw" or ":addr" on a plain header).
-std::vector<std::string> CollectValues(const mime::Headers& headers, std::string_view name,
-                                       bool getraw, bool needraw, Instance which) {
-  std::vector<std::string> out;
-  auto get_header = [&](std::string_view n) {
-    // Node::get_header: raw values are unfolded (s/\r?\n\s+/ /g), decoded ones get "\n".
-    for (const mime::HeaderField* f : headers.GetAll(n)) {
-      if (getraw) {
-        std::string raw = NormalizeLineEnds(f->raw) + "\n";
-        std::string unfolded;
-        for (size_t i = 0; i < raw.size(); ++i) {
-          if (raw[i] == '\n' && i + 1 < raw.size() && IsPerlSpace(raw[i + 1])) {
-            unfolded += ' ';
-            while (i + 1 < raw.size() && IsPerlSpace(raw[i + 1])) ++i;
-            continue;
-          }
-          unfolded += raw[i];
-        }
-        out.push_back(unfolded);
-      } else {
-        out.push_back(DecodedValue(*f) + "\n");
-      }
-    }
-  };
-  if (EqualsIgnoreCase(name, "ToCc")) {
-    get_header("To");
-    get_header("Cc");
-  } else if (name == "MESSAGEID") {
-    get_header("X-Message-Id");
-    get_header("Resent-Message-Id");
-    get_header("X-Original-Message-ID");
-    get_header("Message-Id");
-  } else {
-    for (const mime::HeaderField* f : headers.GetAll(name)) {
-      out.push_back((getraw || needraw) ? NormalizeLineEnds(f->raw) + "\n"
-                                        : DecodedValue(*f) + "\n");
-    }
-  }
-  if (out.empty() || which == Instance::kAll) return out;
-  return {which == Instance::kFirst ? out.front() : out.back()};
-}
-
-}  // namespace
-
-std::string GetHeader(const mime::Headers& headers, std::string_view request) {
-  bool getraw = false;
-  std::string_view name = request;
-  if (size_t colon = request.find(':'); colon != std::string_view::npos) {
-    name = request.substr(0, colon);
-    getraw = request.substr(colon) == ":raw";
-  }
-  std::string out;
-  if (name == "ALL") {
-    if (getraw) {  // one allocation for what may be a long header section
-      size_t size = 0;
-      for (const mime::HeaderField& f : headers.fields()) size += f.name.size() + f.raw.size() + 2;
-      out.reserve(size);
-    }
-    for (const mime::HeaderField& f : headers.fields()) {
-      // Appended piece by piece: no temporaries the size of a long field.
-      out += f.name;
-      if (getraw) {
-        out += ':';
-        AppendNormalizedLineEnds(f.raw, out);
-      } else {
-        out += ": ";
-        out += DecodedValue(f);
-      }
-      out += '\n';
-    }
-    return out;
-  }
-  for (const std::string& v : CollectValues(headers, name, getraw, false, Instance::kAll)) {
-    out += v;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Util::parse_header_addresses (internal parser)
-
-namespace {
-
-constexpr std::string_view kMailRe =
-    R"((?: " (?:|(?:[^"\\]++|\\.)*+) " | [^\@\s\<\>\(\)\[\]\,\:\;]+ ))"
-    R"( \@ (?: [^\"\s\<\>\(\)\[\]\,\:\;]+ | \[ [\d:.]+ \] ))";
-
-const Regex& MailReAnchored() {
-  static const Regex kRe("^(?:" + std::string(kMailRe) + ")$", kI | kX);
-  return kRe;
-}
-
-const Regex& HeaderAddressRe() {
-  static const Regex kRe(
-      "^ \\s* (?:"
-      R"( (?: ( (?: " (?:|(?:[^"\\]++|\\.)*+) " | [^",;<]++ )+ ) \s* )?)"
-      R"( < \s* ( [^>\@]* \S+ | \s* ) \s* >)"
-      R"( (?: \s* < \s* (?: (?: " (?:|(?:[^"\\]++|\\.)*+) " )? \S+ | \s* ) \s* > )*)"
-      " | (?: ( " +
-          std::string(kMailRe) +
-          R"( ) | ( (?: " (?:|(?:[^"\\]++|\\.)*+) " | [^",;<]++ )+ ) ) ))"
-          R"( (?: \s* \( ( (?:|(?:[^()\\]++|\\.)*+) ) \) )?)"
-          R"( \s* (?: [,;] | \z ))",
-      kI | kX | kS);
-  return kRe;
-}
-
-bool ValidParsedAddress(const std::optional<std::string>& a) {
-  if (!a) return false;
-  if (a->rfind("\"\"@", 0) == 0) return false;
-  return std::count(a->begin(), a->end(), '"') != 1;
-}
-
-// s/\((?:|(?:[^()\\]++|\\.)*+)\)//gs
-std::string RemoveComments(std::string_view text) {
-  static const Regex kRe(R"(\((?:|(?:[^()\\]++|\\.)*+)\))", kS);
-  return ReplaceAll(kRe, text, "");
-}
-
-// $address =~ s/^(([^\@]*)\@([^\@]*)).*/$1/ and the user/host it captures.
-void SplitUserHost(std::string* address, std::optional<std::string>* user,
-                   std::optional<std::string>* host) {
-  size_t at = address->find('@');
-  if (at == std::string::npos) return;
-  size_t end = address->find('@', at + 1);
-  if (end == std::string::npos) end = address->size();
-  *user = address->substr(0, at);
-  *host = address->substr(at + 1, end - at - 1);
-  // `.*` does not cross a line end: text after a newline following the match survives.
-  std::string rest;
-  size_t nl = address->find('\n', end);
-  if (nl != std::string::npos) rest = address->substr(nl);
-  *address = address->substr(0, end) + rest;
-}
-
-}  // namespace
-
-bool IsFqdnValid(std::string_view host_in) {
-  std::string host = ToLowerAscii(host_in);
-  while (!host.empty() && host.back() == '.') host.pop_back();
-  if (host.size() > 253) return false;
-  std::vector<std::string> labels;
-  size_t pos = 0;
-  while (pos <= host.size()) {
-    size_t dot = host.find('.', pos);
-    if (dot == std::string::npos) dot = host.size();
-    labels.push_back(host.substr(pos, dot - pos));
-    pos = dot + 1;
-  }
-  while (!labels.empty() && labels.back().empty()) labels.pop_back();
-  size_t cnt = labels.size();
-  if (cnt <= 1) return false;
-  for (const std::string& label : labels) {
-    if (label.empty() || label.size() > 63) return false;
-    auto alnum_ = [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    };
-    if (!alnum_(label.front()) || !alnum_(label.back())) return false;
-    for (char c : label) {
-      if (!alnum_(c) && c != '-') return false;
-    }
-    if ((cnt == 2 || cnt == 1) && label.find('_') != std::string::npos) return false;
-    --cnt;
-  }
-  return true;
-}
-
-std::vector<ParsedAddress> ParseHeaderAddresses(std::string_view value) {
-  std::vector<ParsedAddress> results;
-  if (!HasNonSpace(value)) return results;
-  std::string s(value);
-  while (!s.empty() && IsPerlSpace(s.back())) s.pop_back();
-  // s/\\\\//g
-  {
-    std::string t;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '\\') {
-        ++i;
-        continue;
-      }
-      t += s[i];
-    }
-    s = std::move(t);
-  }
-  // Group reduction: s/^[^"()<>]+:\s*(.*?)\s*(?:;.*)?/$1/gs
-  {
-    static const Regex kGroup(R"(^[^"()<>]+:\s*(.*?)\s*(?:;.*)?)", kS);
-    std::vector<Span> g;
-    if (kGroup.Search(s, 0, &g)) {
-      s = std::string(Group(s, g, 1)) + s.substr(g[0].end);
-    }
-  }
-  if (!HasNonSpace(s)) return results;
-
-  const Regex& re = HeaderAddressRe();
-  std::vector<Span> g;
-  int guard = 0;
-  while (re.Search(s, 0, &g) && ++guard < 10000) {
-    std::string_view sv(s);
-    ParsedAddress a;
-    if (HasGroup(g, 1)) {
-      a.phrase = std::string(Group(sv, g, 1));
-    } else if (HasGroup(g, 4)) {
-      a.phrase = std::string(Group(sv, g, 4));
-    }
-    if (HasGroup(g, 2)) {
-      a.address = std::string(Group(sv, g, 2));
-    } else if (HasGroup(g, 3)) {
-      a.address = std::string(Group(sv, g, 3));
-    }
-    if (HasGroup(g, 5)) a.comment = std::string(Group(sv, g, 5));
-    bool relaxed = HasGroup(g, 2);
-    size_t consumed = g[0].end;
-
-    if (relaxed) {
-      *a.address = RemoveComments(*a.address);
-      if (!MailReAnchored().Matches(*a.address)) a.address.reset();
-    }
-    if (!ValidParsedAddress(a.address)) a.address.reset();
-
-    if (a.phrase) {
-      static const Regex kPart(R"re((?:"(|(?:[^"\\]++|\\.)*+)"|([^"]++)))re", kI | kS);
-      std::string newphrase;
-      bool any = false;
-      std::vector<Span> pg;
-      size_t pos = 0;
-      const std::string& phrase = *a.phrase;
-      while (pos <= phrase.size() && kPart.Search(phrase, pos, &pg)) {
-        any = true;
-        if (HasGroup(pg, 1)) {
-          std::string qs(Group(phrase, pg, 1));
-          // s/\\(?!\\)//g; s/\\\\/\\/g
-          std::string t;
-          for (size_t i = 0; i < qs.size(); ++i) {
-            if (qs[i] == '\\' && !(i + 1 < qs.size() && qs[i + 1] == '\\')) continue;
-            t += qs[i];
-          }
-          std::string u;
-          for (size_t i = 0; i < t.size(); ++i) {
-            if (t[i] == '\\' && i + 1 < t.size() && t[i + 1] == '\\') {
-              u += '\\';
-              ++i;
-              continue;
-            }
-            u += t[i];
-          }
-          newphrase += u;
-        } else {
-          newphrase += RemoveComments(Group(phrase, pg, 2));
-        }
-        pos = pg[0].end > pg[0].begin ? pg[0].end : pg[0].end + 1;
-      }
-      std::string ph = any ? newphrase : std::string();
-      a.phrase = ph;
-      bool swapped = false;
-      if (!a.address && MailReAnchored().Matches(ph) && ValidParsedAddress(ph)) {
-        size_t at = ph.find('@');
-        std::string dom = ph.substr(at + 1);
-        size_t at2 = dom.find('@');
-        if (at2 != std::string::npos) dom = dom.substr(0, at2);
-        if (IsFqdnValid(dom)) {
-          a.address = ph;
-          a.phrase.reset();
-          swapped = true;
-        }
-      }
-      if (!swapped) {
-        if (a.address && ph == *a.address) {
-          a.phrase.reset();
-        } else if (ph.empty()) {
-          a.phrase.reset();
-        }
-      }
-    }
-    if (!a.phrase && a.comment) a.phrase = a.comment;
-    if (a.address) SplitUserHost(&*a.address, &a.user, &a.host);
-    a.invalid = !a.host || !IsFqdnValid(*a.host);
-    results.push_back(std::move(a));
-    s.erase(0, consumed);
-    if (consumed == 0) break;  // an empty match at the end: nothing more to take
-  }
-  // Last ditch for anything left with an '@': every <mailre> in it.
-  if (s.find('@') != std::string::npos) {
-    static const Regex kAngle("<(" + std::string(kMailRe) + ")>", kI | kX | kS);
-    size_t pos = 0;
-    std::vector<Span> ag;
-    while (pos <= s.size() && kAngle.Search(s, pos, &ag)) {
-      pos = ag[0].end;
-      std::optional<std::string> addr = std::string(Group(s, ag, 1));
-      if (!ValidParsedAddress(addr)) continue;
-      ParsedAddress a;
-      a.address = addr;
-      SplitUserHost(&*a.address, &a.user, &a.host);
-      a.invalid = !a.host || !IsFqdnValid(*a.host);
-      results.push_back(std::move(a));
-    }
-  }
-  return results;
-}
-
-std::vector<std::string> HeaderAddresses(const mime::Headers& headers, std::string_view name,
-                                         Instance which) {
-  std::vector<std::string> out;
-  for (const std::string& line : CollectValues(headers, name, false, true, which)) {
-    for (ParsedAddress& a : ParseHeaderAddresses(line)) {
-      if (a.address) out.push_back(std::move(*a.address));
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> EnvelopeFromAddresses(const HeaderEvalInput& input) {
-  std::vector<std::string> out;
-  if (!input.envelope_from) return out;
-  for (ParsedAddress& a : ParseHeaderAddresses(*input.envelope_from)) {
-    if (a.address) out.push_back(std::move(*a.address));
-  }
-  return out;
-}
-
-namespace {
-
-std::string First(const std::vector<std::string>& v) { return v.empty() ? "" : v.front(); }
-
-// /^Received:.*?^Name:/smi over get("ALL"): a Received field precedes a `name` field.
-bool ReceivedBefore(const mime::Headers& headers, std::string_view name) {
-  bool seen_received = false;
-  for (const mime::HeaderField& f : headers.fields()) {
-    if (seen_received && StartsWithIgnoreCase(f.name, name) && f.name.size() == name.size()) {
-      return true;
-    }
-    if (StartsWithIgnoreCase(f.name, "Received") && f.name.size() == 8) seen_received = true;
-  }
-  return false;
-}
-
-}  // namespace
-
-std::optional<std::string> GuessEnvelopeFrom(const mime::Headers& headers,
-                                             const RelayPath* relays) {
-  const Relay* lasthop = nullptr;
-  if (relays != nullptr && !relays->untrusted.empty()) {
-    lasthop = &relays->untrusted.front();
-  } else if (relays != nullptr && !relays->trusted.empty()) {
-    lasthop = &relays->trusted.back();
-  }
-  if (lasthop != nullptr && lasthop->envfrom_defined) {
-    const std::string& envf = lasthop->envfrom;
-    size_t at = envf.find('@');
-    if ((at != std::string::npos && at > 0) || envf.empty()) return envf;
-  }
-  std::vector<std::string> x_sender = HeaderAddresses(headers, "X-Sender", Instance::kFirst);
-  if (!x_sender.empty() && x_sender.front().find('@') != std::string::npos) {
-    for (const std::string& r : HeaderValues(headers, "Received")) {
-      if (r.find("(fetchmail") != std::string::npos) return std::nullopt;
-    }
-  }
-  std::vector<std::string> v = HeaderAddresses(headers, "X-Envelope-From", Instance::kFirst);
-  if (!v.empty()) {
-    if (ReceivedBefore(headers, "X-Envelope-From")) return std::nullopt;
-    return v.front();
-  }
-  v = HeaderAddresses(headers, "Envelope-Sender", Instance::kFirst);
-  if (!v.empty() && !ReceivedBefore(headers, "Envelope-Sender")) return v.front();
-  v = HeaderAddresses(headers, "Return-Path", Instance::kFirst);
-  if (!v.empty() && !ReceivedBefore(headers, "Return-Path")) return v.front();
-  return std::nullopt;
-}
-
-std::vector<std::string> AllFromAddresses(const HeaderEvalInput& input) {
-  const mime::Headers& h = *input.headers;
-  std::vector<std::string> addrs = HeaderAddresses(h, "Resent-From", Instance::kFirst);
-  if (addrs.empty()) {
-    for (std::string_view name : {"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From"}) {
-      for (std::string& a : HeaderAddresses(h, name)) addrs.push_back(std::move(a));
-    }
-    for (std::string& a : EnvelopeFromAddresses(input)) addrs.push_back(std::move(a));
-    std::vector<std::string> squeezed;
-    for (const std::string& a : addrs) {
-      if (a.empty()) continue;
-      std::string t;
-      for (char c : a) {
-        if (c == '.' && !t.empty() && t.back() == '.') continue;
-        t += c;
-      }
-      squeezed.push_back(std::move(t));
-    }
-    addrs = std::move(squeezed);
-  }
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (std::string& a : addrs) {
-    if (seen.insert(a).second) out.push_back(std::move(a));
-  }
-  return out;
-}
-
-std::vector<std::string> AllToAddresses(const HeaderEvalInput& input) {
-  const mime::Headers& h = *input.headers;
-  std::vector<std::string> addrs = HeaderAddresses(h, "Resent-To", Instance::kFirst);
-  for (std::string& a : HeaderAddresses(h, "Resent-Cc", Instance::kFirst)) {
-    addrs.push_back(std::move(a));
-  }
-  if (addrs.empty()) {
-    static const Regex kFor(R"( for <?(\S+\@(\S+?))>?;)", 0);
-    std::vector<std::string> rcvd = HeaderValues(h, "Received");
-    for (size_t i = 0; i < rcvd.size() && i < 3; ++i) {
-      std::string line = rcvd[i] + "\n";
-      std::vector<Span> g;
-      if (kFor.Search(line, 0, &g) && IsFqdnValid(Group(line, g, 2))) {
-        addrs.emplace_back(Group(line, g, 1));
-      }
-    }
-    for (std::string_view name :
-         {"To", "Apparently-To", "Delivered-To", "Envelope-Recipients", "Apparently-Resent-To",
-          "X-Envelope-To", "Envelope-To", "X-Delivered-To", "X-Original-To", "X-Rcpt-To",
-          "X-Real-To", "Cc"}) {
-      for (std::string& a : HeaderAddresses(h, name)) addrs.push_back(std::move(a));
-    }
-  }
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (std::string& a : addrs) {
-    if (seen.insert(a).second) out.push_back(std::move(a));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Util::parse_rfc822_date
-
-namespace {
-
-int MonthNumber(std::string_view mon) {
-  static constexpr std::array<std::string_view, 12> kMonths = {
-      "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
-  std::string lc = ToLowerAscii(mon);
-  for (size_t i = 0; i < kMonths.size(); ++i) {
-    if (kMonths[i] == lc) return static_cast<int>(i) + 1;
-  }
-  return 0;
-}
-
-std::optional<int> TimezoneOffset(std::string_view tz) {
-  static const std::unordered_map<std::string_view, std::string_view> kTz = {
-      {"UT", "+0000"},   {"UTC", "+0000"},  {"NDT", "-0230"},  {"AST", "-0400"},  {"ADT", "-0300"},
-      {"NST", "-0330"},  {"EST", "-0500"},  {"EDT", "-0400"},  {"CST", "-0600"},  {"CDT", "-0500"},
-      {"MST", "-0700"},  {"MDT", "-0600"},  {"PST", "-0800"},  {"PDT", "-0700"},  {"HST", "-1000"},
-      {"AKST", "-0900"}, {"AKDT", "-0800"}, {"HADT", "-0900"}, {"HAST", "-1000"}, {"GMT", "+0000"},
-      {"BST", "+0100"},  {"IST", "+0100"},  {"WET", "+0000"},  {"WEST", "+0100"}, {"CET", "+0100"},
-      {"CEST", "+0200"}, {"EET", "+0200"},  {"EEST", "+0300"}, {"MSK", "+0300"},  {"MSD", "+0400"},
-      {"MET", "+0100"},  {"MEZ", "+0100"},  {"MEST", "+0200"}, {"MESZ", "+0200"}, {"BRST", "-0200"},
-      {"BRT", "-0300"},  {"AEST", "+1000"}, {"AEDT", "+1100"}, {"ACST", "+0930"}, {"ACDT", "+1030"},
-      {"AWST", "+0800"}, {"NZST", "+1200"}, {"NZDT", "+1300"}, {"JST", "+0900"},  {"KST", "+0900"},
-      {"HKT", "+0800"},  {"SGT", "+0800"},  {"PHT", "+0800"},  {"IDT", "+0300"}};
-  auto it = kTz.find(tz);
-  if (it == kTz.end()) return std::nullopt;
-  std::string_view v = it->second;
-  int minutes = ((v[1] - '0') * 10 + (v[2] - '0')) * 60 + (v[3] - '0') * 10 + (v[4] - '0');
-  return v[0] == '-' ? -minutes : minutes;
-}
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Replaces the first match of `re` in `s` by a single space, returning the groups.
-bool SubstituteFirst(const Regex& re, std::string* s, std::vector<std::string>* groups) {
-  std::vector<Span> g;
-  if (!re.Search(*s, 0, &g)) return false;
-  groups->clear();
-  for (size_t i = 0; i < g.size(); ++i) {
-    groups->push_back(g[i].set() ? s->substr(g[i].begin, g[i].end - g[i].begin) : "");
-  }
-  s->replace(g[0].begin, g[0].end - g[0].begin, " ");
-  return true;
-}
-
-int64_t ToInt(std::string_view digits) {
-  int64_t v = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') break;
-    v = v * 10 + (c - '0');
-    if (v > 1000000000) break;
-  }
-  return v;
-}
-
-}  // namespace
-
-std::optional<int64_t> ParseRfc822Date(std::string_view date) {
-  // $_ = " $date "; s/, */ /gs; s/\s+/ /gs;
-  std::string s = " ";
-  s.append(date);
-  s += ' ';
-  {
-    std::string t;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == ',') {
-        t += ' ';
-        while (i + 1 < s.size() && s[i + 1] == ' ') ++i;
-      } else {
-        t += s[i];
-      }
-    }
-    std::string u;
-    for (char c : t) {
-      if (IsPerlSpace(c)) {
-        if (!u.empty() && u.back() == ' ') continue;  // a run of blanks becomes one space
-        u += ' ';
-      } else {
-        u += c;
-      }
-    }
-    s = std::move(u);
-  }
-  static const Regex kDate1(R"( (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) )",
-                            kI);
-  static const Regex kDate2(
-      R"( (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) )", kI);
-  static const Regex kDate3(
-      R"( (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) )", kI);
-  static const Regex kTime(R"( (\d?\d):(\d\d)(:(\d\d))? )", 0);
-  static const Regex kNumTz(R"( ([-+]\d{4}) )", 0);
-  static const Regex kNameTz(R"(\b([A-Z]{2,4}(?:-DST)?)\b)", 0);
-
-  std::vector<std::string> g;
-  int64_t dd = 0, mon = 0, yyyy = 0, hh = 0, mm = 0, ss = 0;
-  std::string yyyy_text;
-  if (SubstituteFirst(kDate1, &s, &g)) {
-    dd = ToInt(g[1]);
-    mon = MonthNumber(g[2]);
-    yyyy_text = g[3];
-  } else if (SubstituteFirst(kDate2, &s, &g)) {
-    dd = ToInt(g[2]);
-    mon = MonthNumber(g[1]);
-    yyyy_text = g[3];
-  } else if (SubstituteFirst(kDate3, &s, &g)) {
-    dd = ToInt(g[1]);
-    mon = MonthNumber(g[2]);
-    yyyy_text = g[3];
-  } else {
-    return std::nullopt;
-  }
-  yyyy = ToInt(yyyy_text);
-  if (yyyy_text.size() == 2 && yyyy < 50) {
-    yyyy += 2000;
-  } else if (yyyy_text.size() != 4) {
-    yyyy += 1900;
-  }
-  if (SubstituteFirst(kTime, &s, &g)) {
-    hh = ToInt(g[1]);
-    mm = ToInt(g[2]);
-    ss = g.size() > 4 ? ToInt(g[4]) : 0;
-  }
-  int tz_minutes = 0;
-  if (SubstituteFirst(kNumTz, &s, &g)) {
-    std::string_view v = g[1];
-    int minutes = static_cast<int>(ToInt(v.substr(1, 2)) * 60 + ToInt(v.substr(3, 2)));
-    tz_minutes = v[0] == '-' ? -minutes : minutes;
-  } else {
-    // s/\b([A-Z]{2,4}(?:-DST)?)\b/ / happens whether or not the zone is known.
-    if (SubstituteFirst(kNameTz, &s, &g)) {
-      if (std::optional<int> off = TimezoneOffset(g[1])) tz_minutes = *off;
-    }
-  }
-  if (ss > 59) ss = 59;
-  if (mm > 59) mm = 59;
-  if (hh > 23) hh = 23;
-  int64_t max_dd = 31;
-  if (mon == 4 || mon == 6 || mon == 9 || mon == 11) {
-    max_dd = 30;
-  } else if (mon == 2) {
-    max_dd = (yyyy % 4 == 0 && (yyyy % 100 != 0 || yyyy % 400 == 0)) ? 29 : 28;
-  }
-  if (dd > max_dd) {
-    dd = 1;
-    ++mon;
-    if (mon > 12) {
-      mon = 1;
-      ++yyyy;
-    }
-  }
-  if (yyyy > 2037) {
-    yyyy = 2037;
-  } else if (yyyy < 1970) {
-    yyyy = 1970;
-  }
-  // Time::Local::timegm croaks on day 0 or an unknown month.
-  if (dd < 1 || mon < 1 || mon > 12) return std::nullopt;
-  int64_t time =
-      DaysFromCivil(yyyy, static_cast<unsigned>(mon), static_cast<unsigned>(dd)) * 86400 +
-      hh * 3600 + mm * 60 + ss;
-  int64_t off = static_cast<int64_t>(std::abs(tz_minutes)) * 60;
-  if (tz_minutes < 0) {
-    time += off;
-  } else if (time < off) {
-    time = 0;
-  } else {
-    time -= off;
-  }
-  return time;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Globs
-
-bool AddressGlobMatches(std::string_view glob, std::string_view address) {
-  // Conf::Parser::add_to_addrlist: \0, \ and ( become a literal '_'; `?` is Perl's `.`, which
-  // does not match a newline, nor does `.*`; `$` also matches before a final newline.
-  // Compared without copies: the welcomelist/blocklist checks call this for every entry.
-  struct Lowered {
-    std::string_view s;
-    bool glob;
-    size_t size() const { return s.size(); }
-    char operator[](size_t i) const {
-      const char c = s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] + ('a' - 'A')) : s[i];
-      return glob && (c == '\0' || c == '\\' || c == '(') ? '_' : c;
-    }
-  };
-  if (!address.empty() && address.back() == '\n') address.remove_suffix(1);
-  return WildcardMatches(Lowered{glob, true}, Lowered{address, false});
-}
-
-// ---------------------------------------------------------------------------------------------
-// The evals
-
-namespace {
-
-const HeaderEvalConfig::Impl* Cfg(const HeaderEvalInput& in) {
-  return in.config != nullptr ? &in.config->impl() : nullptr;
-}
 
 // ---- HeaderEval: dates
 
@@ -938,9 +68,9 @@ std::vector<int64_t> ReceivedHeaderTimes(const mime::Headers& h) {
     if (HasNonSpace(v)) received.push_back(v);
   }
   if (received.empty()) return {};
-  static const Regex kLocal(R"(\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b))", 0);
-  static const Regex kQmail(R"(qmail \d+ invoked by uid \d+)", 0);
-  static const Regex kFetchmail(R"(\bby localhost with \w+ \(fetchmail-[\d.]+)", 0);
+  static const PerlRegex kLocal(R"(\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b))", 0);
+  static const PerlRegex kQmail(R"(qmail \d+ invoked by uid \d+)", 0);
+  static const PerlRegex kFetchmail(R"(\bby localhost with \w+ \(fetchmail-[\d.]+)", 0);
   size_t start = 0;
   bool first_local = kLocal.Matches(received[0]) || kQmail.Matches(received[0]);
   if (first_local) {
@@ -948,12 +78,12 @@ std::vector<int64_t> ReceivedHeaderTimes(const mime::Headers& h) {
   } else if (kFetchmail.Matches(received[0])) {
     start = 1;
   }
-  static const Regex kDate(R"((\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+))", 0);
+  static const PerlRegex kDate(R"((\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+))", 0);
   std::vector<int64_t> times;
   for (size_t i = start; i < received.size(); ++i) {
     std::vector<Span> g;
     if (kDate.Search(received[i], 0, &g)) {
-      if (std::optional<int64_t> t = ParseRfc822Date(Group(received[i], g, 1))) {
+      if (std::optional<int64_t> t = ParseRfc822Date(GroupText(received[i], g, 1))) {
         times.push_back(*t);
       }
     }
@@ -975,59 +105,59 @@ int64_t DateDiff(const mime::Headers& h) {
   return diffs.front();
 }
 
-bool CheckForShiftedDate(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  if (!in.date_diff) in.date_diff = DateDiff(*in.headers);
-  double diff = static_cast<double>(*in.date_diff);
-  std::string_view min = Arg(args, 0), max = Arg(args, 1);
-  return (min == "undef" || diff >= 3600 * PerlNumber(min)) &&
-         (max == "undef" || diff < 3600 * PerlNumber(max));
+bool CheckForShiftedDate(EvalInput& in, const std::vector<std::string>& args) {
+  if (!in.memo().date_diff) in.memo().date_diff = DateDiff(in.headers());
+  double diff = static_cast<double>(*in.memo().date_diff);
+  std::string_view min = ArgView(args, 0), max = ArgView(args, 1);
+  return (min == "undef" || diff >= 3600 * LeadingNumber(min)) &&
+         (max == "undef" || diff < 3600 * LeadingNumber(max));
 }
 
-bool CheckOutlookMessageId(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string id = GetHeader(*in.headers, "MESSAGEID");
-  static const Regex kId(R"(^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}\@)", 0);
+bool CheckOutlookMessageId(EvalInput& in, const std::vector<std::string>&) {
+  std::string id = GetHeader(in.headers(), "MESSAGEID");
+  static const PerlRegex kId(R"(^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}\@)", 0);
   std::vector<Span> g;
   if (!kId.Search(id, 0, &g)) return false;
   double timetoken =
-      static_cast<double>(std::strtoull(std::string(Group(id, g, 1)).c_str(), nullptr, 16));
-  constexpr double kX = 0.0023283064365387;
+      static_cast<double>(std::strtoull(std::string(GroupText(id, g, 1)).c_str(), nullptr, 16));
+  constexpr double kExtended = 0.0023283064365387;
   constexpr double kY = 27111902.8329849;
   constexpr double kFudge = 250;
   auto expected_for = [&](std::string_view text) {
     double t = static_cast<double>(ParseRfc822Date(text).value_or(0));
-    return std::trunc(t * kX + kY);
+    return std::trunc(t * kExtended + kY);
   };
-  if (std::fabs(timetoken - expected_for(GetHeader(*in.headers, "Date"))) < kFudge) {
+  if (std::fabs(timetoken - expected_for(GetHeader(in.headers(), "Date"))) < kFudge) {
     return false;
   }
   // SA matches a date in the last Received line but then parses all Received text.
-  return std::fabs(timetoken - expected_for(GetHeader(*in.headers, "Received"))) >= kFudge;
+  return std::fabs(timetoken - expected_for(GetHeader(in.headers(), "Received"))) >= kFudge;
 }
 
 // ---- HeaderEval: addresses and recipients
 
-bool CheckEqualFromDomains(const HeaderEvalInput& in, const std::vector<std::string>&) {
+bool CheckEqualFromDomains(EvalInput& in, const std::vector<std::string>&) {
   auto second_level = [](const std::string& addr) {
-    static const Regex kAt(R"(\@([^@]*)\z)", 0);
-    static const Regex kTrim(R"(^.+\.([^\.]+\.[^\.]+)$)", 0);
+    static const PerlRegex kAt(R"(\@([^@]*)\z)", 0);
+    static const PerlRegex kTrim(R"(^.+\.([^\.]+\.[^\.]+)$)", 0);
     std::vector<Span> g;
     std::string dom;
-    if (kAt.Search(addr, 0, &g)) dom = std::string(Group(addr, g, 1));
+    if (kAt.Search(addr, 0, &g)) dom = std::string(GroupText(addr, g, 1));
     if (kTrim.Search(dom, 0, &g)) {
-      dom = std::string(Group(dom, g, 1)) + dom.substr(g[0].end);
+      dom = std::string(GroupText(dom, g, 1)) + dom.substr(g[0].end);
     }
     return dom;
   };
-  std::string from = second_level(First(HeaderAddresses(*in.headers, "From")));
+  std::string from = second_level(FirstOrEmpty(HeaderAddresses(in.headers(), "From")));
   if (from.empty()) return false;
-  std::string env = second_level(First(EnvelopeFromAddresses(in)));
+  std::string env = second_level(FirstOrEmpty(EnvelopeFromAddresses(in)));
   if (env.empty()) return false;
   return ToLowerAscii(from) != ToLowerAscii(env);
 }
 
-bool CheckForMatchingEnvAndHdrFrom(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return ToLowerAscii(First(EnvelopeFromAddresses(in))) ==
-         ToLowerAscii(First(HeaderAddresses(*in.headers, "From")));
+bool CheckForMatchingEnvAndHdrFrom(EvalInput& in, const std::vector<std::string>&) {
+  return ToLowerAscii(FirstOrEmpty(EnvelopeFromAddresses(in))) ==
+         ToLowerAscii(FirstOrEmpty(HeaderAddresses(in.headers(), "From")));
 }
 
 struct RecipientStats {
@@ -1089,33 +219,33 @@ RecipientStats CheckRecipients(const mime::Headers& h) {
   return out;
 }
 
-bool SortedRecipients(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return CheckRecipients(*in.headers).sorted;
+bool SortedRecipients(EvalInput& in, const std::vector<std::string>&) {
+  return CheckRecipients(in.headers()).sorted;
 }
 
-bool SimilarRecipients(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  double similar = CheckRecipients(*in.headers).similar;
-  std::string_view min = Arg(args, 0), max = Arg(args, 1);
-  return (min == "undef" || similar >= PerlNumber(min)) &&
-         (max == "undef" || similar < PerlNumber(max));
+bool SimilarRecipients(EvalInput& in, const std::vector<std::string>& args) {
+  double similar = CheckRecipients(in.headers()).similar;
+  std::string_view min = ArgView(args, 0), max = ArgView(args, 1);
+  return (min == "undef" || similar >= LeadingNumber(min)) &&
+         (max == "undef" || similar < LeadingNumber(max));
 }
 
-bool CheckForMissingToHeader(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  if (!GetHeader(*in.headers, "To").empty()) return false;
-  return GetHeader(*in.headers, "Apparently-To").empty();
+bool CheckForMissingToHeader(EvalInput& in, const std::vector<std::string>&) {
+  if (!GetHeader(in.headers(), "To").empty()) return false;
+  return GetHeader(in.headers(), "Apparently-To").empty();
 }
 
-bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  std::string full_to = First(HeaderAddresses(*in.headers, "To"));
+bool CheckForToInSubject(EvalInput& in, const std::vector<std::string>& args) {
+  std::string full_to = FirstOrEmpty(HeaderAddresses(in.headers(), "To"));
   if (full_to.empty()) return false;
-  std::string subject = GetHeader(*in.headers, "Subject");
-  std::string_view test = Arg(args, 0);
+  std::string subject = GetHeader(in.headers(), "Subject");
+  std::string_view test = ArgView(args, 0);
   // The patterns below are built per message and used once (the interpreter: JIT compiling
   // would cost more); each of their branches holds the address (or user) literally, so a
   // Subject without it is answered before building them.
   if (test == "address") {
     if (!ContainsIgnoreCase(subject, full_to)) return false;
-    Regex re("\\b" + QuoteMeta(full_to) + "\\b", kI, kOnceMatchLimit, /*jit=*/false);
+    PerlRegex re("\\b" + QuoteMeta(full_to) + "\\b", kCaseless, kOnceMatchLimit, /*jit=*/false);
     return re.Matches(subject);
   }
   if (test == "user") {
@@ -1128,7 +258,7 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
     }
     if (!to.empty() && !ContainsIgnoreCase(subject, to)) return false;
     std::string q = QuoteMeta(to);
-    Regex re(
+    PerlRegex re(
         "^(?:"
         "(?:re|fw):\\s*(?:\\w+\\s+)?" +
             q +
@@ -1143,15 +273,15 @@ bool CheckForToInSubject(const HeaderEvalInput& in, const std::vector<std::strin
             q +
             "[,:;!?-]$"
             ")",
-        kI, kOnceMatchLimit, /*jit=*/false);
+        kCaseless, kOnceMatchLimit, /*jit=*/false);
     return re.Matches(subject);
   }
   return false;
 }
 
-bool SubjectIsAllCaps(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string subject(TrimPerlSpace(GetHeader(*in.headers, "Subject")));
-  static const Regex kPrefix(R"(^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+)", kI);
+bool SubjectIsAllCaps(EvalInput& in, const std::vector<std::string>&) {
+  std::string subject(TrimPerlSpace(GetHeader(in.headers(), "Subject")));
+  static const PerlRegex kPrefix(R"(^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+)", kCaseless);
   std::vector<Span> g;
   if (kPrefix.Search(subject, 0, &g)) subject.erase(0, g[0].end);
   if (!HasSpace(subject)) return false;
@@ -1160,10 +290,10 @@ bool SubjectIsAllCaps(const HeaderEvalInput& in, const std::vector<std::string>&
   for (char c : subject) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) letters += c;
   }
-  static const Regex kCharset(
+  static const PerlRegex kCharset(
       R"(=\?[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*\?)",
-      kI);
-  if (kCharset.Matches(GetHeader(*in.headers, "Subject:raw"))) return false;
+      kCaseless);
+  if (kCharset.Matches(GetHeader(in.headers(), "Subject:raw"))) return false;
   return !letters.empty() && letters == ToUpperAscii(letters);
 }
 
@@ -1200,12 +330,12 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-bool CheckIllegalChars(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  std::string header(Arg(args, 0));
+bool CheckIllegalChars(EvalInput& in, const std::vector<std::string>& args) {
+  std::string header(ArgView(args, 0));
   if (header.size() < 4 || header.compare(header.size() - 4, 4, ":raw") != 0) header += ":raw";
-  double ratio = PerlNumber(Arg(args, 1));
-  double count = PerlNumber(Arg(args, 2));
-  std::string str = GetHeader(*in.headers, header);
+  double ratio = LeadingNumber(ArgView(args, 1));
+  double count = LeadingNumber(ArgView(args, 2));
+  std::string str = GetHeader(in.headers(), header);
   if (!HasNonSpace(str)) return false;
   auto is_control = [](unsigned char c) {
     return c <= 0x08 || c == 0x0B || c == 0x0C || (c >= 0x0E && c <= 0x1F);
@@ -1228,15 +358,11 @@ bool CheckIllegalChars(const HeaderEvalInput& in, const std::vector<std::string>
   return illegal / static_cast<double>(str.size()) >= ratio && illegal >= count;
 }
 
-bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
+bool CheckForFarawayCharsetInHeaders(EvalInput& in, const std::vector<std::string>&) {
+  const EvalConfig& cfg = in.config();
   std::vector<std::string> locales;
-  if (cfg != nullptr) {
-    for (const std::string& l : cfg->ok_locales) {
-      for (std::string_view w : SplitSpaces(l)) locales.emplace_back(w);
-    }
-  } else {
-    locales.push_back("all");
+  for (const std::string& l : cfg.ok_locales) {
+    for (std::string_view w : SplitSpaces(l)) locales.emplace_back(w);
   }
   if (std::find(locales.begin(), locales.end(), "all") != locales.end()) return false;
   static const std::unordered_map<std::string_view, std::string_view> kCharsets = {
@@ -1284,13 +410,13 @@ bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vecto
     }
     return false;
   };
-  static const Regex kWord(R"(=\?(.+?)\?.\?.*?\?=)", 0);
+  static const PerlRegex kWord(R"(=\?(.+?)\?.\?.*?\?=)", 0);
   for (std::string_view h : {"From", "Subject"}) {
-    for (const std::string& raw : RawHeaderValues(*in.headers, h)) {
+    for (const std::string& raw : RawHeaderValues(in.headers(), h)) {
       size_t pos = 0;
       std::vector<Span> g;
       while (pos <= raw.size() && kWord.Search(raw, pos, &g)) {
-        if (!charset_ok(std::string(Group(raw, g, 1)))) return true;
+        if (!charset_ok(std::string(GroupText(raw, g, 1)))) return true;
         pos = g[0].end;
       }
     }
@@ -1300,19 +426,19 @@ bool CheckForFarawayCharsetInHeaders(const HeaderEvalInput& in, const std::vecto
 
 // ---- HeaderEval: counts, templates, ratware
 
-bool CheckHeaderCountRange(const HeaderEvalInput& in, const std::vector<std::string>& args) {
+bool CheckHeaderCountRange(EvalInput& in, const std::vector<std::string>& args) {
   std::set<std::string> uniq;
-  for (std::string& v : HeaderValues(*in.headers, Arg(args, 0))) uniq.insert(std::move(v));
+  for (std::string& v : HeaderValues(in.headers(), ArgView(args, 0))) uniq.insert(std::move(v));
   double n = static_cast<double>(uniq.size());
-  return n >= PerlNumber(Arg(args, 1)) && n <= PerlNumber(Arg(args, 2));
+  return n >= LeadingNumber(ArgView(args, 1)) && n <= LeadingNumber(ArgView(args, 2));
 }
 
-bool CheckUnresolvedTemplate(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  static const Regex kTemplate(R"(%[A-Z][A-Z_-])", 0);
-  static const Regex kExempt(
+bool CheckUnresolvedTemplate(EvalInput& in, const std::vector<std::string>&) {
+  static const PerlRegex kTemplate(R"(%[A-Z][A-Z_-])", 0);
+  static const PerlRegex kExempt(
       R"(^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):)",
-      kI);
-  std::string all = GetHeader(*in.headers, "ALL");
+      kCaseless);
+  std::string all = GetHeader(in.headers(), "ALL");
   size_t pos = 0;
   while (pos < all.size()) {
     size_t nl = all.find('\n', pos);
@@ -1324,426 +450,34 @@ bool CheckUnresolvedTemplate(const HeaderEvalInput& in, const std::vector<std::s
   return false;
 }
 
-bool CheckRatwareNameId(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string mid = GetHeader(*in.headers, "MESSAGEID");
-  static const Regex kMid(R"(<[A-Z]{28}\.([^>]+?)>)", 0);
+bool CheckRatwareNameId(EvalInput& in, const std::vector<std::string>&) {
+  std::string mid = GetHeader(in.headers(), "MESSAGEID");
+  static const PerlRegex kMid(R"(<[A-Z]{28}\.([^>]+?)>)", 0);
   std::vector<Span> g;
   if (!kMid.Search(mid, 0, &g)) return false;
-  Regex from_re("\"[^\"]+\"\\s*<" + QuoteMeta(Group(mid, g, 1)) + ">", 0, kOnceMatchLimit,
-                /*jit=*/false);
-  return from_re.Matches(GetHeader(*in.headers, "From"));
+  PerlRegex from_re("\"[^\"]+\"\\s*<" + QuoteMeta(GroupText(mid, g, 1)) + ">", 0, kOnceMatchLimit,
+                    /*jit=*/false);
+  return from_re.Matches(GetHeader(in.headers(), "From"));
 }
 
-bool CheckRatwareEnvelopeFrom(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string to = First(HeaderAddresses(*in.headers, "To"));
-  std::string from = First(EnvelopeFromAddresses(in));
+bool CheckRatwareEnvelopeFrom(EvalInput& in, const std::vector<std::string>&) {
+  std::string to = FirstOrEmpty(HeaderAddresses(in.headers(), "To"));
+  std::string from = FirstOrEmpty(EnvelopeFromAddresses(in));
   if (from.empty() || to.empty()) return false;
-  static const Regex kSrs(R"(^SRS\d[=+-])", kI);
+  static const PerlRegex kSrs(R"(^SRS\d[=+-])", kCaseless);
   if (kSrs.Matches(from)) return false;
-  static const Regex kTo(R"(^([^@]+)\@(.+)$)", 0);
+  static const PerlRegex kTo(R"(^([^@]+)\@(.+)$)", 0);
   std::vector<Span> g;
   if (!kTo.Search(to, 0, &g)) return false;
-  std::string user(Group(to, g, 1));
-  std::string dom = SplitDomain(Cfg(in), Group(to, g, 2)).second;
-  if (!IsDomainValid(Cfg(in), dom)) return false;
-  Regex re("\\b" + QuoteMeta(dom) + "." + QuoteMeta(user) + "@", kI, kOnceMatchLimit,
-           /*jit=*/false);
+  std::string user(GroupText(to, g, 1));
+  std::string dom = in.config().boundaries.SplitDomain(GroupText(to, g, 2)).second;
+  if (!IsDomainValid(in.config(), dom)) return false;
+  PerlRegex re("\\b" + QuoteMeta(dom) + "." + QuoteMeta(user) + "@", kCaseless, kOnceMatchLimit,
+               /*jit=*/false);
   return re.Matches(from);
 }
 
-// ---- FreeMail
-
-bool IsFreemail(const HeaderEvalConfig::Impl& cfg, const std::string& email) {
-  if (email.empty()) return false;
-  if (cfg.freemail_welcomelist.count(email)) return false;
-  std::string domain = email;
-  {
-    // s/.*\@// — the greedy `.*` stops at a newline.
-    size_t line_start = 0;
-    size_t at = std::string::npos;
-    for (size_t i = 0; i < domain.size(); ++i) {
-      if (domain[i] == '\n') {
-        if (at != std::string::npos) break;
-        line_start = i + 1;
-      } else if (domain[i] == '@') {
-        at = i;
-      }
-    }
-    if (at != std::string::npos) domain = domain.substr(0, line_start) + domain.substr(at + 1);
-  }
-  if (cfg.freemail_welcomelist.count(domain)) return false;
-  static const Regex kEmailWelcome(
-      R"(^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master)"
-      R"(|undisclosed.*|request-[a-f0-9]{16}|bounced?-)"
-      R"(|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}))"
-      R"(|.+=.+=.+)\@)",
-      kI);
-  if (kEmailWelcome.Matches(email)) return false;
-  if (cfg.freemail_domains.count(domain)) return true;
-  // /\@(?:wildcards)$/ against the whole address.
-  for (size_t at = email.find('@'); at != std::string::npos; at = email.find('@', at + 1)) {
-    std::string_view rest(email);
-    rest = rest.substr(at + 1);
-    std::string_view rest_nl = rest;
-    if (!rest_nl.empty() && rest_nl.back() == '\n') rest_nl.remove_suffix(1);
-    for (const std::string& w : cfg.freemail_wildcards) {
-      if (DomainGlobMatches(w, rest) || DomainGlobMatches(w, rest_nl)) return true;
-    }
-  }
-  return false;
-}
-
-std::vector<std::string> LowerAll(std::vector<std::string> v) {
-  for (std::string& s : v) s = ToLowerAscii(s);
-  return v;
-}
-
-// FreeMail::_parse_body: the freemail addresses found in the body, or nullopt when the body
-// had too many addresses (freemail_skip_when_over_max).
-std::optional<std::vector<std::string>> FreemailBodyAddresses(const HeaderEvalInput& in,
-                                                              const HeaderEvalConfig::Impl& cfg) {
-  std::vector<std::string> body_emails;
-  std::set<std::string> seen;
-  const Regex& email_re = *cfg.email_regex;
-  static const Regex kMailto(R"(^(?i:mailto):)", 0);
-  for (const std::string& uri : in.anchor_uris) {
-    std::vector<Span> g;
-    if (!kMailto.Search(uri, 0, &g)) continue;
-    std::vector<Span> e;
-    // /^mailto:$email_regex/: the address must start right after the scheme.
-    if (email_re.Search(uri, g[0].end, &e) && e[0].begin == g[0].end) {
-      std::string email = ToLowerAscii(Group(uri, e, 1));
-      if (seen.insert(email).second) body_emails.push_back(email);
-      if (body_emails.size() >= 20) break;
-    }
-  }
-  static const Regex kUrlWithAt(R"(<?https?://\S{0,255}(?:\@|%40)\S{0,255})", kI);
-  bool done = false;
-  for (const std::string& line : in.body_text) {
-    if (done) break;
-    // Every address holds an "@", and the replacements below only take text out.
-    if (line.find('@') == std::string::npos) continue;
-    std::string text = ReplaceAll(kUrlWithAt, line, " ");
-    // s{<?(?<!mailto:)$email_regex(?:>|\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)}{
-    // }gi
-    text = ReplaceAll(*cfg.strip_regex, text, " ");
-    size_t pos = 0;
-    std::vector<Span> e;
-    while (pos < text.size() && email_re.Search(text, pos, &e)) {
-      std::string email = ToLowerAscii(Group(text, e, 1));
-      if (seen.insert(email).second) body_emails.push_back(email);
-      pos = e[0].end > pos ? e[0].end : pos + 1;
-      if (body_emails.size() >= 40) {
-        done = true;
-        break;
-      }
-    }
-  }
-  std::vector<std::string> found;
-  int count_all = 0, count_fm = 0;
-  for (const std::string& email : body_emails) {
-    if (++count_all == cfg.freemail_max_body_emails && cfg.freemail_skip_when_over_max) {
-      return std::nullopt;
-    }
-    if (!IsFreemail(cfg, email)) continue;
-    if (++count_fm == cfg.freemail_max_body_freemails && cfg.freemail_skip_when_over_max) {
-      return std::nullopt;
-    }
-    if (std::find(found.begin(), found.end(), email) == found.end()) found.push_back(email);
-  }
-  return found;
-}
-
-bool CheckFreemailHeader(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr || !cfg->freemail_available || args.empty()) return false;
-  std::optional<Regex> re;
-  if (args.size() > 1) {
-    re.emplace(args[1], 0, kOnceMatchLimit, /*jit=*/false);
-    if (!re->ok()) return false;
-  }
-  std::string header = args[0];
-  // "$header:addr": modifiers already on the name (Reply-To:addr) are the same request.
-  std::string_view name = header;
-  if (size_t colon = name.find(':'); colon != std::string_view::npos) {
-    name = name.substr(0, colon);
-  }
-  std::vector<std::string> emails = EqualsIgnoreCase(name, "EnvelopeFrom")
-                                        ? EnvelopeFromAddresses(in)
-                                        : HeaderAddresses(*in.headers, name);
-  for (const std::string& email : LowerAll(emails)) {
-    if (!IsFreemail(*cfg, email)) continue;
-    if (re && !re->Matches(email)) continue;
-    return true;
-  }
-  return false;
-}
-
-bool CheckFreemailFrom(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr || !cfg->freemail_available) return false;
-  std::optional<Regex> re;
-  if (!args.empty()) {
-    re.emplace(args[0], 0, kOnceMatchLimit, /*jit=*/false);
-    if (!re->ok()) return false;
-  }
-  for (const std::string& email : LowerAll(AllFromAddresses(in))) {
-    if (email.empty() || !IsFreemail(*cfg, email)) continue;
-    if (re && !re->Matches(email)) continue;
-    return true;
-  }
-  return false;
-}
-
-bool CheckFreemailReplyto(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr || !cfg->freemail_available) return false;
-  std::string what = args.empty() ? "replyto" : args[0];
-  if (what != "replyto" && what != "reply") return false;
-  if (cfg->freemail_skip_bulk_envfrom && in.envelope_from) {
-    static const Regex kSkip(
-        R"((?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+)"
-        R"(|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)\@)",
-        kI);
-    if (kSkip.Matches(*in.envelope_from)) return false;
-  }
-  std::vector<std::string> from = LowerAll(HeaderAddresses(*in.headers, "From"));
-  std::vector<std::string> replyto = LowerAll(HeaderAddresses(*in.headers, "Reply-To"));
-  bool from_is_fm = std::any_of(from.begin(), from.end(),
-                                [&](const std::string& e) { return IsFreemail(*cfg, e); });
-  bool replyto_is_fm = std::any_of(replyto.begin(), replyto.end(),
-                                   [&](const std::string& e) { return IsFreemail(*cfg, e); });
-  bool from_not_in_replyto = true;
-  for (const std::string& f : from) {
-    if (std::find(replyto.begin(), replyto.end(), f) != replyto.end()) from_not_in_replyto = false;
-  }
-  if (from_is_fm && replyto_is_fm && from_not_in_replyto) return true;
-  if (what == "replyto") {
-    if (!replyto_is_fm) return false;
-  } else {
-    if (!replyto.empty() && !replyto_is_fm) return false;
-    if (!from_is_fm) return false;
-  }
-  if (!in.freemail_body) in.freemail_body = FreemailBodyAddresses(in, *cfg);
-  const std::optional<std::vector<std::string>>& body = *in.freemail_body;
-  if (!body || body->empty()) return false;
-  const std::vector<std::string>& reply_addrs =
-      what == "replyto" ? replyto : (replyto_is_fm ? replyto : from);
-  for (const std::string& b : *body) {
-    for (const std::string& r : reply_addrs) {
-      if (b != r) return true;
-    }
-  }
-  return false;
-}
-
-// ---- WLBLEval
-
-bool InList(const std::vector<std::string>& list, const std::string& addr) {
-  std::string lc = ToLowerAscii(addr);
-  for (const std::string& g : list) {
-    if (g == lc || AddressGlobMatches(g, lc)) return true;
-  }
-  return false;
-}
-
-const std::vector<std::string>& CachedAllFromAddresses(const HeaderEvalInput& in) {
-  if (!in.all_from) in.all_from = AllFromAddresses(in);
-  return *in.all_from;
-}
-
-const std::vector<std::string>& CachedAllToAddresses(const HeaderEvalInput& in) {
-  if (!in.all_to) in.all_to = AllToAddresses(in);
-  return *in.all_to;
-}
-
-bool FromInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List(list_name);
-  if (list == nullptr) return false;
-  for (const std::string& a : CachedAllFromAddresses(in)) {
-    if (InList(*list, a)) return true;
-  }
-  return false;
-}
-
-bool ToInNamedList(const HeaderEvalInput& in, std::string_view list_name) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List(list_name);
-  if (list == nullptr) return false;
-  for (const std::string& a : CachedAllToAddresses(in)) {
-    if (InList(*list, a)) return true;
-  }
-  return false;
-}
-
-bool CheckFromInList(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  return FromInNamedList(in, Arg(args, 0));
-}
-bool CheckToInList(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  return ToInNamedList(in, Arg(args, 0));
-}
-bool CheckReplytoInList(const HeaderEvalInput& in, const std::vector<std::string>& args) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List(Arg(args, 0));
-  if (list == nullptr) return false;
-  std::string replyto = First(HeaderAddresses(*in.headers, "Reply-To"));
-  return !replyto.empty() && InList(*list, replyto);
-}
-bool CheckFromInBlocklist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return FromInNamedList(in, "blocklist_from");
-}
-bool CheckToInBlocklist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return ToInNamedList(in, "blocklist_to");
-}
-bool CheckToInWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return ToInNamedList(in, "welcomelist_to");
-}
-bool CheckToInMoreSpam(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return ToInNamedList(in, "more_spam_to");
-}
-bool CheckToInAllSpam(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  return ToInNamedList(in, "all_spam_to");
-}
-
-// Dotted-quad text to a 32-bit number.
-std::optional<uint32_t> ParseIpv4(std::string_view s) {
-  uint32_t v = 0;
-  int parts = 0;
-  size_t pos = 0;
-  while (parts < 4) {
-    size_t dot = s.find('.', pos);
-    std::string_view p = s.substr(pos, dot == std::string_view::npos ? s.npos : dot - pos);
-    std::optional<uint64_t> n = ParseUnsigned(p);
-    if (!n || *n > 255 || p.empty() || p.size() > 3) return std::nullopt;
-    v = (v << 8) | static_cast<uint32_t>(*n);
-    ++parts;
-    if (dot == std::string_view::npos) break;
-    pos = dot + 1;
-  }
-  if (parts != 4) return std::nullopt;
-  return v;
-}
-
-// The relays SA's WLBLEval consults: the last untrusted one, or else all trusted ones.
-std::vector<const Relay*> WlblRelays(const HeaderEvalInput& in) {
-  std::vector<const Relay*> relays;
-  if (in.relays == nullptr) return relays;
-  if (!in.relays->untrusted.empty()) {
-    relays.push_back(&in.relays->untrusted.front());
-  } else {
-    for (const Relay& r : in.relays->trusted) relays.push_back(&r);
-  }
-  return relays;
-}
-
-// _check_welcomelist_rcvd: 1 match, -1 address matched but relay did not, 0 no address match.
-int CheckWelcomelistRcvd(const HeaderEvalInput& in, const std::vector<AddressWithRelay>& list,
-                         const std::string& addr_in) {
-  std::vector<const Relay*> relays = WlblRelays(in);
-  if (relays.empty()) return 0;
-  std::string addr = ToLowerAscii(addr_in);
-  int found_forged = 0;
-  static const Regex kBracket(R"(^\[(.*)\](/\d{1,3})?\z)", kS);
-  for (const AddressWithRelay& entry : list) {
-    if (!AddressGlobMatches(entry.address, addr)) continue;
-    bool match = false;
-    for (const Relay* r : relays) {
-      std::vector<Span> g;
-      if (kBracket.Search(entry.domain, 0, &g)) {
-        std::string wl_ip(Group(entry.domain, g, 1));
-        if (HasGroup(g, 2)) wl_ip += std::string(Group(entry.domain, g, 2));
-        const std::string& rly_ip = r->ip;
-        if (rly_ip.empty()) continue;
-        static const Regex kQuad(R"(^\d+\.\d+\.\d+\.\d+\z)", kS);
-        static const Regex kClassful(R"(^[\d\.]+\z)", kS);
-        if (kQuad.Matches(wl_ip)) {
-          if (wl_ip == rly_ip) match = true;
-        } else if (kClassful.Matches(wl_ip)) {
-          while (!wl_ip.empty() && wl_ip.back() == '.') wl_ip.pop_back();
-          wl_ip += '.';
-          if (rly_ip.rfind(wl_ip, 0) == 0) match = true;
-        } else {
-          // IPv4 prefix length (IPv6 welcomelist entries are not matched here).
-          size_t slash = wl_ip.find('/');
-          std::optional<uint32_t> net = ParseIpv4(wl_ip.substr(0, slash));
-          std::optional<uint32_t> ip = ParseIpv4(rly_ip);
-          if (net && ip && slash != std::string::npos) {
-            uint64_t len = ParseUnsigned(wl_ip.substr(slash + 1)).value_or(33);
-            if (len <= 32) {
-              uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
-              if ((*net & mask) == (*ip & mask)) match = true;
-            }
-          }
-        }
-      } else {
-        const std::string& rdns = r->lc_rdns;
-        const std::string& d = entry.domain;
-        if (rdns.size() >= d.size() && rdns.compare(rdns.size() - d.size(), d.size(), d) == 0 &&
-            (rdns.size() == d.size() || rdns[rdns.size() - d.size() - 1] == '.')) {
-          match = true;
-        }
-      }
-      if (match) break;
-    }
-    if (match) return 1;
-    found_forged = -1;
-  }
-  if (found_forged != 0 && Cfg(in) != nullptr) {
-    for (const std::string& g : Cfg(in)->welcomelist_allows_relays) {
-      if (AddressGlobMatches(g, addr)) return 0;
-    }
-  }
-  return found_forged;
-}
-
-bool CheckFromInWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr) return false;
-  const std::vector<std::string>* list = cfg->List("welcomelist_from");
-  for (const std::string& a : CachedAllFromAddresses(in)) {
-    if (list != nullptr && InList(*list, a)) return true;
-    if (CheckWelcomelistRcvd(in, cfg->welcomelist_from_rcvd, a) == 1) return true;
-  }
-  return false;
-}
-
-bool CheckFromInDefaultWelcomelist(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  const HeaderEvalConfig::Impl* cfg = Cfg(in);
-  if (cfg == nullptr) return false;
-  for (const std::string& a : CachedAllFromAddresses(in)) {
-    if (CheckWelcomelistRcvd(in, cfg->def_welcomelist_from_rcvd, a) == 1) return true;
-  }
-  return false;
-}
-
-bool CheckMailfromMatchesRcvd(const HeaderEvalInput& in, const std::vector<std::string>&) {
-  std::string sender = First(EnvelopeFromAddresses(in));
-  if (sender.empty()) return false;
-  static const Regex kDomain(R"( \@ ( [^\@]+ \. [^\@]+ ) \z)", kX);
-  std::vector<Span> g;
-  if (!kDomain.Search(sender, 0, &g)) return false;
-  std::string addr_domain = ToLowerAscii(Group(sender, g, 1));
-  std::vector<const Relay*> relays = WlblRelays(in);
-  if (relays.empty()) return false;
-  std::string adrd = SplitDomain(Cfg(in), addr_domain).second;
-  for (const Relay* r : relays) {
-    const std::string& rdns = r->lc_rdns;
-    if (rdns.empty()) continue;
-    if (adrd == SplitDomain(Cfg(in), rdns).second) return true;
-  }
-  return false;
-}
-
-struct Entry {
-  std::string_view name;
-  HeaderEvalFunction function;
-};
-
-constexpr Entry kEvals[] = {
+constexpr EvalEntry kEvals[] = {
     {"check_for_shifted_date", &CheckForShiftedDate},
     {"check_outlook_message_id", &CheckOutlookMessageId},
     {"check_equal_from_domains", &CheckEqualFromDomains},
@@ -1759,40 +493,10 @@ constexpr Entry kEvals[] = {
     {"check_ratware_envelope_from", &CheckRatwareEnvelopeFrom},
     {"check_unresolved_template", &CheckUnresolvedTemplate},
     {"check_for_faraway_charset_in_headers", &CheckForFarawayCharsetInHeaders},
-    {"check_freemail_from", &CheckFreemailFrom},
-    {"check_freemail_replyto", &CheckFreemailReplyto},
-    {"check_freemail_header", &CheckFreemailHeader},
-    {"check_from_in_list", &CheckFromInList},
-    {"check_to_in_list", &CheckToInList},
-    {"check_replyto_in_list", &CheckReplytoInList},
-    {"check_mailfrom_matches_rcvd", &CheckMailfromMatchesRcvd},
-    {"check_from_in_welcomelist", &CheckFromInWelcomelist},
-    {"check_from_in_whitelist", &CheckFromInWelcomelist},
-    {"check_from_in_default_welcomelist", &CheckFromInDefaultWelcomelist},
-    {"check_from_in_default_whitelist", &CheckFromInDefaultWelcomelist},
-    {"check_from_in_blocklist", &CheckFromInBlocklist},
-    {"check_from_in_blacklist", &CheckFromInBlocklist},
-    {"check_to_in_welcomelist", &CheckToInWelcomelist},
-    {"check_to_in_whitelist", &CheckToInWelcomelist},
-    {"check_to_in_blocklist", &CheckToInBlocklist},
-    {"check_to_in_blacklist", &CheckToInBlocklist},
-    {"check_to_in_more_spam", &CheckToInMoreSpam},
-    {"check_to_in_all_spam", &CheckToInAllSpam},
 };
 
 }  // namespace
 
-const HeaderEvalFunction* FindHeaderEval(std::string_view name) {
-  for (const Entry& e : kEvals) {
-    if (e.name == name) return &e.function;
-  }
-  return nullptr;
-}
-
-std::vector<std::string_view> HeaderEvalNames() {
-  std::vector<std::string_view> out;
-  for (const Entry& e : kEvals) out.push_back(e.name);
-  return out;
-}
+EvalTable HeaderEvals() { return kEvals; }
 
 }  // namespace mailsift::rules

@@ -1,4 +1,4 @@
-// rules/eval/relay_eval.cc — see relay_eval.h. Ported from SpamAssassin 4.0.1's
+// rules/eval/relay_eval.cc — see relay_eval.h (table RelayEvals). Ported from SpamAssassin 4.0.1's
 // Plugin/RelayEval.pm and Plugin/HeaderEval.pm; the patterns are SA's, in PCRE2 syntax.
 #include "rules/eval/relay_eval.h"
 
@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "rules/eval/eval_input.h"
+#include "rules/eval/eval_registry.h"
 #include "rules/regex/perl_regex.h"
 
 namespace mailsift::rules {
@@ -79,8 +81,8 @@ std::string CollapseSpaces(std::string text) {  // s/\s+/ /gs
   return out;
 }
 
-std::string Get(const RelayEvalInput& in, std::string_view name, bool* exists = nullptr) {
-  return SaGetHeader(in.headers, name, exists);
+std::string Get(EvalInput& in, std::string_view name, bool* exists = nullptr) {
+  return SaGetHeader(in.headers(), name, exists);
 }
 
 bool IsPublicIpv4(std::string_view s) {
@@ -99,7 +101,10 @@ struct HotmailResult {
   bool no_hotmail_received = false;
 };
 
-bool CheckForMsnGroupsHeaders(const RelayEvalInput& in) {
+// HeaderEval's gated_through_received_hdr_remover (below), which the hotmail checks consult.
+bool GatedThroughReceivedHdrRemover(EvalInput& in, const std::vector<std::string>& args);
+
+bool CheckForMsnGroupsHeaders(EvalInput& in) {
   std::string listname;
   if (!EVAL_RE(R"((?i)<(\S+)\@groups\.msn\.com>)").Find(Get(in, "To"), &listname)) return false;
   std::string server;
@@ -112,10 +117,10 @@ bool CheckForMsnGroupsHeaders(const RelayEvalInput& in) {
     return DynamicMatch("^<\\S+\\@" + server + ">", message_id);
   }
   if (!DynamicMatch("^<" + listname + "-\\S+\\@groups\\.msn\\.com>", message_id)) return false;
-  return DynamicMatch(listname + "-bounce\\@groups\\.msn\\.com", in.envelope_from_addr);
+  return DynamicMatch(listname + "-bounce\\@groups\\.msn\\.com", in.envelope_from_addr());
 }
 
-HotmailResult HotmailCheck(const RelayEvalInput& in) {
+HotmailResult HotmailCheck(EvalInput& in) {
   HotmailResult r;
   std::string rcvd = CollapseSpaces(Get(in, "Received"));
   if (EVAL_RE(R"(from mail pickup service by hotmail\.com with Microsoft SMTPSVC;)").Find(rcvd)) {
@@ -129,7 +134,7 @@ HotmailResult HotmailCheck(const RelayEvalInput& in) {
   bool ip = ip_exists && EVAL_RE("{IP}").Find(ip_text);
   bool orig = orig_exists && EVAL_RE(R"(hotmail\.com|msonline\-outlook)").Find(orig_text);
 
-  if (GatedThroughReceivedHdrRemover(in)) return r;
+  if (GatedThroughReceivedHdrRemover(in, {})) return r;
 
   if (ip &&
       EVAL_RE(R"(from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ \)])").Find(rcvd)) {
@@ -154,7 +159,7 @@ HotmailResult HotmailCheck(const RelayEvalInput& in) {
 
   if (EVAL_RE(R"((?:from |HELO |helo=)\S*hotmail\.com\b)").Find(rcvd)) {
     r.forged = true;
-  } else if (EVAL_RE(R"((?i)\bhotmail\.com$)").Find(in.from_addr)) {
+  } else if (EVAL_RE(R"((?i)\bhotmail\.com$)").Find(in.from_addr())) {
     r.no_hotmail_received = true;
   }
   return r;
@@ -194,18 +199,24 @@ std::string HostnameToDomain(std::string_view hostname) {
   return std::string(hostname);
 }
 
-bool CheckAllTrusted(const RelayEvalInput& in) {
-  return !in.relays.trusted.empty() && in.relays.untrusted.empty() && in.relays.unparseable == 0;
+namespace {
+
+bool CheckAllTrusted(EvalInput& in, const std::vector<std::string>&) {
+  return !in.relays().trusted.empty() && in.relays().untrusted.empty() &&
+         in.relays().unparseable == 0;
 }
 
-bool CheckNoRelays(const RelayEvalInput& in) {
-  return in.relays.trusted.empty() && in.relays.untrusted.empty() && in.relays.unparseable == 0;
+bool CheckNoRelays(EvalInput& in, const std::vector<std::string>&) {
+  return in.relays().trusted.empty() && in.relays().untrusted.empty() &&
+         in.relays().unparseable == 0;
 }
 
-bool CheckRelaysUnparseable(const RelayEvalInput& in) { return in.relays.unparseable > 0; }
+bool CheckRelaysUnparseable(EvalInput& in, const std::vector<std::string>&) {
+  return in.relays().unparseable > 0;
+}
 
-bool HeloIpMismatch(const RelayEvalInput& in) {
-  for (const Relay& relay : in.relays.untrusted) {
+bool HeloIpMismatch(EvalInput& in, const std::vector<std::string>&) {
+  for (const Relay& relay : in.relays().untrusted) {
     if (!IsPublicIpv4(relay.helo)) continue;
     if (!IsPublicIpv4(relay.ip) || relay.helo == relay.ip) continue;
     std::string net24;
@@ -217,8 +228,8 @@ bool HeloIpMismatch(const RelayEvalInput& in) {
   return false;
 }
 
-bool CheckForForgedReceivedTrail(const RelayEvalInput& in) {
-  const std::vector<Relay>& relays = in.relays.untrusted;
+bool CheckForForgedReceivedTrail(EvalInput& in, const std::vector<std::string>&) {
+  const std::vector<Relay>& relays = in.relays().untrusted;
   const Re& host_like = EVAL_RE(R"(^\w+(?:[\w.-]+\.)+\w+$)");
   std::vector<std::optional<std::string>> from;
   std::vector<std::string> by;
@@ -243,9 +254,9 @@ bool CheckForForgedReceivedTrail(const RelayEvalInput& in) {
   return mismatch_from > 1;
 }
 
-bool CheckForNoRdnsDotcomHelo(const RelayEvalInput& in) {
+bool CheckForNoRdnsDotcomHelo(EvalInput& in, const std::vector<std::string>&) {
   bool hit = false;  // SA resets its flag for every public relay: the last one decides
-  for (const Relay& r : in.relays.untrusted) {
+  for (const Relay& r : in.relays().untrusted) {
     if (r.ip_private) continue;
     hit = false;
     if (EVAL_RE(
@@ -260,8 +271,8 @@ bool CheckForNoRdnsDotcomHelo(const RelayEvalInput& in) {
   return hit;
 }
 
-bool CheckForNumericHelo(const RelayEvalInput& in) {
-  const std::string& rcvd = in.relays.untrusted_str;
+bool CheckForNumericHelo(EvalInput& in, const std::vector<std::string>&) {
+  const std::string& rcvd = in.relays().untrusted_str;
   if (rcvd.empty() || rcvd == "0") return false;
   // SA's `local $1` leaves $1 undefined after the match, so its private-address exclusion
   // never applies: any IPv4 HELO in the untrusted relays hits.
@@ -273,9 +284,9 @@ bool CheckForNumericHelo(const RelayEvalInput& in) {
       .Find(rcvd);
 }
 
-bool CheckForSenderNoReverse(const RelayEvalInput& in) {
-  if (in.relays.untrusted.empty()) return false;
-  const Relay& sender = in.relays.untrusted.back();
+bool CheckForSenderNoReverse(EvalInput& in, const std::vector<std::string>&) {
+  if (in.relays().untrusted.empty()) return false;
+  const Relay& sender = in.relays().untrusted.back();
   if (sender.rdns.find('.') == std::string::npos) return false;
   return !sender.ip_private;
 }
@@ -283,7 +294,7 @@ bool CheckForSenderNoReverse(const RelayEvalInput& in) {
 // ---------------------------------------------------------------------------------------------
 // HeaderEval.pm
 
-bool GatedThroughReceivedHdrRemover(const RelayEvalInput& in) {
+bool GatedThroughReceivedHdrRemover(EvalInput& in, const std::vector<std::string>&) {
   bool list_exists = false;
   std::string txt = Get(in, "Mailing-List", &list_exists);
   if (list_exists && EVAL_RE(R"((?m)^contact \S+\@\S+\; run by ezmlm$)").Find(txt)) {
@@ -300,7 +311,7 @@ bool GatedThroughReceivedHdrRemover(const RelayEvalInput& in) {
   return EVAL_RE(R"(from groups\.msn\.com \(\S+\.msn\.com )").Find(rcvd);
 }
 
-bool CheckForFakeAolRelayInRcvd(const RelayEvalInput& in) {
+bool CheckForFakeAolRelayInRcvd(EvalInput& in, const std::vector<std::string>&) {
   std::string rcvd = CollapseSpaces(Get(in, "Received"));
   if (!EVAL_RE(R"((?i) rly-[a-z][a-z]\d\d\.)").Find(rcvd)) return false;
   if (EVAL_RE(R"(\/AOL-\d+\.\d+\.\d+\))").Find(rcvd)) return false;
@@ -308,36 +319,36 @@ bool CheckForFakeAolRelayInRcvd(const RelayEvalInput& in) {
   return true;
 }
 
-bool CheckForForgedHotmailReceivedHeaders(const RelayEvalInput& in) {
+bool CheckForForgedHotmailReceivedHeaders(EvalInput& in, const std::vector<std::string>&) {
   return HotmailCheck(in).forged;
 }
 
-bool CheckForNoHotmailReceivedHeaders(const RelayEvalInput& in) {
+bool CheckForNoHotmailReceivedHeaders(EvalInput& in, const std::vector<std::string>&) {
   return HotmailCheck(in).no_hotmail_received;
 }
 
-bool CheckForForgedEudoramailReceivedHeaders(const RelayEvalInput& in) {
-  if (!EVAL_RE(R"((?i)\beudoramail\.com$)").Find(in.from_addr)) return false;
+bool CheckForForgedEudoramailReceivedHeaders(EvalInput& in, const std::vector<std::string>&) {
+  if (!EVAL_RE(R"((?i)\beudoramail\.com$)").Find(in.from_addr())) return false;
   std::string rcvd = CollapseSpaces(Get(in, "Received"));
   bool ip_exists = false;
   std::string ip_text = Get(in, "X-Sender-Ip", &ip_exists);
   bool ip = ip_exists && EVAL_RE("{IP}").Find(ip_text);
-  if (GatedThroughReceivedHdrRemover(in)) return false;
+  if (GatedThroughReceivedHdrRemover(in, {})) return false;
   if (ip && EVAL_RE(R"(by \S*whowhere.com\;)").Find(rcvd)) return false;
   return true;
 }
 
-bool CheckForForgedYahooReceivedHeaders(const RelayEvalInput& in) {
-  if (!EVAL_RE(R"((?i)\byahoo\.com$)").Find(in.from_addr)) return false;
+bool CheckForForgedYahooReceivedHeaders(EvalInput& in, const std::vector<std::string>&) {
+  if (!EVAL_RE(R"((?i)\byahoo\.com$)").Find(in.from_addr())) return false;
   std::string rcvd = Get(in, "Received");
   if (!Get(in, "Resent-From").empty() && !Get(in, "Resent-To").empty()) {
     std::string xrcvd = Get(in, "X-Received");
     if (!xrcvd.empty()) rcvd = xrcvd;
   }
   rcvd = CollapseSpaces(rcvd);
-  if (GatedThroughReceivedHdrRemover(in)) return false;
-  if (EVAL_RE(R"( rdns=\S+\.yahoo\.com )").Find(in.relays.trusted_str) ||
-      EVAL_RE(R"(^[^\]]+ rdns=\S+\.yahoo\.com )").Find(in.relays.untrusted_str)) {
+  if (GatedThroughReceivedHdrRemover(in, {})) return false;
+  if (EVAL_RE(R"( rdns=\S+\.yahoo\.com )").Find(in.relays().trusted_str) ||
+      EVAL_RE(R"(^[^\]]+ rdns=\S+\.yahoo\.com )").Find(in.relays().untrusted_str)) {
     return false;
   }
   if (EVAL_RE(R"(by web\S+\.mail\S*\.yahoo\.com via HTTP)").Find(rcvd)) return false;
@@ -347,7 +358,7 @@ bool CheckForForgedYahooReceivedHeaders(const RelayEvalInput& in) {
     return false;
   }
   if (EVAL_RE(R"(\bmailer\d+\.bulk\.scd\.yahoo\.com\b)").Find(rcvd) &&
-      EVAL_RE(R"((?i)\@reply\.yahoo\.com$)").Find(in.from_addr)) {
+      EVAL_RE(R"((?i)\@reply\.yahoo\.com$)").Find(in.from_addr())) {
     return false;
   }
   if (EVAL_RE(R"(by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+\/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+)")
@@ -357,9 +368,9 @@ bool CheckForForgedYahooReceivedHeaders(const RelayEvalInput& in) {
   return true;
 }
 
-bool CheckForForgedJunoReceivedHeaders(const RelayEvalInput& in) {
-  if (!EVAL_RE(R"((?i)\bjuno\.com$)").Find(in.from_addr)) return false;
-  if (GatedThroughReceivedHdrRemover(in)) return false;
+bool CheckForForgedJunoReceivedHeaders(EvalInput& in, const std::vector<std::string>&) {
+  if (!EVAL_RE(R"((?i)\bjuno\.com$)").Find(in.from_addr())) return false;
+  if (GatedThroughReceivedHdrRemover(in, {})) return false;
   std::string xorig = Get(in, "X-Originating-IP");
   std::string xmailer = Get(in, "X-Mailer");
   std::string rcvd = Get(in, "Received");
@@ -382,8 +393,8 @@ bool CheckForForgedJunoReceivedHeaders(const RelayEvalInput& in) {
   return false;
 }
 
-bool CheckForForgedGmailReceivedHeaders(const RelayEvalInput& in) {
-  if (!EVAL_RE(R"((?i)\bgmail\.com$)").Find(in.from_addr)) return false;
+bool CheckForForgedGmailReceivedHeaders(EvalInput& in, const std::vector<std::string>&) {
+  if (!EVAL_RE(R"((?i)\bgmail\.com$)").Find(in.from_addr())) return false;
   std::string xgms = Get(in, "X-Gm-Message-State");
   std::string xss = Get(in, "X-Google-Smtp-Source");
   std::string xreceived = Get(in, "X-Received");
@@ -398,14 +409,7 @@ bool CheckForForgedGmailReceivedHeaders(const RelayEvalInput& in) {
 
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-
-struct Entry {
-  std::string_view name;
-  bool (*fn)(const RelayEvalInput&);
-};
-
-constexpr Entry kEvals[] = {
+constexpr EvalEntry kEvals[] = {
     {"check_all_trusted", CheckAllTrusted},
     {"check_no_relays", CheckNoRelays},
     {"check_relays_unparseable", CheckRelaysUnparseable},
@@ -426,22 +430,6 @@ constexpr Entry kEvals[] = {
 
 }  // namespace
 
-std::optional<bool> RunRelayEval(std::string_view function,
-                                 const std::vector<std::string>& /*args*/,
-                                 const RelayEvalInput& in) {
-  for (const Entry& e : kEvals) {
-    if (e.name == function) return e.fn(in);
-  }
-  return std::nullopt;
-}
-
-const std::vector<std::string_view>& RelayEvalFunctionNames() {
-  static const std::vector<std::string_view> kNames = [] {
-    std::vector<std::string_view> names;
-    for (const Entry& e : kEvals) names.push_back(e.name);
-    return names;
-  }();
-  return kNames;
-}
+EvalTable RelayEvals() { return kEvals; }
 
 }  // namespace mailsift::rules

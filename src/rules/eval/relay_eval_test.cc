@@ -6,18 +6,22 @@
 
 #include <string>
 
+#include "rules/eval/eval_registry.h"
+#include "rules/eval/eval_test_message.h"
+
 namespace mailsift::rules {
 namespace {
 
 // Runs `function` over the header section `text` (a From address as SA's From:addr gives it).
 bool Eval(std::string_view function, std::string_view text, std::string_view from_addr = "",
           std::string_view envelope_from = "") {
-  mime::Headers headers = mime::ParseHeaderSection(text).headers;
-  RelayPath path = AnalyzeReceivedHeaders(headers, {});
-  RelayEvalInput in{path, headers, from_addr, envelope_from};
-  std::optional<bool> r = RunRelayEval(function, {}, in);
-  EXPECT_TRUE(r.has_value()) << function;
-  return r.value_or(false);
+  static const std::shared_ptr<const EvalConfig> kConfig = BuildEvalConfig({});
+  EvalTestMessage m(text, *kConfig);
+  m.input.known().from_addr = std::string(from_addr);
+  m.input.known().envelope_from_addr = std::string(envelope_from);
+  const EvalFunction* f = FindEvalIn(RelayEvals(), function);
+  EXPECT_NE(f, nullptr) << function;
+  return f != nullptr && (*f)(m.input, {});
 }
 
 constexpr char kPrivateHop[] =
@@ -203,13 +207,15 @@ TEST(HeaderEval, Gmail) {
 }
 
 TEST(RelayEval, Dispatch) {
-  mime::Headers headers;
-  RelayPath path;
-  RelayEvalInput in{path, headers, "", ""};
-  EXPECT_FALSE(RunRelayEval("no_such_eval", {}, in).has_value());
-  EXPECT_EQ(RelayEvalFunctionNames().size(), 16u);
-  for (std::string_view name : RelayEvalFunctionNames()) {
-    EXPECT_TRUE(RunRelayEval(name, {"ignored"}, in).has_value()) << name;
+  const std::shared_ptr<const EvalConfig> config = BuildEvalConfig({});
+  EvalTestMessage m("", *config);
+  m.input.known().relays = RelayPath{};
+  EXPECT_EQ(FindEvalIn(RelayEvals(), "no_such_eval"), nullptr);
+  EXPECT_EQ(EvalNamesIn(RelayEvals()).size(), 16u);
+  for (std::string_view name : EvalNamesIn(RelayEvals())) {
+    const EvalFunction* f = FindEvalIn(RelayEvals(), name);
+    EXPECT_NE(f, nullptr) << name;
+    if (f != nullptr) (*f)(m.input, {"ignored"});  // extra arguments are ignored
   }
 }
 

@@ -16,7 +16,7 @@
 
 #include "mime/message.h"
 #include "rules/cf/ruleset.h"
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_input.h"
 
 namespace mailsift::rules {
 namespace {
@@ -32,10 +32,9 @@ class Text {
         tlds_(std::vector<std::string>{"com", "net", "org"}),
         text_(message_, envelope, TextContext{&tlds_, nullptr}) {
     if (relays) {
-      auto shared = BuildEvalShared(ruleset_);
-      auto cache = NewEvalCache();
-      EvalEnv env{text_, ruleset_, *shared, cache.get()};
-      text_.SetRelays(ComputeRelayStrings(env));
+      auto config = EvalConfigFromRuleset(ruleset_);
+      EvalInput eval_input(text_, *config);
+      text_.SetRelays(ComputeRelayStrings(eval_input));
     }
   }
   MessageText* operator->() { return &text_; }

@@ -19,7 +19,7 @@
 #include "mime/message.h"
 #include "mime/uri.h"
 #include "rules/cf/cf_parser.h"
-#include "rules/eval/eval_table.h"
+#include "rules/eval/eval_input.h"
 #include "rules/message/message_text.h"
 #include "rules/regex/pattern.h"
 
@@ -207,16 +207,15 @@ TEST(LiteralPrefilterProperty, NeverHidesAMatchOnTheCorpus) {
   mime::TldSet tlds(ruleset->SettingWords("util_rb_tld"));
   auto redirectors = mime::RedirectorPatterns::Compile(ruleset->Setting("redirector_pattern"));
   ASSERT_TRUE(redirectors);
-  auto shared = BuildEvalShared(*ruleset);
+  auto config = EvalConfigFromRuleset(*ruleset);
 
   size_t messages = 0, matches = 0, hidden = 0;
   for (size_t f = 0; f < files.size(); f += step) {
     const std::string raw = ReadFile(files[f]);
     mime::Message message = mime::ParseMessage(raw);
     MessageText text(message, Envelope{}, TextContext{&tlds, &*redirectors});
-    auto cache = NewEvalCache();
-    EvalEnv env{text, *ruleset, *shared, cache.get()};
-    text.SetRelays(ComputeRelayStrings(env));
+    EvalInput eval_input(text, *config);
+    text.SetRelays(ComputeRelayStrings(eval_input));
     ++messages;
     for (const Checked& c : checked) {
       std::vector<std::string> header_value;

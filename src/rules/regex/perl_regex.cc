@@ -73,4 +73,15 @@ bool PerlRegex::Search(std::string_view subject, size_t start, std::vector<Span>
   return found;
 }
 
+bool SearchFirstGroup(std::string_view s, const PerlRegex& re, std::string* group1) {
+  if (group1 == nullptr) return re.Matches(s);
+  std::vector<Span> groups;
+  if (!re.Search(s, 0, &groups)) return false;
+  group1->clear();
+  if (groups.size() > 1 && groups[1].set()) {
+    group1->assign(s.substr(groups[1].begin, groups[1].end - groups[1].begin));
+  }
+  return true;
+}
+
 }  // namespace mailsift::rules

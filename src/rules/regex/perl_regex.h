@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,5 +51,9 @@ class PerlRegex {
   pcre2_match_context* context_ = nullptr;
   uint32_t captures_ = 0;  // capture groups in the pattern
 };
+
+// Searches `s` from the start; on a match sets *group1 (when given) to the first capture group
+// ("" when it did not take part).
+bool SearchFirstGroup(std::string_view s, const PerlRegex& re, std::string* group1 = nullptr);
 
 }  // namespace mailsift::rules

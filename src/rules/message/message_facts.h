@@ -1,11 +1,13 @@
-// rules/eval/message_eval.h — SpamAssassin 4.0.1's HTMLEval, MIMEEval and BodyEval eval functions,
-// natively.
+// rules/message/message_facts.h — SpamAssassin 4.0.1's view of a message's MIME structure
+// (Mail::SpamAssassin::Message and Message/Node.pm) and the facts its MIMEEval, BodyEval and
+// HTMLEval plugins share.
 //
-// SpamAssassin computes these over its own view of the message (Mail::SpamAssassin::Message):
-// a MIME tree whose quirks the mime_* flags and the parse flags depend on (preamble handling,
-// "missing MIME headers", boundary state, epilogue, lines cut at 2048 bytes, the last line
-// break before a delimiter dropped, message/rfc822 bodies re-parsed as messages). So
-// ComputeMessageFacts rebuilds that tree from the raw message, exactly as Message.pm does
+// SpamAssassin computes its MIME evals over its own view of the message
+// (Mail::SpamAssassin::Message): a MIME tree whose quirks the mime_* flags and the parse flags
+// depend on (preamble handling, "missing MIME headers", boundary state, epilogue, lines cut at 2048
+// bytes, the last line break before a delimiter dropped, message/rfc822 bodies re-parsed as
+// messages). So ComputeMessageFacts rebuilds that tree from the raw message, exactly as Message.pm
+// does
 // (_parse_multipart, _parse_normal, the header loop of new()), and computes once what several
 // evals share:
 //   - the parse flags (check_msg_parse_flags), pristine body length (check_body_length);
@@ -22,9 +24,8 @@
 // HTML.pm never even stores `charsets` in its results), normalize_charset on,
 // body_part_scan_size 50000, rawbody_part_scan_size 500000.
 //
-// Each eval is `bool (const MessageEvalInput&, const std::vector<std::string>& args)`, args as
-// the rule gives them (quotes removed). Bad or missing arguments make an eval return false;
-// nothing here throws or asserts on message content.
+// Nothing here throws or asserts on message content. The evals themselves are in rules/eval
+// (html_eval.cc, mime_eval.cc, body_eval.cc).
 //
 // Thread-safety: all functions are reentrant; MessageFacts is immutable after construction and
 // may be shared between threads.
@@ -120,53 +121,7 @@ MessageFacts ComputeMessageFacts(const mime::Message& message,
 // 2048 bytes. Offered to the evaluator; body_part_scan_size is applied in bytes, not characters.
 std::vector<std::string> SaRenderedBodyLines(const MessageFacts& facts);
 
-struct MessageEvalInput {
-  const mime::Message* message = nullptr;
-  const MessageFacts* facts = nullptr;  // ComputeMessageFacts(*message), cached by the caller
-  // SA's rendered body array (get_decoded_stripped_body_text_array): Subject first, then the
-  // rendered paragraphs. Needed by check_for_uppercase and tvd_vertical_words only.
-  const std::vector<std::string>* body_lines = nullptr;
-};
-
-using MessageEvalFunction = bool (*)(const MessageEvalInput&, const std::vector<std::string>&);
-
-// SA's eval function name ("html_range", "check_for_mime", …) → implementation, or nullptr.
-const MessageEvalFunction* FindMessageEval(std::string_view name);
-
-// HTMLEval.
-bool HtmlTest(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTagExists(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTagBalance(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTextMatch(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTextNotMatch(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlRange(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlImageOnly(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlImageRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlEval(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlTitleSubjectRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool HtmlCharsetFaraway(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckIframeSrc(const MessageEvalInput& in, const std::vector<std::string>& args);
-// MIMEEval.
-bool CheckForMime(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForMimeHtml(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForMimeHtmlOnly(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForAsciiTextIllegal(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForUppercase(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckAbundantUnicodeRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckBase64Length(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckMaNonText(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckMimeMultipartRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckQpRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckMsgParseFlags(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckForFarawayCharset(const MessageEvalInput& in, const std::vector<std::string>& args);
-// BodyEval.
-bool CheckBodyLength(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool MultipartAlternativeDifference(const MessageEvalInput& in,
-                                    const std::vector<std::string>& args);
-bool MultipartAlternativeDifferenceCount(const MessageEvalInput& in,
-                                         const std::vector<std::string>& args);
-bool CheckBlankLineRatio(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool TvdVerticalWords(const MessageEvalInput& in, const std::vector<std::string>& args);
-bool CheckStockInfo(const MessageEvalInput& in, const std::vector<std::string>& args);
+// UTF-8 text as code points, the way the rendered-text code reads it.
+std::u32string Utf8ToU32(std::string_view s);
 
 }  // namespace mailsift::rules
