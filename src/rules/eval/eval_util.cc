@@ -10,6 +10,20 @@
 
 namespace mailsift::rules {
 
+size_t DottedQuadLength(std::string_view s, size_t pos) {
+  size_t p = pos;
+  for (int k = 0; k < 4; ++k) {
+    const size_t start = p;
+    while (p < s.size() && IsDigit(s[p])) ++p;
+    if (p == start) return 0;
+    if (k < 3) {
+      if (p >= s.size() || s[p] != '.') return 0;
+      ++p;
+    }
+  }
+  return p - pos;
+}
+
 double PerlNumber(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && IsPerlSpace(s[i])) ++i;

@@ -18,6 +18,10 @@ namespace mailsift::rules {
 
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The length of a match of /\d+\.\d+\.\d+\.\d+/ (ASCII digits) starting at s[pos], or 0 when
+// none starts there.
+size_t DottedQuadLength(std::string_view s, size_t pos);
+
 // Perl's numeric value of a string: leading blanks, then the longest decimal number prefix
 // (Inf/NaN spelled out are numbers too); anything else is 0.
 double PerlNumber(std::string_view s);

@@ -152,23 +152,11 @@ bool CheckUriTruncated(EvalInput& in, const std::vector<std::string>&) {
 // m%^https?:/*(?:[^@/]+@)?\d+\.\d+\.\d+\.\d+%i from `pos` (after the scheme's colon).
 bool DottedQuadAfterScheme(std::string_view s, size_t pos) {
   while (pos < s.size() && s[pos] == '/') ++pos;
-  auto quad_at = [&](size_t p) {
-    for (int k = 0; k < 4; ++k) {
-      size_t start = p;
-      while (p < s.size() && IsDigit(s[p])) ++p;
-      if (p == start) return false;
-      if (k < 3) {
-        if (p >= s.size() || s[p] != '.') return false;
-        ++p;
-      }
-    }
-    return true;
-  };
-  if (quad_at(pos)) return true;
+  if (DottedQuadLength(s, pos) != 0) return true;
   // (?:[^@/]+@)? — the userinfo may end at any '@' before the first '/' (or '@' run).
   for (size_t p = pos; p < s.size() && s[p] != '/'; ++p) {
     if (s[p] == '@') {
-      if (p > pos && quad_at(p + 1)) return true;
+      if (p > pos && DottedQuadLength(s, p + 1) != 0) return true;
       break;  // [^@/]+ cannot cross an '@'
     }
   }

@@ -226,17 +226,8 @@ bool CheckMailfromMatchesRcvd(EvalInput& in, const std::vector<std::string>&) {
 
 // /^\d+\.\d+\.\d+\.\d+\z/
 bool IsDottedQuad(std::string_view s) {
-  size_t i = 0;
-  for (int k = 0; k < 4; ++k) {
-    size_t start = i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
-    if (i == start) return false;
-    if (k < 3) {
-      if (i >= s.size() || s[i] != '.') return false;
-      ++i;
-    }
-  }
-  return i == s.size();
+  const size_t n = DottedQuadLength(s, 0);
+  return n != 0 && n == s.size();
 }
 
 // The distinct hosts of the message's URIs (not mailto:), in their order.
