@@ -1,3 +1,4 @@
+// policy/reply_table.cc — see reply_table.h: the keyed texts of every reply a peer sees.
 #include "policy/reply_table.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// policy/reply_table_test.cc — every reply after the greeting has an enhanced code; multi-line
+// replies.
 #include "policy/reply_table.h"
 
 #include <gtest/gtest.h>

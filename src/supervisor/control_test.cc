@@ -1,3 +1,4 @@
+// supervisor/control_test.cc — control requests parse as they are formatted; answers.
 #include "supervisor/control.h"
 
 #include <gtest/gtest.h>

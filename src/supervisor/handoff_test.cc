@@ -1,3 +1,4 @@
+// supervisor/handoff_test.cc — the handoff's states: queued reloads, each client served once.
 #include "supervisor/handoff.h"
 
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// supervisor/metrics.cc — see metrics.h.
 #include "supervisor/metrics.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// supervisor/metrics_listener.cc — see metrics_listener.h.
 #include "supervisor/metrics_listener.h"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// supervisor/metrics_test.cc — the Prometheus text and the minimal HTTP request parser.
 #include "supervisor/metrics.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// supervisor/protocol.cc — see protocol.h.
 #include "supervisor/protocol.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// supervisor/protocol_test.cc — supervisor↔generation messages: Format and Parse agree.
 #include "supervisor/protocol.h"
 
 #include <gtest/gtest.h>

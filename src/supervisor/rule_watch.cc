@@ -1,3 +1,4 @@
+// supervisor/rule_watch.cc — see rule_watch.h.
 #include "supervisor/rule_watch.h"
 
 #include <fmt/format.h>

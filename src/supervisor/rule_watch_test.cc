@@ -1,3 +1,5 @@
+// supervisor/rule_watch_test.cc — the rule-directory watch: debounce (clock injected) and what
+// is watched.
 #include "supervisor/rule_watch.h"
 
 #include <gmock/gmock.h>

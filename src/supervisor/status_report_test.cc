@@ -1,3 +1,4 @@
+// supervisor/status_report_test.cc — `mailsift status` as text and as JSON.
 #include "supervisor/status_report.h"
 
 #include <gtest/gtest.h>

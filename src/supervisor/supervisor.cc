@@ -1,3 +1,4 @@
+// supervisor/supervisor.cc — see supervisor.h.
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>

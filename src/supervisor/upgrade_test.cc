@@ -1,3 +1,4 @@
+// supervisor/upgrade_test.cc — the state `mailsift upgrade` hands to the new program.
 #include "supervisor/upgrade.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// rules/cf/cf_condition_test.cc — the .cf files' if/ifplugin conditions: versions, features,
+// plugins and their methods.
 #include "rules/cf/cf_condition.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// rules/cf/cf_parser_test.cc — .cf lines, directives, rules and the diagnostics that name file
+// and line.
 #include "rules/cf/cf_parser.h"
 
 #include <gmock/gmock.h>
