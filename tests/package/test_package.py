@@ -426,6 +426,10 @@ def test_package(args):
                 reload.stdout + reload.stderr)
         count = send(port2, sink, count, "to the new listener")
 
+        # The victim is the serving generation: the one the reload replaced may still be
+        # draining, and gone by the time it would be killed.
+        h.wait_until(lambda: len(generations(config_path)) == 1, 90, interval=0.2,
+                     what="the old generation to drain")
         victim = generations(config_path)[0]
         os.kill(victim, signal.SIGKILL)
         h.wait_until(lambda: any(g != victim for g in generations(config_path)), 60,
