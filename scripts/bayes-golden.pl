@@ -16,7 +16,7 @@
 # "\\", bytes below 0x20 and 0x7F as \xHH; other bytes as they are):
 #   visible <line>      the lines of get_visible_rendered_body_text_array (Subject first)
 #   invisible <line>    get_invisible_rendered_body_text_array
-#   uri <uri>           PerMsgStatus::get_uri_list
+#   uri <uri>           PerMsgStatus::get_uri_list (sorted: SpamAssassin's order is random)
 #   header <line>       Message::get_all_headers (decoded, "Name: value", without the "\n")
 #   meta <line>         Message::get_all_metadata ("key: value", the X-Spam-Relays-* strings)
 #   msgid <id>          Message::generate_msgid
@@ -169,7 +169,8 @@ for my $file (@ARGV) {
              " with SpamAssassin $Mail::SpamAssassin::VERSION\n";
   print $out "visible\t", esc($_), "\n" for @{$msgdata->{bayes_token_body} || []};
   print $out "invisible\t", esc($_), "\n" for @{$msgdata->{bayes_token_inviz} || []};
-  print $out "uri\t", esc($_), "\n" for @{$msgdata->{bayes_token_uris} || []};
+  # get_uri_list is in Perl hash order (random per run): sorted, so that files can be made again.
+  print $out "uri\t", esc($_), "\n" for sort @{$msgdata->{bayes_token_uris} || []};
   for my $h ($msg->get_all_headers()) {
     chomp(my $line = $h);
     print $out "header\t", esc($line), "\n";
