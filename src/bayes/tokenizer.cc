@@ -2,6 +2,7 @@
 // names the Perl it mirrors (Plugin/Bayes.pm unless said otherwise).
 #include "bayes/tokenizer.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -523,8 +524,9 @@ void Tokenizer::TokenizeLine(std::string_view line, std::string_view prefix, int
 void Tokenizer::TokenizeLineCached(std::string_view line, std::string_view prefix, int region,
                                    StopwordCache* cache, std::vector<std::string>* out) const {
   std::string text = FilterCharacters(line);
-  text = SplitSeparators(text, '.', 3);
-  text = SplitSeparators(text, '-', 2);
+  // (Most lines have no "..." or "--": no copy for them.)
+  if (text.find("...") != std::string::npos) text = SplitSeparators(text, '.', 3);
+  if (text.find("--") != std::string::npos) text = SplitSeparators(text, '-', 2);
   const bool body = region == 1 || region == 2;
   if (body) text = LowerTitleCase(text);
 
@@ -771,9 +773,33 @@ std::vector<Token> Tokenizer::Tokenize(const BayesInput& input) const {
   return unique;
 }
 
+namespace {
+
+// SHA-1 with a digest fetched once and a context per thread: OpenSSL 3's one-shot SHA1() goes
+// through EVP_Q_digest, which fetches the algorithm (taking the provider store's locks) and
+// allocates a context on every call.
+void Sha1(std::string_view data, unsigned char digest[SHA_DIGEST_LENGTH]) {
+  static EVP_MD* const kSha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context context;
+  unsigned int len = 0;
+  if (kSha1 == nullptr || context.ctx == nullptr ||
+      EVP_DigestInit_ex(context.ctx, kSha1, nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, digest, &len) != 1) {
+    // Not expected (SHA-1 is in OpenSSL's default provider); the one-shot call then.
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  }
+}
+
+}  // namespace
+
 TokenId TokenIdOf(std::string_view token) {
   unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  Sha1(token, digest);
   TokenId id = 0;
   for (size_t i = SHA_DIGEST_LENGTH - 5; i < SHA_DIGEST_LENGTH; ++i) id = (id << 8) | digest[i];
   return id;
@@ -801,7 +827,7 @@ std::string TokenIdBytes(TokenId id) {
 namespace {
 std::string Sha1Hex(std::string_view data) {
   unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  Sha1(data, digest);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char b : digest) {
