@@ -314,6 +314,19 @@ TEST(LmdbStore, ExpiryDropsTheLeastRecentlyUsedTokens) {
   EXPECT_EQ(vars->last_expire_reduce, 40000u);
   // Not again within 12 hours.
   EXPECT_FALSE(store->Expire(small, now + 3600)->ran);
+
+  // A day later, 40,000 more tokens: the estimate from the last run (43,200 × 40,000 / 50,000
+  // = 34,560 s) is below the period, so the search runs again; 12 h and 24 h would each remove
+  // all 110,000 older tokens (more than the 50,000 wanted), the next step (48 h) removes none,
+  // and SpamAssassin then gives up for this run: nothing is deleted, the run is recorded.
+  for (int i = 150000; i < 190000; i += 10000) learn_batch(i, 10000, base + 41 * day);
+  const uint32_t later = base + 41 * day + 3600;
+  auto second = store->Expire(small, later);
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_TRUE(second->ran);
+  EXPECT_EQ(second->deleted, 0u);
+  EXPECT_EQ(store->Variables()->ntokens, 150000u);
+  EXPECT_EQ(store->Variables()->last_expire, later);
 }
 
 }  // namespace
