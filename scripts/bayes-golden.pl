@@ -19,6 +19,8 @@
 #   uri <uri>           PerMsgStatus::get_uri_list (sorted: SpamAssassin's order is random)
 #   header <line>       Message::get_all_headers (decoded, "Name: value", without the "\n")
 #   meta <line>         Message::get_all_metadata ("key: value", the X-Spam-Relays-* strings)
+#   scanmeta <line>     get_all_metadata() as a scan sees it (PerMsgStatus::extract_message_metadata
+#                       adds x-authordomain and x-senderdomain; learning does not)
 #   msgid <id>          Message::generate_msgid
 #   getmsgid <id>       Message::get_msgid (absent when SpamAssassin has none)
 #   token <hex> <tok>   Plugin::Bayes::tokenize: the last 5 bytes of SHA-1 in hex, the token
@@ -178,6 +180,17 @@ for my $file (@ARGV) {
   for my $m ($msg->get_all_metadata()) {
     chomp(my $line = $m);
     print $out "meta\t", esc($line), "\n";
+  }
+  {
+    my $scan = $sa->parse($raw);
+    my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $scan);
+    $pms->extract_message_metadata();
+    for my $m ($scan->get_all_metadata()) {
+      chomp(my $line = $m);
+      print $out "scanmeta\t", esc($line), "\n";
+    }
+    $pms->finish();
+    $scan->finish();
   }
   print $out "msgid\t", esc($msg->generate_msgid()), "\n";
   my $mid = $msg->get_msgid();

@@ -44,6 +44,7 @@ struct Golden {
   BayesInput input;
   std::string msgid;
   std::optional<std::string> getmsgid;
+  std::vector<HeaderLine> scan_metadata;  // get_all_metadata() of a scan
   std::map<std::string, std::string> tokens;
 };
 
@@ -74,6 +75,8 @@ inline Golden ReadGolden(const fs::path& path) {
       g.input.headers.push_back(SplitHeader(Unescape(rest)));
     } else if (kind == "meta") {
       g.input.metadata.push_back(SplitHeader(Unescape(rest)));
+    } else if (kind == "scanmeta") {
+      g.scan_metadata.push_back(SplitHeader(Unescape(rest)));
     } else if (kind == "msgid") {
       g.msgid = Unescape(rest);
     } else if (kind == "getmsgid") {

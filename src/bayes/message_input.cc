@@ -81,7 +81,8 @@ std::vector<HeaderLine> AllHeaders(const std::vector<rules::SaHeader>& headers) 
 
 }  // namespace
 
-BayesInput BayesInputFromMessage(rules::MessageText& text, const rules::TrustOptions& trust) {
+BayesInput BayesInputFromMessage(rules::MessageText& text, const rules::TrustOptions& trust,
+                                 BayesPass pass) {
   BayesInput in;
   in.visible = text.VisibleBodyLines();
   in.uris = text.Uris();
@@ -103,10 +104,38 @@ BayesInput BayesInputFromMessage(rules::MessageText& text, const rules::TrustOpt
   in.headers = AllHeaders(text.headers());
 
   rules::RelayPath relays = rules::AnalyzeReceivedHeaders(text.message().headers(), trust);
-  in.metadata = {{"x-spam-relays-external", relays.external_str},
-                 {"x-spam-relays-internal", relays.internal_str},
-                 {"x-spam-relays-trusted", relays.trusted_str},
-                 {"x-spam-relays-untrusted", relays.untrusted_str}};
+  if (pass == BayesPass::kScan) {
+    // PerMsgStatus::extract_message_metadata: X-SenderDomain from
+    // get('EnvelopeFrom:first:addr:host'), X-AuthorDomain the distinct get('From:addr:host'),
+    // each through idn_to_ascii (lower case for ASCII hosts).
+    auto lower = [](std::string s) {
+      for (char& ch : s) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
+      return s;
+    };
+    if (std::optional<std::string> env =
+            rules::GuessEnvelopeFrom(text.message().headers(), &relays)) {
+      for (const rules::ParsedAddress& a : rules::ParseHeaderAddresses(*env)) {
+        if (!a.host) continue;
+        in.metadata.push_back({"x-senderdomain", lower(*a.host)});
+        break;
+      }
+    }
+    std::vector<std::string> seen, authors;
+    for (std::string& host : text.GetAll("From:addr:host")) {
+      if (std::find(seen.begin(), seen.end(), host) != seen.end()) continue;
+      seen.push_back(host);
+      authors.push_back(lower(host));
+    }
+    if (!authors.empty()) {
+      std::string joined;
+      for (const std::string& a : authors) joined += (joined.empty() ? "" : " ") + a;
+      in.metadata.push_back({"x-authordomain", joined});
+    }
+  }
+  in.metadata.insert(in.metadata.end(), {{"x-spam-relays-external", relays.external_str},
+                                         {"x-spam-relays-internal", relays.internal_str},
+                                         {"x-spam-relays-trusted", relays.trusted_str},
+                                         {"x-spam-relays-untrusted", relays.untrusted_str}});
   return in;
 }
 

@@ -11,9 +11,12 @@
 //              out what passes 64 KiB);
 //   metadata   x-spam-relays-{external,internal,trusted,untrusted} from the Received parser
 //              (rules/message/received.h) with the given trust settings.
-// As in sa-learn (get_body_from_msg), no X-AuthorDomain / X-SenderDomain metadata is added; a
-// spamassassin scan adds them (PerMsgStatus::extract_message_metadata), so its token set has
-// Hx-authordomain: and Hx-senderdomain: tokens that learning does not.
+// SpamAssassin's metadata differs between learning and scanning: sa-learn (get_body_from_msg)
+// has only the relay strings, a scan (PerMsgStatus::extract_message_metadata) adds
+// x-authordomain (the From hosts) and x-senderdomain (the envelope sender's host), so a scan's
+// token set has Hx-authordomain: and Hx-senderdomain: tokens that learning does not. `pass`
+// says which to make. (Hosts are taken as they are: SpamAssassin's idn_to_ascii of non-ASCII
+// hosts is not applied.)
 //
 // SaAddressParser is Util::parse_header_addresses with SpamAssassin's internal parser
 // (rules/eval/header_access.h), for TokenizerOptions::parse_addresses. MessageMsgids gives the
@@ -31,7 +34,9 @@
 
 namespace mailsift::bayes {
 
-BayesInput BayesInputFromMessage(rules::MessageText& text, const rules::TrustOptions& trust);
+enum class BayesPass { kLearn, kScan };
+BayesInput BayesInputFromMessage(rules::MessageText& text, const rules::TrustOptions& trust,
+                                 BayesPass pass = BayesPass::kLearn);
 
 AddressParser SaAddressParser();
 

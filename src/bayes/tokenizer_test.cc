@@ -214,7 +214,7 @@ std::optional<std::string> RawMessage(const Golden& g) {
 TEST(BayesMessageInput, TokensFromMailsiftsTexts) {
   Tokenizer tokenizer(SaOptions());
   size_t compared = 0, identical = 0, want_total = 0, missing_total = 0, extra_total = 0;
-  size_t msgids_ok = 0;
+  size_t msgids_ok = 0, scan_metadata_ok = 0;
   std::map<std::string, size_t> missing_by_kind;
   for (const Golden& g : AllGoldens()) {
     std::optional<std::string> raw = RawMessage(g);
@@ -240,6 +240,23 @@ TEST(BayesMessageInput, TokensFromMailsiftsTexts) {
     } else {
       std::printf("%s (mailsift's texts):\n%s", g.name.c_str(), Diff(g.tokens, got, 5).c_str());
     }
+    // The scan's metadata (x-authordomain, x-senderdomain besides the relay strings).
+    BayesInput scan = BayesInputFromMessage(p.text, rules::TrustOptions{}, BayesPass::kScan);
+    auto sorted = [](std::vector<HeaderLine> m) {
+      std::vector<std::string> lines;
+      for (HeaderLine& h : m) lines.push_back(h.name + ": " + h.value);
+      std::sort(lines.begin(), lines.end());
+      return lines;
+    };
+    if (sorted(scan.metadata) == sorted(g.scan_metadata)) {
+      ++scan_metadata_ok;
+    } else {
+      std::string want, have;
+      for (const std::string& l : sorted(g.scan_metadata)) want += "  " + l.substr(0, 60) + "\n";
+      for (const std::string& l : sorted(scan.metadata)) have += "  " + l.substr(0, 60) + "\n";
+      std::printf("%s: scan metadata differs\nSpamAssassin:\n%smailsift:\n%s", g.name.c_str(),
+                  want.c_str(), have.c_str());
+    }
     std::vector<std::string> ids = MessageMsgids(p.text);
     if (!ids.empty() && ids[0] == g.msgid &&
         (g.getmsgid ? ids.size() == 2 && ids[1] == *g.getmsgid : ids.size() == 1)) {
@@ -256,8 +273,11 @@ TEST(BayesMessageInput, TokensFromMailsiftsTexts) {
       "tokens %zu missing (%zu header, %zu body/uri), %zu extra\n",
       identical, compared, want_total, missing_total, missing_by_kind["header"],
       missing_by_kind["body/uri"], extra_total);
+  std::printf("scan metadata as SpamAssassin's on %zu of %zu messages\n", scan_metadata_ok,
+              compared);
   ASSERT_GE(compared, 3u);
   EXPECT_EQ(msgids_ok, compared);
+  EXPECT_EQ(scan_metadata_ok, compared);
   // What differs comes from the texts, not the tokenizer. Measured when this test was written:
   // with the corpus, 34 of 37 identical, 9 of 16,931 tokens missing and 9 extra, all from
   // three spam messages whose From / X-MimeOLE carry raw 8-bit (Big5) bytes that SpamAssassin
