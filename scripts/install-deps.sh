@@ -21,6 +21,8 @@ packages=(
   # libraries
   libasio-dev libpcre2-dev libicu-dev libtomlplusplus-dev libfmt-dev libcli11-dev
   libsystemd-dev libexpected-dev
+  # Bayes: the embedded store (LMDB) and token ids (SHA-1 from OpenSSL's libcrypto)
+  liblmdb-dev libssl-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3
