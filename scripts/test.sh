@@ -50,10 +50,11 @@ ctest --preset release -L unit -j "$jobs"
 # target:max_len, the longest input each fuzz target is given: past the limits of what it
 # parses (metrics_http: the 8192-byte request head; html, scan: SpamAssassin's 8192-byte URIs
 # and header values; uri: 64 KiB URIs; checks: the 10 KiB tar seed; received: two cut values;
-# relay_reply: a line past the 4096-byte limit, or 101 lines).
+# relay_reply: a line past the 4096-byte limit, or 101 lines; bayes_tokenizer: many lines, each
+# a body line and some also headers, URIs and invisible text).
 fuzz_targets="command:4096 data_framer:4096 header_meter:4096 mime:4096 cf:4096 html:10000
   uri:70000 scan:10000 checks:16384 mime_limits:4096 metrics_http:9000 config:8192
-  relay_reply:8192 received:20000"
+  relay_reply:8192 received:20000 bayes_tokenizer:8192"
 
 # The builds of stages 2 to 4, one after another, at the lowest priority; their output goes to
 # build/later-builds.log, printed when one fails.
