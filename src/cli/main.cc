@@ -10,6 +10,8 @@
 //   mailsift status       [--config FILE]
 //   mailsift check-config [--config FILE]   exit 0, or 78 naming each problem by key
 //   mailsift scan [--json] [--timing] FILE…  offline: the filter's checks and verdict per message
+//   mailsift learn --spam|--ham|--forget [--dump] PATH…   sa-learn: the Bayes store
+//                                           ([bayes] path) learns messages; --dump its counts
 //   mailsift generation   [--config FILE]   (internal) one generation; started by the supervisor,
 //                                           or standalone for debugging
 //   mailsift prefilter-build                (internal) builds the prefilter's databases for the
@@ -42,6 +44,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/learn.h"
 #include "cli/malloc_tuning.h"
 #include "cli/quarantine.h"
 #include "cli/scan.h"
@@ -260,6 +263,23 @@ int main(int argc, char** argv) {
                    "Messages scanned at once, sharing the compiled rules (output in file order)")
       ->check(CLI::Range(1, 64));
   scan->add_option("files", scan_options.files, "Message files")->required();
+  cli::LearnOptions learn_options;
+  bool learn_spam = false, learn_ham = false, learn_forget = false;
+  auto* learn = add("learn", "Learn messages as spam or ham into the Bayes store (sa-learn)");
+  learn->footer(
+      "PATH is a message file, a directory (recursive, sorted) or an mbox file. A message "
+      "learned twice as the same class counts once; learned as the other class it moves. A path "
+      "that cannot be read or is not a message is named on stderr and skipped.\n"
+      "Exit status: 0 every message learned; 1 some failed; 64 bad command line; 74 the store "
+      "cannot be opened; 78 config error.");
+  auto* spam_flag = learn->add_flag("--spam", learn_spam, "Learn the messages as spam");
+  auto* ham_flag = learn->add_flag("--ham", learn_ham, "Learn the messages as ham");
+  auto* forget_flag = learn->add_flag("--forget", learn_forget, "Forget the messages");
+  spam_flag->excludes(ham_flag)->excludes(forget_flag);
+  ham_flag->excludes(forget_flag);
+  learn->add_flag("--dump", learn_options.dump,
+                  "Print the store's counts as sa-learn --dump magic (after learning)");
+  learn->add_option("paths", learn_options.paths, "Message files, directories or mbox files");
   cli::QuarantineOptions quarantine_options;
   auto* quarantine = add("quarantine", "List, show or release quarantined messages");
   quarantine->require_subcommand(1);
@@ -352,6 +372,34 @@ int main(int argc, char** argv) {
     if (scan->count("--site-dir") > 0) scan_config.spam.site_dir = scan_site_dir;
     scan_options.prefilter = generation::PrefilterDefaults(&scan_config);
     return cli::RunScan(scan_config, scan_options);
+  }
+  if (learn->parsed()) {
+    learn_options.mode = learn_spam     ? cli::LearnOptions::Mode::kSpam
+                         : learn_ham    ? cli::LearnOptions::Mode::kHam
+                         : learn_forget ? cli::LearnOptions::Mode::kForget
+                                        : cli::LearnOptions::Mode::kNone;
+    if (learn_options.mode == cli::LearnOptions::Mode::kNone && !learn_options.dump) {
+      std::cerr << "mailsift: learn: give --spam, --ham, --forget or --dump\n\n" << learn->help();
+      return EX_USAGE;
+    }
+    if ((learn_options.mode == cli::LearnOptions::Mode::kNone) != learn_options.paths.empty()) {
+      const char* what = learn_options.paths.empty() ? "no PATH to learn"
+                                                     : "a PATH needs --spam, --ham or --forget";
+      std::cerr << "mailsift: learn: " << what << "\n\n" << learn->help();
+      return EX_USAGE;
+    }
+    // As scan: the built-in defaults without the default config file (a --config given must
+    // be read: never learn into the default store by mistake).
+    config::Config learn_config = config::DefaultConfig();
+    if (learn->count("--config") > 0 || std::filesystem::exists(config_path, ec)) {
+      auto config = config::LoadConfig(config_path);
+      if (!config) {
+        PrintProblems(config.error());
+        return EX_CONFIG;
+      }
+      learn_config = std::move(*config);
+    }
+    return cli::RunLearn(learn_config, learn_options);
   }
   if (quarantine->parsed()) {
     auto config = config::LoadConfig(config_path);

@@ -14,10 +14,10 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "base/strings.h"
+#include "cli/message_file.h"
 #include "mime/message.h"
 #include "rules/engine.h"
 #include "rules/message/message_text.h"
@@ -58,42 +58,6 @@ double ThreadCpuSeconds() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-}
-
-// Reads `file` whole into `out` (one allocation for a regular file); false when it cannot.
-bool ReadFile(const std::string& file, std::string& out) {
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) return false;
-  const std::streamoff size = in.tellg();
-  if (size >= 0) {
-    out.resize(static_cast<size_t>(size));
-    in.seekg(0);
-    in.read(out.data(), size);
-    out.resize(static_cast<size_t>(in.gcount()));
-    if (in.gcount() == size && in.peek() == std::char_traits<char>::eof()) return true;
-    in.clear();
-  }
-  std::ostringstream buffer;  // not a regular file, or it grew: read what there is
-  in.seekg(0);
-  buffer << in.rdbuf();
-  out = std::move(buffer).str();
-  return true;
-}
-
-// Makes `text` the message as the checks get it from SMTP, in place: no mbox "From " line (no
-// MTA sends one in DATA), and LF line ends as the session makes them (a CR is dropped only
-// before an LF).
-void AsFromSmtp(std::string& text) {
-  if (text.compare(0, 5, "From ") == 0) {
-    size_t nl = text.find('\n');
-    text.erase(0, nl == std::string::npos ? text.size() : nl + 1);
-  }
-  size_t out = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
-    text[out++] = text[i];
-  }
-  text.resize(out);
 }
 
 std::string_view FindingName(scan::Finding finding) {
@@ -260,7 +224,7 @@ std::string JsonRecord(const Scanner& s, const std::string& file, const scan::Ve
 FileOutput ScanFile(const Scanner& s, const std::string& file) {
   FileOutput o;
   std::string bytes;
-  if (!ReadFile(file, bytes)) {
+  if (!ReadMessageFile(file, bytes)) {
     o.err = "mailsift: cannot read " + file + "\n";
     o.status = EX_NOINPUT;
     return o;

@@ -420,6 +420,26 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
       spam.String("prefilter_cache_dir", config.spam.prefilter_cache_dir);
     }
     {
+      TableReader bayes(root.Table("bayes"), "bayes", problems);
+      bayes.Boolean("enabled", config.bayes.enabled);
+      if (bayes.Get("store")) {
+        std::string store;
+        bayes.String("store", store);
+        if (store == "lmdb") {
+          config.bayes.store = BayesStoreKind::kLmdb;
+        } else if (store == "redis") {
+          problems.push_back("bayes.store: \"redis\" is not yet supported (only \"lmdb\")");
+        } else {
+          problems.push_back(fmt::format("bayes.store: \"{}\" is not one of lmdb", store));
+        }
+      }
+      bayes.String("path", config.bayes.path);
+      if (config.bayes.path.empty()) problems.push_back("bayes.path: must not be empty");
+      bayes.Integer("min_spam_num", config.bayes.min_spam_num, 0, int64_t{1} << 32);
+      bayes.Integer("min_ham_num", config.bayes.min_ham_num, 0, int64_t{1} << 32);
+      bayes.Integer("expiry_max_db_size", config.bayes.expiry_max_db_size, 1000, int64_t{1} << 32);
+    }
+    {
       TableReader virus(root.Table("virus"), "virus", problems);
       virus.String("clamd", config.virus.clamd);
       virus.Duration("timeout", config.virus.timeout);
@@ -554,6 +574,7 @@ Config ReadConfig(const toml::table& root_table, const std::string& source_name,
     require_absolute("spam.prefilter_cache_dir", config.spam.prefilter_cache_dir);
   }
   require_absolute("log.file", config.log.file);
+  require_absolute("bayes.path", config.bayes.path);
   return config;
 }
 

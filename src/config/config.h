@@ -140,6 +140,18 @@ struct Spam {
   std::string prefilter_cache_dir;
 };
 
+// SpamAssassin's Bayes (bayes/): the learned database `mailsift learn` writes. Classification in
+// the filter is not wired yet.
+enum class BayesStoreKind { kLmdb };
+struct Bayes {
+  bool enabled = true;                           // use_bayes
+  BayesStoreKind store = BayesStoreKind::kLmdb;  // "lmdb" ("redis" is not supported yet)
+  std::string path = "/var/lib/mailsift/bayes";  // the LMDB store's directory
+  uint64_t min_spam_num = 200;                   // bayes_min_spam_num
+  uint64_t min_ham_num = 200;                    // bayes_min_ham_num
+  uint64_t expiry_max_db_size = 150000;          // bayes_expiry_max_db_size
+};
+
 // The virus check: clamd over its socket (INSTREAM).
 struct Virus {
   // "unix:/run/clamav/clamd.ctl", "127.0.0.1:3310"; "" = no virus check.
@@ -271,6 +283,7 @@ struct Config {
   std::vector<net::Network> client_networks;
   Spool spool;
   Spam spam;
+  Bayes bayes;
   Virus virus;
   Banned banned;
   BadHeader bad_header;

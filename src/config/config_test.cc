@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 namespace mailsift::config {
 namespace {
@@ -277,12 +278,65 @@ TEST(ConfigTest, SpamLevelNanIsRefused) {
   EXPECT_TRUE(std::isinf(never->spam.kill_level));
 }
 
+TEST(Config, BayesKeys) {
+  auto keys = [](const Bayes& b) {
+    return std::tuple(b.enabled, b.store, b.path, b.min_spam_num, b.min_ham_num,
+                      b.expiry_max_db_size);
+  };
+  auto defaults = ParseConfig("", "t.toml");
+  ASSERT_TRUE(defaults);
+  // SpamAssassin's use_bayes 1, bayes_min_spam_num, bayes_min_ham_num, bayes_expiry_max_db_size.
+  EXPECT_EQ(keys(defaults->bayes),
+            std::tuple(true, BayesStoreKind::kLmdb, std::string("/var/lib/mailsift/bayes"), 200u,
+                       200u, 150000u));
+
+  auto set = ParseConfig(R"(
+[bayes]
+enabled = false
+store = "lmdb"
+path = "/srv/bayes"
+min_spam_num = 10
+min_ham_num = 20
+expiry_max_db_size = 500000
+)",
+                         "t.toml");
+  ASSERT_TRUE(set) << Joined(set.error());
+  EXPECT_EQ(keys(set->bayes),
+            std::tuple(false, BayesStoreKind::kLmdb, std::string("/srv/bayes"), 10u, 20u, 500000u));
+
+  auto bad = ParseConfig(R"(
+[bayes]
+enabled = "yes"
+store = "redis"
+path = "bayes"
+min_spam_num = -1
+min_ham_num = "many"
+expiry_max_db_size = 10
+colour = 1
+)",
+                         "t.toml");
+  ASSERT_FALSE(bad);
+  const std::string all = Joined(bad.error());
+  for (const char* problem :
+       {"bayes.enabled: must be true or false", "bayes.store: \"redis\" is not yet supported",
+        "bayes.path: must be an absolute path", "bayes.min_spam_num: -1 is out of range",
+        "bayes.min_ham_num: must be an integer", "bayes.expiry_max_db_size: 10 is out of range",
+        "bayes.colour: unknown key"}) {
+    EXPECT_NE(all.find(problem), std::string::npos) << problem << " missing in:\n" << all;
+  }
+  auto other = ParseConfig("[bayes]\nstore = \"dbm\"\n", "t.toml");
+  ASSERT_FALSE(other);
+  EXPECT_NE(Joined(other.error()).find("bayes.store: \"dbm\" is not one of lmdb"),
+            std::string::npos);
+}
+
 // The sample config documents every key with its default.
 TEST(Config, PackagedSampleHasTheDefaultPrefilterKeys) {
   auto config = LoadConfig(MAILSIFT_SOURCE_DIR "/packaging/mailsift.toml");
   ASSERT_TRUE(config) << Joined(config.error());
   EXPECT_EQ(config->spam.prefilter, Prefilter::kBackground);
   EXPECT_EQ(config->spam.prefilter_cache_dir, "");
+  EXPECT_EQ(config->bayes.path, "/var/lib/mailsift/bayes");
 }
 
 }  // namespace
