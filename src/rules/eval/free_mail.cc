@@ -140,14 +140,25 @@ std::optional<std::vector<std::string>> FreemailBodyAddresses(EvalInput& in,
   return found;
 }
 
+// Whether one of `emails` (lower-cased) is a freemail address that also matches the rule's
+// optional pattern, argument `pattern_arg`; a pattern that does not compile makes it false.
+bool AnyFreemailMatching(const EvalConfig& cfg, const std::vector<std::string>& emails,
+                         const std::vector<std::string>& args, size_t pattern_arg) {
+  std::optional<PerlRegex> re;
+  if (args.size() > pattern_arg) {
+    re.emplace(args[pattern_arg], 0, kOnceMatchLimit, /*jit=*/false);
+    if (!re->ok()) return false;
+  }
+  for (const std::string& email : LowerAll(emails)) {
+    if (!IsFreemail(cfg, email)) continue;
+    if (!re || re->Matches(email)) return true;
+  }
+  return false;
+}
+
 bool CheckFreemailHeader(EvalInput& in, const std::vector<std::string>& args) {
   const EvalConfig& cfg = in.config();
   if (!cfg.freemail_available || args.empty()) return false;
-  std::optional<PerlRegex> re;
-  if (args.size() > 1) {
-    re.emplace(args[1], 0, kOnceMatchLimit, /*jit=*/false);
-    if (!re->ok()) return false;
-  }
   std::string header = args[0];
   // "$header:addr": modifiers already on the name (Reply-To:addr) are the same request.
   std::string_view name = header;
@@ -157,28 +168,13 @@ bool CheckFreemailHeader(EvalInput& in, const std::vector<std::string>& args) {
   std::vector<std::string> emails = EqualsIgnoreCase(name, "EnvelopeFrom")
                                         ? EnvelopeFromAddresses(in)
                                         : HeaderAddresses(in.headers(), name);
-  for (const std::string& email : LowerAll(emails)) {
-    if (!IsFreemail(cfg, email)) continue;
-    if (re && !re->Matches(email)) continue;
-    return true;
-  }
-  return false;
+  return AnyFreemailMatching(cfg, emails, args, 1);
 }
 
 bool CheckFreemailFrom(EvalInput& in, const std::vector<std::string>& args) {
   const EvalConfig& cfg = in.config();
   if (!cfg.freemail_available) return false;
-  std::optional<PerlRegex> re;
-  if (!args.empty()) {
-    re.emplace(args[0], 0, kOnceMatchLimit, /*jit=*/false);
-    if (!re->ok()) return false;
-  }
-  for (const std::string& email : LowerAll(AllFromAddresses(in))) {
-    if (email.empty() || !IsFreemail(cfg, email)) continue;
-    if (re && !re->Matches(email)) continue;
-    return true;
-  }
-  return false;
+  return AnyFreemailMatching(cfg, AllFromAddresses(in), args, 0);
 }
 
 bool CheckFreemailReplyto(EvalInput& in, const std::vector<std::string>& args) {
